@@ -1,0 +1,269 @@
+//! The payload of every function: what the state machines pass in and what they read back. Field names are
+//! PascalCase like the API; the state machine definitions in `infra/` use these same names.
+
+use crate::idcard::IdCardFields;
+use crate::quality::DetectedFace;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub type Properties = BTreeMap<String, String>;
+
+/// The body of every API route, and so the input of every state machine.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowInput {
+    pub user_id: String,
+    /// Base64 JPEG or PNG.
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_card: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Properties>,
+}
+
+/// `detect-faces`: validates the whole request and runs the quality gate. The flow input is its input.
+pub type DetectFacesRequest = FlowInput;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DetectFacesResult {
+    /// The one face that passed the gate.
+    pub face: DetectedFace,
+}
+
+/// Why `search-faces` searches the collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SearchPurpose {
+    /// Registration: fail if this face already belongs to anyone.
+    DuplicateGuard,
+    /// Authentication fallback: succeed only if the best match belongs to this user.
+    Identify,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SearchFacesRequest {
+    pub user_id: String,
+    pub image: String,
+    pub purpose: SearchPurpose,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SearchFacesResult {
+    pub matched: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompareFacesRequest {
+    pub user_id: String,
+    pub image: String,
+    /// When true a mismatch fails with `UserAccessDenied`; when false it is reported as `Matched: false` so the
+    /// flow can fall back to a collection search.
+    #[serde(default)]
+    pub require_match: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompareFacesResult {
+    pub matched: bool,
+    /// Best similarity over all the user's stored faces (0 when none could be compared).
+    pub similarity: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompareIdCardRequest {
+    pub user_id: String,
+    pub image: String,
+    pub id_card: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompareIdCardResult {
+    pub similarity: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExtractIdCardRequest {
+    pub user_id: String,
+    pub id_card: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExtractIdCardResult {
+    /// Normalised card fields (see [`crate::idcard::FIELDS`]).
+    pub fields: IdCardFields,
+}
+
+/// Whether `index-face` creates a user or adds a face to an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexMode {
+    Register,
+    Update,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IndexFaceRequest {
+    pub user_id: String,
+    pub image: String,
+    pub mode: IndexMode,
+    /// Names this attempt (the state machine passes its execution name) so a rollback can find its writes.
+    pub attempt_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Properties>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_card: Option<String>,
+    /// Card fields from `extract-idcard`; they override caller Properties of the same name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_card_fields: Option<IdCardFields>,
+}
+
+/// `Registered` or `Updated`, as the API answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexStatus {
+    Registered,
+    Updated,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IndexFaceResult {
+    pub user_id: String,
+    pub face_id: String,
+    pub status: IndexStatus,
+    pub properties: Properties,
+    /// Everything this attempt wrote, for a later rollback.
+    pub written: Written,
+}
+
+/// An object version written to the image bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WrittenObject {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+/// A face indexed into a collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WrittenFace {
+    pub collection: String,
+    pub face_id: String,
+}
+
+/// What one `index-face` attempt wrote. Rows are the table items it created (`PK`, `SK`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Written {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face: Option<WrittenFace>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<WrittenObject>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<RowKey>,
+}
+
+impl Written {
+    pub fn is_empty(&self) -> bool {
+        self.face.is_none() && self.objects.is_empty() && self.rows.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowKey {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+}
+
+/// `rollback`: undo what an attempt wrote. With `Written` it removes exactly that; without it (the writer died
+/// before reporting) it removes the rows tagged with `AttemptId` and the face and objects those rows name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RollbackRequest {
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<Written>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RollbackResult {
+    pub faces_deleted: usize,
+    pub objects_deleted: usize,
+    pub rows_deleted: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn flow_input_reads_the_api_body() {
+        let body = json!({"UserId": "ann", "Image": "aGk=", "Properties": {"dept": "x"}});
+        let input: FlowInput = serde_json::from_value(body).unwrap();
+        assert_eq!(input.user_id, "ann");
+        assert_eq!(input.id_card, None);
+        assert_eq!(input.properties.unwrap()["dept"], "x");
+    }
+
+    #[test]
+    fn written_serialises_with_table_key_names() {
+        let w = Written {
+            face: Some(WrittenFace {
+                collection: "c-1".into(),
+                face_id: "f".into(),
+            }),
+            objects: vec![WrittenObject {
+                key: "faces/ann/f.png".into(),
+                version_id: None,
+            }],
+            rows: vec![RowKey {
+                pk: "USER#ann".into(),
+                sk: "PROFILE".into(),
+            }],
+        };
+        let v = serde_json::to_value(&w).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "Face": {"Collection": "c-1", "FaceId": "f"},
+                "Objects": [{"Key": "faces/ann/f.png"}],
+                "Rows": [{"PK": "USER#ann", "SK": "PROFILE"}]
+            })
+        );
+        let back: Written = serde_json::from_value(v).unwrap();
+        assert_eq!(back, w);
+        assert!(!back.is_empty());
+        assert!(Written::default().is_empty());
+    }
+
+    #[test]
+    fn purposes_and_modes_use_their_names_on_the_wire() {
+        assert_eq!(
+            json!(SearchPurpose::DuplicateGuard),
+            json!("DuplicateGuard")
+        );
+        assert_eq!(json!(IndexMode::Update), json!("Update"));
+        assert_eq!(json!(IndexStatus::Registered), json!("Registered"));
+    }
+}

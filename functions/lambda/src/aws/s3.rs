@@ -1,0 +1,211 @@
+//! [`ImageStore`] over the versioned image bucket.
+
+use super::classify;
+use crate::ports::{ImageStore, ServiceError, ServiceErrorKind};
+use async_trait::async_trait;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use riv_domain::events::WrittenObject;
+
+const SERVICE: &str = "s3";
+
+pub struct S3Images {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Images {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        S3Images {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    /// Every version id and delete marker of exactly this key.
+    async fn versions_of(&self, key: &str) -> Result<Vec<String>, ServiceError> {
+        let mut ids = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let out = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, "ListObjectVersions", e))?;
+            let versions = out.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = out
+                .delete_markers()
+                .iter()
+                .map(|m| (m.key(), m.version_id()));
+            ids.extend(
+                versions
+                    .chain(markers)
+                    .filter(|(k, _)| *k == Some(key))
+                    .filter_map(|(_, v)| v.map(str::to_string)),
+            );
+            if out.is_truncated() != Some(true) {
+                return Ok(ids);
+            }
+            key_marker = out.next_key_marker().map(str::to_string);
+            version_marker = out.next_version_id_marker().map(str::to_string);
+        }
+    }
+
+    async fn delete_version(&self, key: &str, version: Option<&str>) -> Result<(), ServiceError> {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_string))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match classify(SERVICE, "DeleteObject", e) {
+                gone if gone.kind == ServiceErrorKind::NotFound => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl ImageStore for S3Images {
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<WrittenObject, ServiceError> {
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| classify(SERVICE, "PutObject", e))?;
+        Ok(WrittenObject {
+            key: key.to_string(),
+            version_id: out.version_id().map(str::to_string),
+        })
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, ServiceError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify(SERVICE, "GetObject", e))?;
+        let data = out.body.collect().await.map_err(|e| {
+            ServiceError::new(SERVICE, "GetObject", ServiceErrorKind::Other, e.to_string())
+        })?;
+        Ok(data.into_bytes().to_vec())
+    }
+
+    async fn delete(&self, object: &WrittenObject) -> Result<(), ServiceError> {
+        // A plain DeleteObject on a versioned bucket only stacks a delete marker on top; naming the version
+        // removes the bytes for good.
+        match &object.version_id {
+            Some(version) => self.delete_version(&object.key, Some(version)).await,
+            None => {
+                for version in self.versions_of(&object.key).await? {
+                    self.delete_version(&object.key, Some(&version)).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::error::ErrorMetadata;
+    use aws_sdk_s3::operation::get_object::GetObjectError;
+    use aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
+    use aws_sdk_s3::operation::put_object::PutObjectOutput;
+    use aws_sdk_s3::types::error::NoSuchKey;
+    use aws_sdk_s3::types::{DeleteMarkerEntry, ObjectVersion};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    #[tokio::test]
+    async fn put_reports_the_version_written() {
+        let rule = mock!(Client::put_object)
+            .match_requests(|r| {
+                r.key() == Some("faces/ann/f.png") && r.content_type() == Some("image/png")
+            })
+            .then_output(|| PutObjectOutput::builder().version_id("v7").build());
+        let store = S3Images::new(mock_client!(aws_sdk_s3, [&rule]), "b");
+        let written = store
+            .put("faces/ann/f.png", vec![1], "image/png")
+            .await
+            .unwrap();
+        assert_eq!(written.version_id.as_deref(), Some("v7"));
+    }
+
+    #[tokio::test]
+    async fn a_missing_key_is_not_found() {
+        let rule = mock!(Client::get_object).then_error(|| {
+            GetObjectError::NoSuchKey(
+                NoSuchKey::builder()
+                    .meta(ErrorMetadata::builder().code("NoSuchKey").build())
+                    .build(),
+            )
+        });
+        let store = S3Images::new(mock_client!(aws_sdk_s3, [&rule]), "b");
+        assert_eq!(
+            store.get("k").await.unwrap_err().kind,
+            ServiceErrorKind::NotFound
+        );
+    }
+
+    #[tokio::test]
+    async fn deleting_without_a_version_removes_every_version_of_that_key_only() {
+        let list = mock!(Client::list_object_versions).then_output(|| {
+            ListObjectVersionsOutput::builder()
+                .versions(ObjectVersion::builder().key("k").version_id("v1").build())
+                .versions(
+                    ObjectVersion::builder()
+                        .key("k2")
+                        .version_id("other")
+                        .build(),
+                )
+                .delete_markers(
+                    DeleteMarkerEntry::builder()
+                        .key("k")
+                        .version_id("m1")
+                        .build(),
+                )
+                .build()
+        });
+        let delete = mock!(Client::delete_object)
+            .match_requests(|r| {
+                r.key() == Some("k") && matches!(r.version_id(), Some("v1") | Some("m1"))
+            })
+            .then_output(|| {
+                aws_sdk_s3::operation::delete_object::DeleteObjectOutput::builder().build()
+            });
+        let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&list, &delete]);
+        let store = S3Images::new(client, "b");
+        store
+            .delete(&WrittenObject {
+                key: "k".into(),
+                version_id: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(delete.num_calls(), 2);
+    }
+}

@@ -1,0 +1,18 @@
+//! `search-faces` Lambda: duplicate guard of registration, fallback search of authentication.
+
+use riv_domain::config::{self, process_env};
+use riv_lambda::aws::*;
+use riv_lambda::runtime::{self, setting};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    runtime::init_tracing();
+    let clients = Clients::from_env().await;
+    let handler = riv_lambda::handlers::search_faces::SearchFaces {
+        faces: Arc::new(Rekognition::new(clients.rekognition)),
+        collections: setting(config::CollectionConfig::from_lookup(process_env))?,
+        matching: setting(config::MatchConfig::from_lookup(process_env))?,
+    };
+    runtime::serve(|request| handler.handle(request)).await
+}

@@ -1,0 +1,259 @@
+//! `compare-faces`: the selfie against every face the user has stored; the best similarity decides.
+
+use super::image_error;
+use crate::ports::{FaceEngine, FaceRecords, ImageStore, ServiceErrorKind};
+use crate::HandlerError;
+use riv_domain::config::MatchConfig;
+use riv_domain::events::{CompareFacesRequest, CompareFacesResult};
+use riv_domain::{validate, Rejection};
+use std::sync::Arc;
+
+/// Stored faces compared at once: enough to hide latency, few enough not to trip Rekognition's TPS limit.
+const PARALLEL_COMPARISONS: usize = 4;
+
+pub struct CompareFaces {
+    pub faces: Arc<dyn FaceEngine>,
+    pub images: Arc<dyn ImageStore>,
+    pub records: Arc<dyn FaceRecords>,
+    pub matching: MatchConfig,
+}
+
+impl CompareFaces {
+    pub async fn handle(
+        &self,
+        request: CompareFacesRequest,
+    ) -> Result<CompareFacesResult, HandlerError> {
+        let user_id = validate::user_id(&request.user_id)?;
+        let selfie = validate::image("Image", &request.image, validate::MAX_SELFIE_BYTES)?;
+        if self.records.profile(user_id).await?.is_none() {
+            return Err(Rejection::UserNotFound(user_id.to_string()).into());
+        }
+        let stored = self.records.faces(user_id).await?;
+
+        let mut best: Option<(f32, String)> = None;
+        for chunk in stored.chunks(PARALLEL_COMPARISONS) {
+            let scores = futures::future::join_all(chunk.iter().map(|record| async {
+                let target = match self.images.get(&record.image.key).await {
+                    Ok(bytes) => bytes,
+                    // A face whose image is gone cannot vouch for anyone; the others still can.
+                    Err(e) if e.kind == ServiceErrorKind::NotFound => {
+                        tracing::warn!(face_id = %record.face.face_id, "stored image missing");
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(HandlerError::from(e)),
+                };
+                let similarity = self
+                    .faces
+                    .compare_faces(&selfie.bytes, &target)
+                    .await
+                    .map_err(|e| image_error(e, "Image"))?;
+                Ok(similarity.map(|s| (s, record.face.face_id.clone())))
+            }))
+            .await;
+            for score in scores {
+                if let Some((similarity, face_id)) = score? {
+                    if best.as_ref().is_none_or(|(b, _)| similarity > *b) {
+                        best = Some((similarity, face_id));
+                    }
+                }
+            }
+        }
+
+        let (similarity, face_id) = best.map_or((0.0, None), |(s, f)| (s, Some(f)));
+        let matched = similarity >= self.matching.face_match_threshold;
+        tracing::info!(
+            compared = stored.len(),
+            similarity,
+            matched,
+            "compared with stored faces"
+        );
+        if !matched && request.require_match {
+            return Err(Rejection::UserAccessDenied.into());
+        }
+        Ok(CompareFacesResult {
+            matched,
+            similarity,
+            face_id: face_id.filter(|_| matched),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{
+        photo, photo_b64, written_face, FakeFaces, FakeRecords, FakeStore, SAME_PERSON, STRANGER,
+    };
+    use crate::ports::{FaceRecord, Profile};
+    use riv_domain::events::WrittenObject;
+    use riv_domain::Reason;
+
+    struct World {
+        faces: Arc<FakeFaces>,
+        images: Arc<FakeStore>,
+        records: Arc<FakeRecords>,
+        handler: CompareFaces,
+    }
+
+    fn world() -> World {
+        let faces = Arc::new(FakeFaces::default());
+        let images = Arc::new(FakeStore::default());
+        let records = Arc::new(FakeRecords::default());
+        let handler = CompareFaces {
+            faces: faces.clone(),
+            images: images.clone(),
+            records: records.clone(),
+            matching: MatchConfig::default(),
+        };
+        World {
+            faces,
+            images,
+            records,
+            handler,
+        }
+    }
+
+    impl World {
+        async fn register(&self, user: &str, shots: &[&str]) {
+            self.records.insert_profile(Profile {
+                user_id: user.into(),
+                properties: Default::default(),
+                id_card: None,
+                attempt_id: "a".into(),
+                created_at: "t".into(),
+            });
+            for (i, shot) in shots.iter().enumerate() {
+                let key = format!("faces/{user}/f{i}.png");
+                self.images
+                    .put(&key, photo(shot), "image/png")
+                    .await
+                    .unwrap();
+                self.records.insert_face(FaceRecord {
+                    user_id: user.into(),
+                    face: written_face("riv-1", &format!("f{i}")),
+                    image: WrittenObject {
+                        key,
+                        version_id: None,
+                    },
+                    attempt_id: "a".into(),
+                    created_at: "t".into(),
+                });
+            }
+        }
+    }
+
+    fn request(user: &str, identity: &str, require_match: bool) -> CompareFacesRequest {
+        CompareFacesRequest {
+            user_id: user.into(),
+            image: photo_b64(identity),
+            require_match,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_best_of_all_stored_faces_decides() {
+        let w = world();
+        // Only the last of five stored faces is really ann: a comparison with a random one would fail.
+        w.register("ann", &["x1", "x2", "x3", "x4", "ann#old"])
+            .await;
+        let r = w
+            .handler
+            .handle(request("ann", "ann#new", true))
+            .await
+            .unwrap();
+        assert!(r.matched);
+        assert_eq!(r.similarity, SAME_PERSON);
+        assert_eq!(r.face_id.as_deref(), Some("f4"));
+    }
+
+    #[tokio::test]
+    async fn a_stranger_is_reported_or_denied_as_asked() {
+        let w = world();
+        w.register("ann", &["ann"]).await;
+        let r = w
+            .handler
+            .handle(request("ann", "mallory", false))
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.matched, r.similarity, r.face_id),
+            (false, STRANGER, None)
+        );
+        let err = w
+            .handler
+            .handle(request("ann", "mallory", true))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::UserAccessDenied);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_is_not_found() {
+        let w = world();
+        let err = w
+            .handler
+            .handle(request("ghost", "ghost", false))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::UserNotFound);
+    }
+
+    #[tokio::test]
+    async fn a_missing_stored_image_is_skipped() {
+        let w = world();
+        w.register("ann", &["ann", "ann#2"]).await;
+        w.images
+            .delete(&WrittenObject {
+                key: "faces/ann/f0.png".into(),
+                version_id: None,
+            })
+            .await
+            .unwrap();
+        let r = w
+            .handler
+            .handle(request("ann", "ann#3", true))
+            .await
+            .unwrap();
+        assert_eq!(r.face_id.as_deref(), Some("f1"));
+    }
+
+    #[tokio::test]
+    async fn a_user_without_faces_does_not_match() {
+        let w = world();
+        w.register("ann", &[]).await;
+        let r = w
+            .handler
+            .handle(request("ann", "ann", false))
+            .await
+            .unwrap();
+        assert!(!r.matched);
+        assert_eq!(r.similarity, 0.0);
+    }
+
+    #[tokio::test]
+    async fn failures_map_to_reasons() {
+        let w = world();
+        w.register("ann", &["ann"]).await;
+        let err = w
+            .handler
+            .handle(request("ann", "nobody", false))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::NoFaceDetected);
+        w.faces.faults.fail("CompareFaces");
+        let err = w
+            .handler
+            .handle(request("ann", "ann", false))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::InternalError);
+        w.faces.faults.heal("CompareFaces");
+        w.images.faults.fail("GetObject");
+        let err = w
+            .handler
+            .handle(request("ann", "ann", false))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::InternalError);
+    }
+}
