@@ -1,1 +1,42 @@
-fn main() {}
+//! `cargo xtask`: the command line Riv's users run. It parses and dispatches; each command is one module.
+
+mod build;
+mod output;
+
+use clap::{Parser, Subcommand};
+use output::Output;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Build, synthesize, deploy and emulate Riv, the identity-verification system",
+    version
+)]
+struct Cli {
+    /// `text` for people (progress on stderr, results on stdout); `json` prints one JSON document on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build every Lambda function as a `bootstrap` for provided.al2023, zipped reproducibly into
+    /// target/lambda/<function>/bootstrap.zip, with target/lambda/manifest.json (sha256 and size of each).
+    Build(build::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build(args) => build::run(&args, cli.output),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -194,7 +194,7 @@ pub fn iso_date(raw: &str) -> Option<String> {
     let s = raw.trim().to_ascii_uppercase();
     let s = s.split('T').next().unwrap_or_default();
     let parts: Vec<&str> = s
-        .split(|c: char| matches!(c, '-' | '/' | '.' | ' ' | ','))
+        .split(['-', '/', '.', ' ', ','])
         .filter(|p| !p.is_empty())
         .collect();
     let [a, b, c] = parts.as_slice() else {
@@ -242,7 +242,7 @@ fn month(p: &str) -> Option<u32> {
 }
 
 fn valid(y: u32, m: u32, d: u32) -> bool {
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
     let days = match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,

@@ -350,11 +350,14 @@ impl IdDocumentReader for FakeIdReader {
     }
 }
 
-/// A versioned bucket: key → versions (id, bytes).
+/// Versions of one key, oldest first: (version id, bytes).
+pub type Versions = Vec<(String, Vec<u8>)>;
+
+/// A versioned bucket: key → versions.
 #[derive(Default)]
 pub struct FakeStore {
     pub faults: Faults,
-    pub objects: Mutex<BTreeMap<String, Vec<(String, Vec<u8>)>>>,
+    pub objects: Mutex<BTreeMap<String, Versions>>,
     next_version: AtomicUsize,
 }
 

@@ -232,7 +232,7 @@ mod tests {
             .unwrap();
         assert_eq!(r.status, IndexStatus::Registered);
         assert_eq!(w.state(), (1, 1, 2));
-        let stored = &w.faces.collections.lock().unwrap()["riv-1"][0];
+        let stored = w.faces.collections.lock().unwrap()["riv-1"][0].clone();
         assert_eq!(stored.face_id, r.face_id);
         assert_eq!(stored.external_image_id, "ann:example.com");
         assert_eq!(

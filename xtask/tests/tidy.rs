@@ -1,0 +1,123 @@
+//! Conventions as a test: module docs, file size, workspace-managed dependencies, and no panics or stray
+//! printing where a Lambda runs.
+
+use std::path::{Path, PathBuf};
+
+const MAX_LINES: usize = 600;
+const CODE_DIRS: [&str; 5] = ["functions", "xtask", "infra", "localstack", "tests"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            if name != "target" && !name.to_string_lossy().starts_with('.') {
+                files(&path, ext, out);
+            }
+        } else if path.extension().is_some_and(|e| e == ext) || name == ext {
+            out.push(path);
+        }
+    }
+}
+
+fn sources(ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in CODE_DIRS {
+        files(&root().join(dir), ext, &mut out);
+    }
+    out
+}
+
+fn rel(path: &Path) -> String {
+    path.strip_prefix(root()).unwrap_or(path).display().to_string()
+}
+
+/// The part of a source file that ships: everything before its `#[cfg(test)]` module.
+fn shipped(text: &str) -> &str {
+    text.split("#[cfg(test)]").next().unwrap_or_default()
+}
+
+#[test]
+fn every_module_says_what_it_is_for() {
+    let missing: Vec<String> = sources("rs")
+        .into_iter()
+        .filter(|p| !std::fs::read_to_string(p).unwrap().starts_with("//!"))
+        .map(|p| rel(&p))
+        .collect();
+    assert!(missing.is_empty(), "start these with a `//!` line: {missing:?}");
+}
+
+#[test]
+fn no_source_file_is_over_the_limit() {
+    let mut code = sources("rs");
+    code.extend(sources("py"));
+    let long: Vec<String> = code
+        .into_iter()
+        .filter_map(|p| {
+            let n = std::fs::read_to_string(&p).unwrap().lines().count();
+            (n > MAX_LINES).then(|| format!("{} ({n} lines)", rel(&p)))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these: {long:?}");
+}
+
+#[test]
+fn every_dependency_comes_from_the_workspace() {
+    let mut offenders = Vec::new();
+    for manifest in sources("Cargo.toml") {
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let mut in_deps = false;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('[') {
+                in_deps = line.ends_with("dependencies]");
+                continue;
+            }
+            if in_deps && !line.is_empty() && !line.starts_with('#') && !line.contains("workspace = true") {
+                offenders.push(format!("{}: {line}", rel(&manifest)));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "declare these in [workspace.dependencies]: {offenders:?}");
+}
+
+#[test]
+fn lambda_code_neither_panics_nor_prints() {
+    let mut offenders = Vec::new();
+    let mut lambda = Vec::new();
+    files(&root().join("functions"), "rs", &mut lambda);
+    for path in lambda {
+        // Test support may unwrap its own locks.
+        if path.ends_with("fakes.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in shipped(&text).lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for banned in [".unwrap()", ".expect(", "println!", "dbg!", "panic!("] {
+                if code.contains(banned) {
+                    offenders.push(format!("{}:{}: {}", rel(&path), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "return an error or log with tracing instead: {offenders:#?}");
+}
+
+#[test]
+fn there_is_one_bin_per_function() {
+    let mut bins: Vec<String> = std::fs::read_dir(root().join("functions/lambda/src/bin"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".rs").to_string())
+        .collect();
+    bins.sort();
+    let mut names: Vec<String> = riv_domain::names::function::ALL.iter().map(|s| s.to_string()).collect();
+    names.sort();
+    assert_eq!(bins, names);
+}
