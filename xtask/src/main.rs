@@ -2,6 +2,7 @@
 
 mod build;
 mod output;
+mod synth;
 
 use clap::{Parser, Subcommand};
 use output::Output;
@@ -25,12 +26,15 @@ enum Command {
     /// Build every Lambda function as a `bootstrap` for provided.al2023, zipped reproducibly into
     /// target/lambda/<function>/bootstrap.zip, with target/lambda/manifest.json (sha256 and size of each).
     Build(build::Args),
+    /// Synthesize the Riv CloudFormation template (default: target/cfn/riv.template.yaml).
+    Synth(synth::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Build(args) => build::run(&args, cli.output),
+        Command::Synth(args) => synth::run(&args, cli.output),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

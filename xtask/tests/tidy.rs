@@ -7,7 +7,10 @@ const MAX_LINES: usize = 600;
 const CODE_DIRS: [&str; 5] = ["functions", "xtask", "infra", "localstack", "tests"];
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
@@ -36,7 +39,10 @@ fn sources(ext: &str) -> Vec<PathBuf> {
 }
 
 fn rel(path: &Path) -> String {
-    path.strip_prefix(root()).unwrap_or(path).display().to_string()
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// The part of a source file that ships: everything before its `#[cfg(test)]` module.
@@ -51,7 +57,10 @@ fn every_module_says_what_it_is_for() {
         .filter(|p| !std::fs::read_to_string(p).unwrap().starts_with("//!"))
         .map(|p| rel(&p))
         .collect();
-    assert!(missing.is_empty(), "start these with a `//!` line: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "start these with a `//!` line: {missing:?}"
+    );
 }
 
 #[test]
@@ -79,12 +88,19 @@ fn every_dependency_comes_from_the_workspace() {
                 in_deps = line.ends_with("dependencies]");
                 continue;
             }
-            if in_deps && !line.is_empty() && !line.starts_with('#') && !line.contains("workspace = true") {
+            if in_deps
+                && !line.is_empty()
+                && !line.starts_with('#')
+                && !line.contains("workspace = true")
+            {
                 offenders.push(format!("{}: {line}", rel(&manifest)));
             }
         }
     }
-    assert!(offenders.is_empty(), "declare these in [workspace.dependencies]: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "declare these in [workspace.dependencies]: {offenders:?}"
+    );
 }
 
 #[test]
@@ -107,17 +123,29 @@ fn lambda_code_neither_panics_nor_prints() {
             }
         }
     }
-    assert!(offenders.is_empty(), "return an error or log with tracing instead: {offenders:#?}");
+    assert!(
+        offenders.is_empty(),
+        "return an error or log with tracing instead: {offenders:#?}"
+    );
 }
 
 #[test]
 fn there_is_one_bin_per_function() {
     let mut bins: Vec<String> = std::fs::read_dir(root().join("functions/lambda/src/bin"))
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".rs").to_string())
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
         .collect();
     bins.sort();
-    let mut names: Vec<String> = riv_domain::names::function::ALL.iter().map(|s| s.to_string()).collect();
+    let mut names: Vec<String> = riv_domain::names::function::ALL
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     names.sort();
     assert_eq!(bins, names);
 }

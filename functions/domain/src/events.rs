@@ -21,14 +21,24 @@ pub struct FlowInput {
     pub properties: Option<Properties>,
 }
 
-/// `detect-faces`: validates the whole request and runs the quality gate. The flow input is its input.
-pub type DetectFacesRequest = FlowInput;
+/// `detect-faces`: validates the whole request and runs the quality gate.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DetectFacesRequest {
+    /// The flow input as the API received it.
+    pub input: FlowInput,
+    /// The register-idcard flow needs a card; the others must not fail for lack of one.
+    #[serde(default)]
+    pub require_id_card: bool,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DetectFacesResult {
     /// The one face that passed the gate.
     pub face: DetectedFace,
+    /// The caller's Properties, validated; empty when none were sent (so later states can always read them).
+    pub properties: Properties,
 }
 
 /// Why `search-faces` searches the collection.

@@ -6,7 +6,7 @@ use crate::ports::FaceEngine;
 use crate::HandlerError;
 use riv_domain::config::QualityConfig;
 use riv_domain::events::{DetectFacesRequest, DetectFacesResult};
-use riv_domain::{quality, validate};
+use riv_domain::{quality, validate, Rejection};
 use std::sync::Arc;
 
 pub struct DetectFaces {
@@ -19,14 +19,22 @@ impl DetectFaces {
         &self,
         request: DetectFacesRequest,
     ) -> Result<DetectFacesResult, HandlerError> {
-        validate::user_id(&request.user_id)?;
-        let image = validate::image("Image", &request.image, validate::MAX_SELFIE_BYTES)?;
-        if let Some(card) = &request.id_card {
-            validate::image("IdCard", card, validate::MAX_IDCARD_BYTES)?;
+        let input = request.input;
+        validate::user_id(&input.user_id)?;
+        let image = validate::image("Image", &input.image, validate::MAX_SELFIE_BYTES)?;
+        match &input.id_card {
+            Some(card) => {
+                validate::image("IdCard", card, validate::MAX_IDCARD_BYTES)?;
+            }
+            None if request.require_id_card => {
+                return Err(
+                    Rejection::invalid("IdCard is required: send a photo of the ID card").into(),
+                );
+            }
+            None => {}
         }
-        if let Some(properties) = &request.properties {
-            validate::properties(properties)?;
-        }
+        let properties = input.properties.unwrap_or_default();
+        validate::properties(&properties)?;
         let faces = self
             .faces
             .detect_faces(&image.bytes)
@@ -34,7 +42,7 @@ impl DetectFaces {
             .map_err(|e| image_error(e, "Image"))?;
         let face = quality::check(&faces, &self.config)?;
         tracing::info!(faces = faces.len(), "quality gate passed");
-        Ok(DetectFacesResult { face })
+        Ok(DetectFacesResult { face, properties })
     }
 }
 
@@ -55,11 +63,18 @@ mod tests {
         (faces, handler)
     }
 
-    fn request(identity: &str) -> FlowInput {
+    fn input(identity: &str) -> FlowInput {
         FlowInput {
             user_id: "ann".into(),
             image: photo_b64(identity),
             ..FlowInput::default()
+        }
+    }
+
+    fn request(identity: &str) -> DetectFacesRequest {
+        DetectFacesRequest {
+            input: input(identity),
+            require_id_card: false,
         }
     }
 
@@ -68,6 +83,10 @@ mod tests {
         let (_, h) = handler();
         let result = h.handle(request("ann")).await.unwrap();
         assert_eq!(result.face, good_face());
+        assert!(
+            result.properties.is_empty(),
+            "absent Properties read as an empty map"
+        );
     }
 
     #[tokio::test]
@@ -118,6 +137,22 @@ mod tests {
             let err = h.handle(req).await.unwrap_err();
             assert_eq!(err.reason(), Reason::InvalidRequest, "{err}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_card_and_properties_pass_through_validation() {
+        let (_, h) = handler();
+        let mut with_card = input("ann");
+        with_card.id_card = Some(photo_b64("ann#card"));
+        with_card.properties = Some([("dept".to_string(), "x".to_string())].into());
+        let result = h
+            .handle(DetectFacesRequest {
+                input: with_card,
+                require_id_card: true,
+            })
+            .await
+            .unwrap();
+        assert_eq!(result.properties["dept"], "x");
     }
 
     #[tokio::test]

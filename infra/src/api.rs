@@ -1,0 +1,300 @@
+//! The REST API: four POST routes with request models and validation, each an AWS integration calling
+//! `states:StartSyncExecution`, and a response mapping that turns a FAILED execution into the HTTP status and
+//! `{Reason, Message}` body of the API contract.
+
+use crate::iam::{allow, role};
+use crate::model::{obj, Expr, Resource, Template};
+use crate::naming::{pascal, state_machine_id};
+use riv_domain::names::route;
+use riv_domain::validate::{MAX_IDCARD_BYTES, MAX_PROPERTIES, MAX_SELFIE_BYTES};
+use riv_domain::Reason;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+pub const API: &str = "Api";
+pub const API_ROLE: &str = "ApiRole";
+pub const VALIDATOR: &str = "BodyValidator";
+pub const STAGE: &str = "ApiStage";
+/// Requests per second and burst for the whole stage.
+pub const THROTTLE_RATE: i64 = 50;
+pub const THROTTLE_BURST: i64 = 100;
+
+const USER_ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$";
+
+fn base64_len(bytes: usize) -> usize {
+    bytes.div_ceil(3) * 4
+}
+
+/// The JSON schema (draft 4, as API Gateway reads it) of a route's body.
+pub fn request_schema(route_name: &str) -> serde_json::Value {
+    let mut properties = json!({
+        "UserId": {"type": "string", "pattern": USER_ID_PATTERN},
+        "Image": {"type": "string", "minLength": 1, "maxLength": base64_len(MAX_SELFIE_BYTES)},
+    });
+    let mut required = vec!["UserId", "Image"];
+    if route_name != route::AUTH {
+        properties["Properties"] = json!({
+            "type": "object",
+            "maxProperties": MAX_PROPERTIES,
+            "additionalProperties": {"type": "string"},
+        });
+    }
+    if route_name == route::REGISTER_IDCARD {
+        properties["IdCard"] =
+            json!({"type": "string", "minLength": 1, "maxLength": base64_len(MAX_IDCARD_BYTES)});
+        required.push("IdCard");
+    }
+    json!({
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "title": format!("{}Request", pascal(route_name)),
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        "additionalProperties": false,
+    })
+}
+
+/// Velocity template of the integration response: the execution's output on success; otherwise the status and
+/// body of the failure's reason. Errors that are not ours (timeouts, Lambda faults) become a generic 500 so no
+/// internal detail reaches the caller.
+pub fn response_template() -> String {
+    let mut vtl = String::from(
+        "#set($status = $input.path('$.status'))\n\
+         #if($status == 'SUCCEEDED')\n\
+         $input.path('$.output')\n\
+         #else\n\
+         #set($error = $input.path('$.error'))\n\
+         #set($code = 0)\n",
+    );
+    for reason in Reason::ALL.iter().filter(|r| **r != Reason::InternalError) {
+        vtl.push_str(&format!(
+            "#if($error == '{}')#set($code = {})#end\n",
+            reason.as_str(),
+            reason.http_status()
+        ));
+    }
+    vtl.push_str(&format!(
+        "#if($code == 0)\n\
+         #set($error = '{internal}')\n\
+         #set($message = 'the request could not be completed; nothing was stored, try again')\n\
+         #set($code = 500)\n\
+         #else\n\
+         #set($message = $util.parseJson($input.path('$.cause')).errorMessage)\n\
+         #end\n\
+         #set($context.responseOverride.status = $code)\n\
+         {{\"Reason\": \"$error\", \"Message\": \"$util.escapeJavaScript($message)\"}}\n\
+         #end\n",
+        internal = Reason::InternalError.as_str()
+    ));
+    vtl
+}
+
+/// The statuses a route can answer with.
+pub fn statuses() -> Vec<u16> {
+    let mut s: Vec<u16> = Reason::ALL.iter().map(|r| r.http_status()).collect();
+    s.push(200);
+    s.sort_unstable();
+    s.dedup();
+    s
+}
+
+fn integration(route_name: &str) -> Expr {
+    let machine = state_machine_id(route_name);
+    // escapeJavaScript also escapes single quotes, which JSON does not allow: put them back.
+    let request = format!(
+        "{{\"stateMachineArn\": \"${{{machine}}}\", \"input\": \"$util.escapeJavaScript($input.json('$')).replaceAll(\"\\\\'\", \"'\")\"}}"
+    );
+    obj([
+        ("Type", Expr::from("AWS")),
+        ("IntegrationHttpMethod", Expr::from("POST")),
+        (
+            "Uri",
+            Expr::sub(
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}:states:action/StartSyncExecution",
+            ),
+        ),
+        ("Credentials", Expr::att(API_ROLE, "Arn")),
+        ("PassthroughBehavior", Expr::from("NEVER")),
+        (
+            "RequestTemplates",
+            obj([("application/json", Expr::sub(&request))]),
+        ),
+        (
+            "IntegrationResponses",
+            Expr::list([obj([
+                ("StatusCode", Expr::from("200")),
+                (
+                    "ResponseTemplates",
+                    obj([("application/json", Expr::from(response_template()))]),
+                ),
+            ])]),
+        ),
+    ])
+}
+
+pub fn add(t: &mut Template) {
+    t.add(
+        API,
+        Resource::new(
+            "AWS::ApiGateway::RestApi",
+            [
+                ("Name", Expr::r("AWS::StackName")),
+                ("Description", Expr::from("Riv identity verification")),
+                (
+                    "EndpointConfiguration",
+                    obj([("Types", Expr::list(["REGIONAL"]))]),
+                ),
+                ("Tags", crate::stack::stack_tags()),
+            ],
+        ),
+    );
+    t.add(
+        API_ROLE,
+        role(
+            "apigateway.amazonaws.com",
+            "riv-api",
+            vec![allow(
+                &["states:StartSyncExecution"],
+                route::ALL
+                    .iter()
+                    .map(|r| Expr::r(&state_machine_id(r)))
+                    .collect(),
+            )],
+        ),
+    );
+    t.add(
+        VALIDATOR,
+        Resource::new(
+            "AWS::ApiGateway::RequestValidator",
+            [
+                ("RestApiId", Expr::r(API)),
+                ("ValidateRequestBody", Expr::Bool(true)),
+                ("ValidateRequestParameters", Expr::Bool(false)),
+            ],
+        ),
+    );
+    // Validation failures follow the contract too: 400 with a reason code, not API Gateway's own body.
+    t.add(
+        "BadRequestBodyResponse",
+        Resource::new(
+            "AWS::ApiGateway::GatewayResponse",
+            [
+                ("RestApiId", Expr::r(API)),
+                ("ResponseType", Expr::from("BAD_REQUEST_BODY")),
+                ("StatusCode", Expr::from("400")),
+                (
+                    "ResponseTemplates",
+                    obj([(
+                        "application/json",
+                        Expr::from(
+                            "{\"Reason\": \"InvalidRequest\", \"Message\": \"$context.error.validationErrorString\"}",
+                        ),
+                    )]),
+                ),
+            ],
+        ),
+    );
+    let mut methods = Vec::new();
+    for route_name in route::ALL {
+        let p = pascal(route_name);
+        let (resource, model, method) = (
+            format!("{p}Resource"),
+            format!("{p}Model"),
+            format!("{p}Method"),
+        );
+        t.add(
+            &resource,
+            Resource::new(
+                "AWS::ApiGateway::Resource",
+                [
+                    ("RestApiId", Expr::r(API)),
+                    ("ParentId", Expr::att(API, "RootResourceId")),
+                    ("PathPart", Expr::from(route_name)),
+                ],
+            ),
+        );
+        t.add(
+            &model,
+            Resource::new(
+                "AWS::ApiGateway::Model",
+                [
+                    ("RestApiId", Expr::r(API)),
+                    ("ContentType", Expr::from("application/json")),
+                    ("Name", Expr::from(format!("{p}Request"))),
+                    ("Schema", Expr::from_json(&request_schema(route_name))),
+                ],
+            ),
+        );
+        let responses = statuses()
+            .into_iter()
+            .map(|s| obj([("StatusCode", s.to_string())]));
+        t.add(
+            &method,
+            Resource::new(
+                "AWS::ApiGateway::Method",
+                [
+                    ("RestApiId", Expr::r(API)),
+                    ("ResourceId", Expr::r(&resource)),
+                    ("HttpMethod", Expr::from("POST")),
+                    ("AuthorizationType", Expr::from("NONE")),
+                    ("RequestValidatorId", Expr::r(VALIDATOR)),
+                    (
+                        "RequestModels",
+                        obj([("application/json", Expr::r(&model))]),
+                    ),
+                    ("Integration", integration(route_name)),
+                    ("MethodResponses", Expr::list(responses)),
+                ],
+            ),
+        );
+        methods.push(method);
+    }
+    // A deployment is a snapshot: its id changes with the API so CloudFormation makes a new one on change.
+    let api_text: String = methods
+        .iter()
+        .chain(
+            route::ALL
+                .iter()
+                .map(|r| format!("{}Model", pascal(r)))
+                .collect::<Vec<_>>()
+                .iter(),
+        )
+        .map(|name| serde_json::to_string(&t.resources[name]).unwrap_or_default())
+        .collect();
+    let deployment = format!(
+        "ApiDeployment{}",
+        &hex::encode(Sha256::digest(api_text.as_bytes()))[..10]
+    );
+    let mut resource = Resource::new(
+        "AWS::ApiGateway::Deployment",
+        [
+            ("RestApiId", Expr::r(API)),
+            ("Description", Expr::from("Riv API")),
+        ],
+    );
+    for method in &methods {
+        resource = resource.depends_on(method);
+    }
+    t.add(&deployment, resource);
+    t.add(
+        STAGE,
+        Resource::new(
+            "AWS::ApiGateway::Stage",
+            [
+                ("RestApiId", Expr::r(API)),
+                ("DeploymentId", Expr::r(&deployment)),
+                ("StageName", Expr::r(crate::stack::param::STAGE)),
+                (
+                    "MethodSettings",
+                    Expr::list([obj([
+                        ("ResourcePath", Expr::from("/*")),
+                        ("HttpMethod", Expr::from("*")),
+                        ("ThrottlingRateLimit", Expr::Int(THROTTLE_RATE)),
+                        ("ThrottlingBurstLimit", Expr::Int(THROTTLE_BURST)),
+                    ])]),
+                ),
+                ("Tags", crate::stack::stack_tags()),
+            ],
+        ),
+    );
+}

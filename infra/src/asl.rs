@@ -1,0 +1,145 @@
+//! A typed subset of the Amazon States Language: the states our flows use, serialised as Step Functions
+//! expects them.
+
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StateMachine {
+    pub comment: String,
+    pub start_at: String,
+    pub timeout_seconds: u32,
+    pub states: BTreeMap<String, State>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "Type")]
+pub enum State {
+    Task(Task),
+    Pass(Pass),
+    Choice(Choice),
+    Fail(Fail),
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Retry {
+    pub error_equals: Vec<String>,
+    pub interval_seconds: u32,
+    pub max_attempts: u32,
+    pub backoff_rate: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Catch {
+    pub error_equals: Vec<String>,
+    /// Where the error object (`Error`, `Cause`) goes in the state.
+    pub result_path: Value,
+    pub next: String,
+}
+
+/// How a state ends: the name of the next state, or the end of the execution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Then {
+    Next(String),
+    End,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Task {
+    pub comment: String,
+    pub resource: String,
+    pub parameters: Value,
+    /// `$.X` to add the result to the state, or `null` to discard it.
+    pub result_path: Value,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retry: Vec<Retry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub catch: Vec<Catch>,
+    #[serde(flatten)]
+    pub then: Then,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Pass {
+    pub comment: String,
+    pub parameters: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_path: Option<Value>,
+    #[serde(flatten)]
+    pub then: Then,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChoiceRule {
+    pub variable: String,
+    pub boolean_equals: bool,
+    pub next: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Choice {
+    pub comment: String,
+    pub choices: Vec<ChoiceRule>,
+    pub default: String,
+}
+
+/// A failure with a fixed error, or with error and cause read from the state (`ErrorPath`, `CausePath`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Fail {
+    pub comment: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause_path: Option<String>,
+}
+
+impl Serialize for Then {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        match self {
+            Then::Next(next) => map.serialize_entry("Next", next)?,
+            Then::End => map.serialize_entry("End", &true)?,
+        }
+        map.end()
+    }
+}
+
+impl State {
+    /// Every state this one can hand over to.
+    pub fn successors(&self) -> Vec<&str> {
+        fn then(t: &Then) -> Vec<&str> {
+            match t {
+                Then::Next(n) => vec![n.as_str()],
+                Then::End => vec![],
+            }
+        }
+        match self {
+            State::Task(t) => {
+                let mut out = then(&t.then);
+                out.extend(t.catch.iter().map(|c| c.next.as_str()));
+                out
+            }
+            State::Pass(p) => then(&p.then),
+            State::Choice(c) => {
+                let mut out: Vec<&str> = c.choices.iter().map(|r| r.next.as_str()).collect();
+                out.push(&c.default);
+                out
+            }
+            State::Fail(_) => vec![],
+        }
+    }
+}

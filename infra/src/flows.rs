@@ -1,0 +1,396 @@
+//! The four flows as EXPRESS state machines. Every task's parameters name fields of the function types in
+//! `riv_domain::events`; the flow input (the API body) stays at the root and each step adds its result under its
+//! own name, so later steps can read any earlier one.
+
+use crate::asl::{Catch, Choice, ChoiceRule, Fail, Pass, Retry, State, StateMachine, Task, Then};
+use crate::naming::{arn_variable, TOPIC_ARN_VARIABLE};
+use riv_domain::names::{function as f, route};
+use riv_domain::Rejection;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// EXPRESS machines answer synchronously; the API gives up at 29 s, so the flow must have ended by then.
+pub const TIMEOUT_SECONDS: u32 = 28;
+
+/// Where each step's result lands in the state.
+pub mod result {
+    pub const QUALITY: &str = "Quality";
+    pub const DUPLICATES: &str = "Duplicates";
+    pub const COMPARE: &str = "Compare";
+    pub const SEARCH: &str = "Search";
+    pub const ID_CARD_MATCH: &str = "IdCardMatch";
+    pub const ID_CARD_DATA: &str = "IdCardData";
+    pub const INDEX: &str = "Index";
+    pub const ERROR: &str = "Error";
+    pub const LOGIN_FAILED: &str = "LoginFailed";
+}
+
+const LAMBDA_TRANSIENT: [&str; 4] = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+];
+
+fn retries() -> Vec<Retry> {
+    vec![
+        Retry {
+            error_equals: LAMBDA_TRANSIENT.map(String::from).to_vec(),
+            interval_seconds: 1,
+            max_attempts: 3,
+            backoff_rate: 2.0,
+        },
+        // Our own dependency failures: every step is idempotent or cleans up after itself, so one more try is safe.
+        Retry {
+            error_equals: vec![riv_domain::Reason::InternalError.as_str().to_string()],
+            interval_seconds: 1,
+            max_attempts: 1,
+            backoff_rate: 2.0,
+        },
+    ]
+}
+
+fn at(step: &str) -> Value {
+    json!(format!("$.{step}"))
+}
+
+fn next(state: &str) -> Then {
+    Then::Next(state.to_string())
+}
+
+fn lambda(function: &str, comment: &str, parameters: Value, result: &str, then: Then) -> State {
+    State::Task(Task {
+        comment: comment.to_string(),
+        resource: format!("${{{}}}", arn_variable(function)),
+        parameters,
+        result_path: at(result),
+        retry: retries(),
+        catch: Vec::new(),
+        then,
+    })
+}
+
+fn with_catch(mut state: State, errors: &[&str], result: &str, to: &str) -> State {
+    if let State::Task(task) = &mut state {
+        task.catch.push(Catch {
+            error_equals: errors.iter().map(|e| e.to_string()).collect(),
+            result_path: at(result),
+            next: to.to_string(),
+        });
+    }
+    state
+}
+
+fn pass_end(comment: &str, parameters: Value) -> State {
+    State::Pass(Pass {
+        comment: comment.to_string(),
+        parameters,
+        result_path: None,
+        then: Then::End,
+    })
+}
+
+fn detect_faces(require_id_card: bool, then: &str) -> State {
+    lambda(
+        f::DETECT_FACES,
+        "Validate the request and run the selfie quality gate",
+        json!({"Input.$": "$", "RequireIdCard": require_id_card}),
+        result::QUALITY,
+        next(then),
+    )
+}
+
+fn user_and_image() -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("UserId.$".into(), json!("$.UserId"));
+    m.insert("Image.$".into(), json!("$.Image"));
+    m
+}
+
+fn with(mut base: serde_json::Map<String, Value>, extra: Value) -> Value {
+    if let Value::Object(extra) = extra {
+        base.extend(extra);
+    }
+    Value::Object(base)
+}
+
+/// The writer, with the rollback path every write needs.
+fn index_face(
+    mode: &str,
+    with_card: bool,
+    states: &mut BTreeMap<String, State>,
+    then: &str,
+) -> State {
+    let mut params = json!({
+        "Mode": mode,
+        "AttemptId.$": "$$.Execution.Name",
+        "Properties.$": format!("$.{}.Properties", result::QUALITY),
+    });
+    if with_card {
+        params["IdCard.$"] = json!("$.IdCard");
+        params["IdCardFields.$"] = json!(format!("$.{}.Fields", result::ID_CARD_DATA));
+    }
+    states.insert(
+        "RollBack".into(),
+        with_catch(
+            lambda(
+                f::ROLLBACK,
+                "Remove whatever this attempt wrote (found by its AttemptId)",
+                json!({"UserId.$": "$.UserId", "AttemptId.$": "$$.Execution.Name"}),
+                "Rollback",
+                next("Failed"),
+            ),
+            &["States.ALL"],
+            "RollbackError",
+            "Failed",
+        ),
+    );
+    states.insert(
+        "Failed".into(),
+        State::Fail(Fail {
+            comment: "Report the error that started the rollback".into(),
+            error: None,
+            cause: None,
+            error_path: Some(format!("$.{}.Error", result::ERROR)),
+            cause_path: Some(format!("$.{}.Cause", result::ERROR)),
+        }),
+    );
+    with_catch(
+        lambda(
+            f::INDEX_FACE,
+            "Index the face, store the images and commit the user's rows",
+            with(user_and_image(), params),
+            result::INDEX,
+            next(then),
+        ),
+        &["States.ALL"],
+        result::ERROR,
+        "RollBack",
+    )
+}
+
+fn indexed(with_properties: bool) -> Value {
+    let mut v = json!({
+        "UserId.$": format!("$.{}.UserId", result::INDEX),
+        "FaceId.$": format!("$.{}.FaceId", result::INDEX),
+        "Status.$": format!("$.{}.Status", result::INDEX),
+    });
+    if with_properties {
+        v["Properties.$"] = json!(format!("$.{}.Properties", result::INDEX));
+    }
+    v
+}
+
+fn machine(comment: &str, start: &str, states: BTreeMap<String, State>) -> StateMachine {
+    StateMachine {
+        comment: comment.to_string(),
+        start_at: start.to_string(),
+        timeout_seconds: TIMEOUT_SECONDS,
+        states,
+    }
+}
+
+fn duplicate_guard(then: &str) -> State {
+    lambda(
+        f::SEARCH_FACES,
+        "Refuse a face that is already registered to anyone",
+        with(user_and_image(), json!({"Purpose": "DuplicateGuard"})),
+        result::DUPLICATES,
+        next(then),
+    )
+}
+
+pub fn register() -> StateMachine {
+    let mut s = BTreeMap::new();
+    s.insert("DetectFaces".into(), detect_faces(false, "DuplicateGuard"));
+    s.insert("DuplicateGuard".into(), duplicate_guard("IndexFace"));
+    let index = index_face("Register", false, &mut s, "Registered");
+    s.insert("IndexFace".into(), index);
+    s.insert(
+        "Registered".into(),
+        pass_end("Answer the API", indexed(false)),
+    );
+    machine("Register a user from a selfie", "DetectFaces", s)
+}
+
+pub fn register_idcard() -> StateMachine {
+    let mut s = BTreeMap::new();
+    s.insert("DetectFaces".into(), detect_faces(true, "DuplicateGuard"));
+    s.insert(
+        "DuplicateGuard".into(),
+        duplicate_guard("CompareWithIdCard"),
+    );
+    s.insert(
+        "CompareWithIdCard".into(),
+        lambda(
+            f::COMPARE_IDCARD,
+            "The selfie must show the person on the card",
+            with(user_and_image(), json!({"IdCard.$": "$.IdCard"})),
+            result::ID_CARD_MATCH,
+            next("ExtractIdCard"),
+        ),
+    );
+    s.insert(
+        "ExtractIdCard".into(),
+        lambda(
+            f::EXTRACT_IDCARD,
+            "Read the card's fields",
+            json!({"UserId.$": "$.UserId", "IdCard.$": "$.IdCard"}),
+            result::ID_CARD_DATA,
+            next("IndexFace"),
+        ),
+    );
+    let index = index_face("Register", true, &mut s, "Registered");
+    s.insert("IndexFace".into(), index);
+    s.insert(
+        "Registered".into(),
+        pass_end("Answer the API", indexed(true)),
+    );
+    machine(
+        "Register a user from a selfie and an ID card",
+        "DetectFaces",
+        s,
+    )
+}
+
+pub fn auth() -> StateMachine {
+    let denied = Rejection::UserAccessDenied;
+    let mut s = BTreeMap::new();
+    s.insert(
+        "DetectFaces".into(),
+        detect_faces(false, "CompareWithStoredFaces"),
+    );
+    s.insert(
+        "CompareWithStoredFaces".into(),
+        lambda(
+            f::COMPARE_FACES,
+            "Best similarity over the user's stored faces",
+            with(user_and_image(), json!({"RequireMatch": false})),
+            result::COMPARE,
+            next("StoredFaceMatched"),
+        ),
+    );
+    s.insert(
+        "StoredFaceMatched".into(),
+        State::Choice(Choice {
+            comment: "Verified by a stored face, or fall back to the collection".into(),
+            choices: vec![ChoiceRule {
+                variable: format!("$.{}.Matched", result::COMPARE),
+                boolean_equals: true,
+                next: "Verified".into(),
+            }],
+            default: "SearchCollection".into(),
+        }),
+    );
+    s.insert(
+        "Verified".into(),
+        pass_end(
+            "Answer the API",
+            json!({"UserId.$": "$.UserId", "Status": "Verified", "Similarity.$": format!("$.{}.Similarity", result::COMPARE)}),
+        ),
+    );
+    s.insert(
+        "SearchCollection".into(),
+        with_catch(
+            lambda(
+                f::SEARCH_FACES,
+                "The best match in the user's collection must be theirs",
+                with(user_and_image(), json!({"Purpose": "Identify"})),
+                result::SEARCH,
+                next("VerifiedBySearch"),
+            ),
+            &[denied.reason().as_str()],
+            result::ERROR,
+            "LoginFailedEvent",
+        ),
+    );
+    s.insert(
+        "VerifiedBySearch".into(),
+        pass_end(
+            "Answer the API",
+            json!({"UserId.$": "$.UserId", "Status": "Verified", "Similarity.$": format!("$.{}.Similarity", result::SEARCH)}),
+        ),
+    );
+    s.insert(
+        "LoginFailedEvent".into(),
+        State::Pass(Pass {
+            comment: "The event security operations receive".into(),
+            parameters: json!({
+                "Event": "LoginFailed",
+                "UserId.$": "$.UserId",
+                "Execution.$": "$$.Execution.Id",
+                "At.$": "$$.State.EnteredTime",
+            }),
+            result_path: Some(at(result::LOGIN_FAILED)),
+            then: next("NotifyLoginFailed"),
+        }),
+    );
+    s.insert(
+        "NotifyLoginFailed".into(),
+        State::Task(Task {
+            comment: "Publish LoginFailed; a failed publish must not change the answer".into(),
+            resource: "arn:aws:states:::sns:publish".into(),
+            parameters: json!({
+                "TopicArn": format!("${{{TOPIC_ARN_VARIABLE}}}"),
+                "Message.$": format!("States.JsonToString($.{})", result::LOGIN_FAILED),
+                "MessageAttributes": {"Event": {"DataType": "String", "StringValue": "LoginFailed"}},
+            }),
+            result_path: Value::Null,
+            retry: Vec::new(),
+            catch: vec![Catch {
+                error_equals: vec!["States.ALL".into()],
+                result_path: json!("$.NotifyError"),
+                next: "Denied".into(),
+            }],
+            then: next("Denied"),
+        }),
+    );
+    s.insert(
+        "Denied".into(),
+        State::Fail(Fail {
+            comment: "Not this user".into(),
+            error: Some(denied.reason().as_str().into()),
+            // The same shape a Lambda error has, so the API reads every failure alike.
+            cause: Some(
+                json!({"errorType": denied.reason().as_str(), "errorMessage": denied.to_string()})
+                    .to_string(),
+            ),
+            error_path: None,
+            cause_path: None,
+        }),
+    );
+    machine("Authenticate a user by selfie", "DetectFaces", s)
+}
+
+pub fn update() -> StateMachine {
+    let mut s = BTreeMap::new();
+    s.insert(
+        "DetectFaces".into(),
+        detect_faces(false, "CompareWithStoredFaces"),
+    );
+    s.insert(
+        "CompareWithStoredFaces".into(),
+        lambda(
+            f::COMPARE_FACES,
+            "Only the same person may add a face",
+            with(user_and_image(), json!({"RequireMatch": true})),
+            result::COMPARE,
+            next("IndexFace"),
+        ),
+    );
+    let index = index_face("Update", false, &mut s, "Updated");
+    s.insert("IndexFace".into(), index);
+    s.insert("Updated".into(), pass_end("Answer the API", indexed(false)));
+    machine("Add a new face to a verified user", "DetectFaces", s)
+}
+
+/// Every flow, by its API route.
+pub fn all() -> BTreeMap<&'static str, StateMachine> {
+    [
+        (route::REGISTER, register()),
+        (route::REGISTER_IDCARD, register_idcard()),
+        (route::AUTH, auth()),
+        (route::UPDATE, update()),
+    ]
+    .into()
+}

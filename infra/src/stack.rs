@@ -1,0 +1,686 @@
+//! The Riv stack: parameters, storage, collections, functions with their roles, state machines, the topic,
+//! the API and the outputs.
+
+use crate::flows;
+use crate::iam::{allow, role};
+use crate::model::{obj, Expr, Parameter, Resource, Template};
+use crate::naming::*;
+use riv_domain::config::{MatchConfig, QualityConfig};
+use riv_domain::names::{env, function as f};
+use std::collections::BTreeMap;
+
+pub const DEFAULT_STACK_NAME: &str = "Riv-Prod";
+/// Collections are resources, so their number has a ceiling the template spells out.
+pub const MAX_COLLECTIONS: u32 = 8;
+pub const LOG_RETENTION_DAYS: i64 = 30;
+pub const STACK_TAG: &str = "riv:stack";
+
+pub mod param {
+    pub const STAGE: &str = "Stage";
+    pub const FACE_MATCH_THRESHOLD: &str = "FaceMatchThreshold";
+    pub const MIN_CONFIDENCE: &str = "MinConfidence";
+    pub const MAX_POSE: &str = "MaxPose";
+    pub const COLLECTION_COUNT: &str = "CollectionCount";
+    pub const ID_EXTRACTION: &str = "IdExtraction";
+    pub const ARCHITECTURE: &str = "Architecture";
+    pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
+    pub const ENDPOINT_URL: &str = "EndpointUrl";
+}
+
+pub mod id {
+    pub const IMAGE_BUCKET: &str = "ImageBucket";
+    pub const IMAGE_BUCKET_POLICY: &str = "ImageBucketPolicy";
+    pub const FACE_TABLE: &str = "FaceTable";
+    pub const TOPIC: &str = "LoginFailedTopic";
+    pub const STATES_ROLE: &str = "StatesRole";
+    pub const STATES_LOG_GROUP: &str = "StatesLogGroup";
+    pub const HAS_ENDPOINT_URL: &str = "HasEndpointUrl";
+}
+
+/// The tag every taggable resource carries, so cleanup can tell Riv's leftovers from anyone else's.
+pub fn stack_tags() -> Expr {
+    Expr::list([obj([
+        ("Key", Expr::from(STACK_TAG)),
+        ("Value", Expr::r("AWS::StackName")),
+    ])])
+}
+
+pub fn collection_id(n: u32) -> String {
+    format!("Collection{n}")
+}
+
+pub fn collection_condition(n: u32) -> String {
+    format!("HasCollection{n}")
+}
+
+/// The whole template.
+pub fn riv() -> Template {
+    let mut t = Template::new(
+        "Riv: identity verification with Rekognition face matching and Textract ID extraction",
+    );
+    parameters(&mut t);
+    conditions(&mut t);
+    storage(&mut t);
+    collections(&mut t);
+    functions(&mut t);
+    state_machines(&mut t);
+    crate::api::add(&mut t);
+    outputs(&mut t);
+    t
+}
+
+fn parameters(t: &mut Template) {
+    let q = QualityConfig::default();
+    let m = MatchConfig::default();
+    let p = &mut t.parameters;
+    p.insert(
+        param::STAGE.into(),
+        Parameter {
+            allowed_pattern: Some("^[a-zA-Z0-9_]{1,64}$".into()),
+            ..Parameter::string("API stage name", Some("prod"))
+        },
+    );
+    p.insert(
+        param::FACE_MATCH_THRESHOLD.into(),
+        Parameter::number(
+            "Similarity (0-100) for two faces to be the same person",
+            m.face_match_threshold.into(),
+            0.0,
+            100.0,
+        ),
+    );
+    p.insert(
+        param::MIN_CONFIDENCE.into(),
+        Parameter::number(
+            "Face detection confidence (0-100) below which a face is ignored",
+            q.min_confidence.into(),
+            0.0,
+            100.0,
+        ),
+    );
+    p.insert(
+        param::MAX_POSE.into(),
+        Parameter::number(
+            "Largest head pitch, roll or yaw accepted, in degrees",
+            q.max_pose.into(),
+            0.0,
+            180.0,
+        ),
+    );
+    let counts: Vec<String> = (1..=MAX_COLLECTIONS).map(|n| n.to_string()).collect();
+    let counts: Vec<&str> = counts.iter().map(String::as_str).collect();
+    p.insert(
+        param::COLLECTION_COUNT.into(),
+        Parameter::one_of(
+            "Rekognition collections users are spread over. Fixed at first deploy: changing it strands stored faces",
+            "1",
+            &counts,
+        ),
+    );
+    p.insert(
+        param::ID_EXTRACTION.into(),
+        Parameter::one_of(
+            "analyze-id (Textract AnalyzeID) or detect-text (Rekognition DetectText, for regions without AnalyzeID)",
+            "analyze-id",
+            &["analyze-id", "detect-text"],
+        ),
+    );
+    p.insert(
+        param::ARCHITECTURE.into(),
+        Parameter::one_of(
+            "Lambda architecture the artifacts were built for",
+            "x86_64",
+            &["x86_64", "arm64"],
+        ),
+    );
+    p.insert(
+        param::ARTIFACT_BUCKET.into(),
+        Parameter::string(
+            "Bucket holding the functions' bootstrap.zip artifacts",
+            None,
+        ),
+    );
+    for function in f::ALL {
+        p.insert(
+            code_key_parameter(function),
+            Parameter::string(&format!("Object key of the {function} bootstrap.zip"), None),
+        );
+    }
+    p.insert(
+        param::ENDPOINT_URL.into(),
+        Parameter::string(
+            "Local emulation only: AWS endpoint the functions call. Empty on AWS",
+            Some(""),
+        ),
+    );
+}
+
+fn conditions(t: &mut Template) {
+    let c = &mut t.conditions;
+    c.insert(
+        id::HAS_ENDPOINT_URL.into(),
+        Expr::Not(Box::new(Expr::equals(
+            Expr::r(param::ENDPOINT_URL),
+            "".into(),
+        ))),
+    );
+    // Collection n exists when CollectionCount >= n, spelled as membership because conditions cannot compare.
+    for n in 2..=MAX_COLLECTIONS {
+        let members: Vec<Expr> = (n..=MAX_COLLECTIONS)
+            .map(|k| Expr::equals(Expr::r(param::COLLECTION_COUNT), k.to_string().into()))
+            .collect();
+        let condition = if members.len() == 1 {
+            members.into_iter().next().unwrap_or(Expr::Bool(false))
+        } else {
+            Expr::Or(members)
+        };
+        c.insert(collection_condition(n), condition);
+    }
+}
+
+fn storage(t: &mut Template) {
+    let block_all = obj([
+        ("BlockPublicAcls", Expr::Bool(true)),
+        ("BlockPublicPolicy", Expr::Bool(true)),
+        ("IgnorePublicAcls", Expr::Bool(true)),
+        ("RestrictPublicBuckets", Expr::Bool(true)),
+    ]);
+    let sse = obj([(
+        "ServerSideEncryptionConfiguration",
+        Expr::list([obj([(
+            "ServerSideEncryptionByDefault",
+            obj([("SSEAlgorithm", Expr::from("AES256"))]),
+        )])]),
+    )]);
+    let lifecycle = obj([(
+        "Rules",
+        Expr::list([obj([
+            ("Id", Expr::from("AbortIncompleteUploads")),
+            ("Status", Expr::from("Enabled")),
+            (
+                "AbortIncompleteMultipartUpload",
+                obj([("DaysAfterInitiation", Expr::Int(7))]),
+            ),
+        ])]),
+    )]);
+    t.add(
+        id::IMAGE_BUCKET,
+        Resource::new(
+            "AWS::S3::Bucket",
+            [
+                ("BucketEncryption", sse),
+                (
+                    "VersioningConfiguration",
+                    obj([("Status", Expr::from("Enabled"))]),
+                ),
+                ("PublicAccessBlockConfiguration", block_all),
+                (
+                    "OwnershipControls",
+                    obj([(
+                        "Rules",
+                        Expr::list([obj([("ObjectOwnership", "BucketOwnerEnforced")])]),
+                    )]),
+                ),
+                ("LifecycleConfiguration", lifecycle),
+                ("Tags", stack_tags()),
+            ],
+        )
+        // Face images outlive the stack on purpose: `cargo xtask destroy` empties and removes the bucket.
+        .retained(),
+    );
+    let tls_only = obj([
+        ("Sid", Expr::from("DenyInsecureTransport")),
+        ("Effect", Expr::from("Deny")),
+        ("Principal", Expr::from("*")),
+        ("Action", Expr::from("s3:*")),
+        (
+            "Resource",
+            Expr::list([
+                Expr::att(id::IMAGE_BUCKET, "Arn"),
+                Expr::sub("${ImageBucket.Arn}/*"),
+            ]),
+        ),
+        (
+            "Condition",
+            obj([("Bool", obj([("aws:SecureTransport", "false")]))]),
+        ),
+    ]);
+    t.add(
+        id::IMAGE_BUCKET_POLICY,
+        Resource::new(
+            "AWS::S3::BucketPolicy",
+            [
+                ("Bucket", Expr::r(id::IMAGE_BUCKET)),
+                (
+                    "PolicyDocument",
+                    obj([
+                        ("Version", Expr::from("2012-10-17")),
+                        ("Statement", Expr::list([tls_only])),
+                    ]),
+                ),
+            ],
+        ),
+    );
+    let key = |name: &str, kind: &str| obj([("AttributeName", name), ("KeyType", kind)]);
+    let attr = |name: &str| obj([("AttributeName", name), ("AttributeType", "S")]);
+    use riv_domain::names::table as tbl;
+    t.add(
+        id::FACE_TABLE,
+        Resource::new(
+            "AWS::DynamoDB::Table",
+            [
+                ("BillingMode", Expr::from("PAY_PER_REQUEST")),
+                (
+                    "KeySchema",
+                    Expr::list([key(tbl::PK, "HASH"), key(tbl::SK, "RANGE")]),
+                ),
+                (
+                    "AttributeDefinitions",
+                    Expr::list([attr(tbl::PK), attr(tbl::SK)]),
+                ),
+                (
+                    "PointInTimeRecoverySpecification",
+                    obj([("PointInTimeRecoveryEnabled", Expr::Bool(true))]),
+                ),
+                ("SSESpecification", obj([("SSEEnabled", Expr::Bool(true))])),
+                ("Tags", stack_tags()),
+            ],
+        )
+        // Destroy removes users with the stack; a replacement must never drop them silently.
+        .deleted_with_stack(true),
+    );
+    t.add(
+        id::TOPIC,
+        Resource::new(
+            "AWS::SNS::Topic",
+            [
+                ("KmsMasterKeyId", Expr::from("alias/aws/sns")),
+                ("Tags", stack_tags()),
+            ],
+        ),
+    );
+}
+
+fn collections(t: &mut Template) {
+    for n in 1..=MAX_COLLECTIONS {
+        let resource = Resource::new(
+            "AWS::Rekognition::Collection",
+            [
+                (
+                    "CollectionId",
+                    Expr::sub(&format!("${{AWS::StackName}}-{n}")),
+                ),
+                ("Tags", stack_tags()),
+            ],
+        );
+        let resource = if n == 1 {
+            resource
+        } else {
+            resource.when(&collection_condition(n))
+        };
+        t.add(&collection_id(n), resource);
+    }
+}
+
+fn collection_arns() -> Vec<Expr> {
+    vec![Expr::sub("arn:${AWS::Partition}:rekognition:${AWS::Region}:${AWS::AccountId}:collection/${AWS::StackName}-*")]
+}
+
+fn objects(prefix: &str) -> Expr {
+    Expr::sub(&format!("${{ImageBucket.Arn}}/{prefix}*"))
+}
+
+fn table() -> Expr {
+    Expr::att(id::FACE_TABLE, "Arn")
+}
+
+/// What each function may do, besides writing its own logs.
+fn statements(function: &str) -> Vec<Expr> {
+    let star = || vec![Expr::from("*")];
+    let faces = || objects(riv_domain::names::bucket::FACES_PREFIX);
+    let cards = || objects(riv_domain::names::bucket::IDCARDS_PREFIX);
+    let bucket = || Expr::att(id::IMAGE_BUCKET, "Arn");
+    match function {
+        f::DETECT_FACES => vec![allow(&["rekognition:DetectFaces"], star())],
+        f::SEARCH_FACES => vec![allow(
+            &["rekognition:SearchFacesByImage"],
+            collection_arns(),
+        )],
+        f::COMPARE_FACES => vec![
+            allow(&["rekognition:CompareFaces"], star()),
+            allow(&["s3:GetObject"], vec![faces()]),
+            allow(&["dynamodb:GetItem", "dynamodb:Query"], vec![table()]),
+        ],
+        f::COMPARE_IDCARD => vec![allow(&["rekognition:CompareFaces"], star())],
+        f::EXTRACT_IDCARD => vec![allow(
+            &["textract:AnalyzeID", "rekognition:DetectText"],
+            star(),
+        )],
+        f::INDEX_FACE | f::ROLLBACK => {
+            let mut s = vec![
+                allow(&["rekognition:DeleteFaces"], collection_arns()),
+                allow(
+                    &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                    vec![faces(), cards()],
+                ),
+                allow(&["s3:ListBucketVersions"], vec![bucket()]),
+                allow(&["dynamodb:Query", "dynamodb:DeleteItem"], vec![table()]),
+            ];
+            if function == f::INDEX_FACE {
+                s.push(allow(&["rekognition:IndexFaces"], collection_arns()));
+                s.push(allow(&["s3:PutObject"], vec![faces(), cards()]));
+                s.push(allow(
+                    &[
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:ConditionCheckItem",
+                    ],
+                    vec![table()],
+                ));
+            }
+            s
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The settings each function reads (see `riv_domain::config`).
+fn environment(function: &str) -> BTreeMap<String, Expr> {
+    let mut vars = BTreeMap::new();
+    let mut set = |name: &str, value: Expr| {
+        vars.insert(name.to_string(), value);
+    };
+    let collections = |set: &mut dyn FnMut(&str, Expr)| {
+        set(env::COLLECTION_PREFIX, Expr::r("AWS::StackName"));
+        set(env::COLLECTION_COUNT, Expr::r(param::COLLECTION_COUNT));
+    };
+    let matching = |set: &mut dyn FnMut(&str, Expr)| {
+        set(
+            env::FACE_MATCH_THRESHOLD,
+            Expr::r(param::FACE_MATCH_THRESHOLD),
+        )
+    };
+    let storage = |set: &mut dyn FnMut(&str, Expr)| {
+        set(env::TABLE_NAME, Expr::r(id::FACE_TABLE));
+        set(env::BUCKET_NAME, Expr::r(id::IMAGE_BUCKET));
+    };
+    match function {
+        f::DETECT_FACES => {
+            set(env::MIN_CONFIDENCE, Expr::r(param::MIN_CONFIDENCE));
+            set(env::MAX_POSE, Expr::r(param::MAX_POSE));
+        }
+        f::SEARCH_FACES => {
+            collections(&mut set);
+            matching(&mut set);
+        }
+        f::COMPARE_FACES => {
+            storage(&mut set);
+            matching(&mut set);
+        }
+        f::COMPARE_IDCARD => matching(&mut set),
+        f::EXTRACT_IDCARD => set(env::ID_EXTRACTION, Expr::r(param::ID_EXTRACTION)),
+        f::INDEX_FACE => {
+            storage(&mut set);
+            collections(&mut set);
+        }
+        f::ROLLBACK => storage(&mut set),
+        _ => {}
+    }
+    set(
+        "AWS_ENDPOINT_URL",
+        Expr::iff(
+            id::HAS_ENDPOINT_URL,
+            Expr::r(param::ENDPOINT_URL),
+            Expr::no_value(),
+        ),
+    );
+    vars
+}
+
+fn functions(t: &mut Template) {
+    for function in f::ALL {
+        let name = Expr::sub(&format!("${{AWS::StackName}}-{function}"));
+        let log_group = log_group_id(function);
+        t.add(
+            &log_group,
+            Resource::new(
+                "AWS::Logs::LogGroup",
+                [
+                    (
+                        "LogGroupName",
+                        Expr::sub(&format!("/aws/lambda/${{AWS::StackName}}-{function}")),
+                    ),
+                    ("RetentionInDays", Expr::Int(LOG_RETENTION_DAYS)),
+                    ("Tags", stack_tags()),
+                ],
+            )
+            .deleted_with_stack(false),
+        );
+        let mut statements = statements(function);
+        statements.push(allow(
+            &["logs:CreateLogStream", "logs:PutLogEvents"],
+            vec![Expr::att(&log_group, "Arn")],
+        ));
+        t.add(
+            &role_id(function),
+            role(
+                "lambda.amazonaws.com",
+                &format!("riv-{function}"),
+                statements,
+            ),
+        );
+        t.add(
+            &function_id(function),
+            Resource::new(
+                "AWS::Lambda::Function",
+                [
+                    ("FunctionName", name),
+                    ("Runtime", Expr::from("provided.al2023")),
+                    ("Handler", Expr::from("bootstrap")),
+                    ("Architectures", Expr::list([Expr::r(param::ARCHITECTURE)])),
+                    (
+                        "Code",
+                        obj([
+                            ("S3Bucket", Expr::r(param::ARTIFACT_BUCKET)),
+                            ("S3Key", Expr::r(&code_key_parameter(function))),
+                        ]),
+                    ),
+                    ("Role", Expr::att(&role_id(function), "Arn")),
+                    ("MemorySize", Expr::Int(512)),
+                    ("Timeout", Expr::Int(10)),
+                    (
+                        "Environment",
+                        obj([("Variables", Expr::Map(environment(function)))]),
+                    ),
+                    ("LoggingConfig", obj([("LogGroup", Expr::r(&log_group))])),
+                    ("Tags", stack_tags()),
+                ],
+            ),
+        );
+    }
+}
+
+fn state_machines(t: &mut Template) {
+    let invoke: Vec<Expr> = f::ALL
+        .iter()
+        .map(|function| Expr::att(&function_id(function), "Arn"))
+        .collect();
+    t.add(
+        id::STATES_LOG_GROUP,
+        Resource::new(
+            "AWS::Logs::LogGroup",
+            [
+                (
+                    "LogGroupName",
+                    Expr::sub("/aws/vendedlogs/states/${AWS::StackName}"),
+                ),
+                ("RetentionInDays", Expr::Int(LOG_RETENTION_DAYS)),
+                ("Tags", stack_tags()),
+            ],
+        )
+        .deleted_with_stack(false),
+    );
+    let log_delivery = [
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    ];
+    t.add(
+        id::STATES_ROLE,
+        role(
+            "states.amazonaws.com",
+            "riv-flows",
+            vec![
+                allow(&["lambda:InvokeFunction"], invoke),
+                allow(&["sns:Publish"], vec![Expr::r(id::TOPIC)]),
+                allow(&log_delivery, vec![Expr::from("*")]),
+            ],
+        ),
+    );
+    let mut substitutions: BTreeMap<String, Expr> = f::ALL
+        .iter()
+        .map(|function| {
+            (
+                arn_variable(function),
+                Expr::att(&function_id(function), "Arn"),
+            )
+        })
+        .collect();
+    substitutions.insert(TOPIC_ARN_VARIABLE.into(), Expr::r(id::TOPIC));
+    for (route, machine) in flows::all() {
+        let definition = serde_json::to_value(&machine).unwrap_or_default();
+        t.add(
+            &state_machine_id(route),
+            Resource::new(
+                "AWS::StepFunctions::StateMachine",
+                [
+                    (
+                        "StateMachineName",
+                        Expr::sub(&format!("${{AWS::StackName}}-{route}")),
+                    ),
+                    ("StateMachineType", Expr::from("EXPRESS")),
+                    ("Definition", Expr::from_json(&definition)),
+                    ("DefinitionSubstitutions", Expr::Map(substitutions.clone())),
+                    ("RoleArn", Expr::att(id::STATES_ROLE, "Arn")),
+                    (
+                        "LoggingConfiguration",
+                        obj([
+                            ("Level", Expr::from("ERROR")),
+                            ("IncludeExecutionData", Expr::Bool(false)),
+                            (
+                                "Destinations",
+                                Expr::list([obj([(
+                                    "CloudWatchLogsLogGroup",
+                                    obj([("LogGroupArn", Expr::att(id::STATES_LOG_GROUP, "Arn"))]),
+                                )])]),
+                            ),
+                        ]),
+                    ),
+                    ("Tags", stack_tags()),
+                ],
+            ),
+        );
+    }
+}
+
+fn outputs(t: &mut Template) {
+    t.output(
+        "ApiUrl",
+        "Base URL of the API: POST <ApiUrl>/register, /register-idcard, /auth, /update",
+        Expr::sub("https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}"),
+    );
+    t.output(
+        "ImageBucket",
+        "Bucket of face and ID card images (retained on stack delete)",
+        Expr::r(id::IMAGE_BUCKET),
+    );
+    t.output(
+        "FaceTable",
+        "DynamoDB table of users and faces",
+        Expr::r(id::FACE_TABLE),
+    );
+    // Conditional collections join in only when they exist; Join over plain strings works everywhere.
+    let mut names = vec![Expr::r(&collection_id(1))];
+    for n in 2..=MAX_COLLECTIONS {
+        names.push(Expr::iff(
+            &collection_condition(n),
+            Expr::sub(&format!(",${{{}}}", collection_id(n))),
+            "".into(),
+        ));
+    }
+    t.output(
+        "Collections",
+        "Rekognition collections, comma-separated",
+        Expr::Join(String::new(), names),
+    );
+    t.output(
+        "LoginFailedTopic",
+        "SNS topic receiving LoginFailed events",
+        Expr::r(id::TOPIC),
+    );
+    for route in riv_domain::names::route::ALL {
+        t.output(
+            &format!("{}StateMachineArn", pascal(route)),
+            &format!("State machine behind POST /{route}"),
+            Expr::r(&state_machine_id(route)),
+        );
+    }
+}
+
+/// A `--param K=V` that the template cannot take.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ParamError {
+    #[error("{0:?} is not KEY=VALUE")]
+    Malformed(String),
+    #[error("unknown parameter {name}: the template takes {known}")]
+    Unknown { name: String, known: String },
+    #[error("{name}={value} is not allowed: {rule}")]
+    Invalid {
+        name: String,
+        value: String,
+        rule: String,
+    },
+}
+
+/// Sets parameter defaults from `KEY=VALUE` pairs, checked against each parameter's own constraints.
+pub fn set_defaults(t: &mut Template, pairs: &[String]) -> Result<(), ParamError> {
+    for pair in pairs {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| ParamError::Malformed(pair.clone()))?;
+        let known = t.parameters.keys().cloned().collect::<Vec<_>>().join(", ");
+        let p = t
+            .parameters
+            .get_mut(name)
+            .ok_or_else(|| ParamError::Unknown {
+                name: name.into(),
+                known,
+            })?;
+        let invalid = |rule: String| ParamError::Invalid {
+            name: name.into(),
+            value: value.into(),
+            rule,
+        };
+        if !p.allowed_values.is_empty() && !p.allowed_values.iter().any(|a| a == value) {
+            return Err(invalid(format!("one of {}", p.allowed_values.join(", "))));
+        }
+        if p.kind == "Number" {
+            let n: f64 = value.parse().map_err(|_| invalid("a number".into()))?;
+            let (min, max) = (
+                p.min_value.unwrap_or(f64::MIN),
+                p.max_value.unwrap_or(f64::MAX),
+            );
+            if !(min..=max).contains(&n) {
+                return Err(invalid(format!("between {min} and {max}")));
+            }
+        }
+        p.default = Some(value.to_string());
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! Structural rules of the template: every reference resolves, every flow's tasks exist, every write is
+//! rolled back on failure, every route reaches a state machine, and IAM stays least-privilege.
+
+use riv_domain::names::{function, route};
+use riv_infra::iam::UNSCOPED_ACTIONS;
+use riv_infra::model::Expr;
+use riv_infra::naming::*;
+use riv_infra::stack::riv;
+use std::collections::BTreeSet;
+
+#[test]
+fn every_reference_names_something_in_the_template() {
+    let t = riv();
+    let known: BTreeSet<&String> = t.resources.keys().chain(t.parameters.keys()).collect();
+    for (name, resource) in &t.resources {
+        for target in resource.references() {
+            // GetAtt-style `${Res.Attr}` in Sub, and DefinitionSubstitutions variables, are resolved elsewhere.
+            assert!(known.contains(&target), "{name} refers to unknown {target}");
+        }
+        if let Some(condition) = &resource.condition {
+            assert!(
+                t.conditions.contains_key(condition),
+                "{name}: unknown condition {condition}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_function_has_code_role_and_log_group() {
+    let t = riv();
+    for f in function::ALL {
+        let resource = &t.resources[&function_id(f)];
+        assert_eq!(resource.kind, "AWS::Lambda::Function");
+        assert!(t.parameters.contains_key(&code_key_parameter(f)));
+        assert!(resource.references().contains(&role_id(f)));
+        assert!(resource.references().contains(&log_group_id(f)));
+        assert_eq!(
+            resource.properties["Runtime"],
+            Expr::from("provided.al2023")
+        );
+    }
+}
+
+#[test]
+fn every_route_maps_to_its_state_machine() {
+    let t = riv();
+    for r in route::ALL {
+        let method = &t.resources[&format!("{}Method", pascal(r))];
+        let text = serde_json::to_string(&method.properties["Integration"]).unwrap();
+        assert!(
+            text.contains(&format!("${{{}}}", state_machine_id(r))),
+            "{r}: {text}"
+        );
+        assert!(text.contains("StartSyncExecution"));
+        let machine = &t.resources[&state_machine_id(r)];
+        assert_eq!(
+            machine.properties["StateMachineType"],
+            Expr::from("EXPRESS")
+        );
+    }
+}
+
+#[test]
+fn every_task_of_every_flow_is_a_function_or_the_topic() {
+    let t = riv();
+    for (r, machine) in riv_infra::flows::all() {
+        let definition = serde_json::to_value(&machine).unwrap();
+        let subs = &t.resources[&state_machine_id(r)].properties["DefinitionSubstitutions"];
+        let Expr::Map(subs) = subs else {
+            panic!("no substitutions")
+        };
+        for (name, state) in definition["States"].as_object().unwrap() {
+            let Some(resource) = state.get("Resource").and_then(|r| r.as_str()) else {
+                continue;
+            };
+            if resource.starts_with("arn:aws:states:::sns:publish") {
+                continue;
+            }
+            let var = resource.trim_start_matches("${").trim_end_matches('}');
+            let target = subs
+                .get(var)
+                .unwrap_or_else(|| panic!("{r}/{name}: no substitution for {resource}"));
+            let mut refs = Vec::new();
+            target.references(&mut refs);
+            assert!(
+                t.resources.contains_key(&refs[0]),
+                "{r}/{name} calls missing {}",
+                refs[0]
+            );
+        }
+    }
+}
+
+#[test]
+fn every_write_is_caught_and_rolled_back() {
+    for (r, machine) in riv_infra::flows::all() {
+        let definition = serde_json::to_value(&machine).unwrap();
+        let states = definition["States"].as_object().unwrap();
+        let writers: Vec<&String> = states
+            .iter()
+            .filter(|(_, s)| {
+                s["Resource"] == format!("${{{}}}", arn_variable(function::INDEX_FACE))
+            })
+            .map(|(n, _)| n)
+            .collect();
+        if r == route::AUTH {
+            assert!(writers.is_empty(), "auth must not write");
+            continue;
+        }
+        assert_eq!(writers.len(), 1, "{r}");
+        let catch = &states[writers[0]]["Catch"][0];
+        assert_eq!(catch["ErrorEquals"][0], "States.ALL");
+        let rollback = &states[catch["Next"].as_str().unwrap()];
+        assert_eq!(
+            rollback["Resource"],
+            format!("${{{}}}", arn_variable(function::ROLLBACK)),
+            "{r}"
+        );
+    }
+}
+
+fn statements(value: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.contains_key("Effect") && map.contains_key("Action") {
+                out.push(value.clone());
+            }
+            map.values().for_each(|v| statements(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| statements(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn iam_wildcards_only_where_aws_requires_them() {
+    let t = riv();
+    let mut all = Vec::new();
+    for (name, resource) in &t.resources {
+        if resource.kind == "AWS::IAM::Role" {
+            statements(
+                &serde_json::to_value(&resource.properties["Policies"]).unwrap(),
+                &mut all,
+            );
+            let text = serde_json::to_string(&resource.properties).unwrap();
+            assert!(
+                !text.contains("FullAccess"),
+                "{name} uses a managed FullAccess policy"
+            );
+        }
+    }
+    assert!(all.len() > 10);
+    for statement in all {
+        let resources = statement["Resource"].as_array().unwrap();
+        if resources.iter().any(|r| r == "*") {
+            for action in statement["Action"].as_array().unwrap() {
+                let action = action.as_str().unwrap();
+                assert!(
+                    UNSCOPED_ACTIONS.contains(&action),
+                    "{action} on * : scope it to a resource"
+                );
+            }
+        }
+        for action in statement["Action"].as_array().unwrap() {
+            assert!(
+                !action.as_str().unwrap().ends_with(":*"),
+                "service-wide action {action}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_image_bucket_is_private_encrypted_versioned_and_retained() {
+    let t = riv();
+    let bucket = &t.resources["ImageBucket"];
+    assert_eq!(bucket.deletion_policy, Some("Retain"));
+    let text = serde_json::to_string(&bucket.properties).unwrap();
+    for needle in [
+        "\"Status\":\"Enabled\"",
+        "AES256",
+        "RestrictPublicBuckets",
+        "riv:stack",
+    ] {
+        assert!(text.contains(needle), "{needle}");
+    }
+    let policy = serde_json::to_string(&t.resources["ImageBucketPolicy"].properties).unwrap();
+    assert!(policy.contains("aws:SecureTransport"));
+}
+
+#[test]
+fn parameter_defaults_can_be_set_and_are_checked() {
+    use riv_infra::stack::{set_defaults, ParamError};
+    let mut t = riv();
+    set_defaults(
+        &mut t,
+        &[
+            "FaceMatchThreshold=90".into(),
+            "IdExtraction=detect-text".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        t.parameters["FaceMatchThreshold"].default.as_deref(),
+        Some("90")
+    );
+    let bad = [
+        ("FaceMatchThreshold=101", "between"),
+        ("IdExtraction=ocr", "one of"),
+        ("Nope=1", "unknown parameter"),
+        ("FaceMatchThreshold", "KEY=VALUE"),
+    ];
+    for (pair, expected) in bad {
+        let err: ParamError = set_defaults(&mut t, &[pair.into()]).unwrap_err();
+        assert!(err.to_string().contains(expected), "{pair}: {err}");
+    }
+}
