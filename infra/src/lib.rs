@@ -4,6 +4,7 @@
 pub mod api;
 pub mod asl;
 pub mod flows;
+pub mod functions;
 pub mod iam;
 pub mod model;
 pub mod naming;

@@ -6,7 +6,7 @@ use crate::iam::{allow, role};
 use crate::model::{obj, Expr, Parameter, Resource, Template};
 use crate::naming::*;
 use riv_domain::config::{MatchConfig, QualityConfig};
-use riv_domain::names::{env, function as f};
+use riv_domain::names::function as f;
 use std::collections::BTreeMap;
 
 pub const DEFAULT_STACK_NAME: &str = "Riv-Prod";
@@ -62,7 +62,7 @@ pub fn riv() -> Template {
     conditions(&mut t);
     storage(&mut t);
     collections(&mut t);
-    functions(&mut t);
+    crate::functions::add(&mut t);
     state_machines(&mut t);
     crate::api::add(&mut t);
     outputs(&mut t);
@@ -319,185 +319,6 @@ fn collections(t: &mut Template) {
             resource.when(&collection_condition(n))
         };
         t.add(&collection_id(n), resource);
-    }
-}
-
-fn collection_arns() -> Vec<Expr> {
-    vec![Expr::sub("arn:${AWS::Partition}:rekognition:${AWS::Region}:${AWS::AccountId}:collection/${AWS::StackName}-*")]
-}
-
-fn objects(prefix: &str) -> Expr {
-    Expr::sub(&format!("${{ImageBucket.Arn}}/{prefix}*"))
-}
-
-fn table() -> Expr {
-    Expr::att(id::FACE_TABLE, "Arn")
-}
-
-/// What each function may do, besides writing its own logs.
-fn statements(function: &str) -> Vec<Expr> {
-    let star = || vec![Expr::from("*")];
-    let faces = || objects(riv_domain::names::bucket::FACES_PREFIX);
-    let cards = || objects(riv_domain::names::bucket::IDCARDS_PREFIX);
-    let bucket = || Expr::att(id::IMAGE_BUCKET, "Arn");
-    match function {
-        f::DETECT_FACES => vec![allow(&["rekognition:DetectFaces"], star())],
-        f::SEARCH_FACES => vec![allow(
-            &["rekognition:SearchFacesByImage"],
-            collection_arns(),
-        )],
-        f::COMPARE_FACES => vec![
-            allow(&["rekognition:CompareFaces"], star()),
-            allow(&["s3:GetObject"], vec![faces()]),
-            allow(&["dynamodb:GetItem", "dynamodb:Query"], vec![table()]),
-        ],
-        f::COMPARE_IDCARD => vec![allow(&["rekognition:CompareFaces"], star())],
-        f::EXTRACT_IDCARD => vec![allow(
-            &["textract:AnalyzeID", "rekognition:DetectText"],
-            star(),
-        )],
-        f::INDEX_FACE | f::ROLLBACK => {
-            let mut s = vec![
-                allow(&["rekognition:DeleteFaces"], collection_arns()),
-                allow(
-                    &["s3:DeleteObject", "s3:DeleteObjectVersion"],
-                    vec![faces(), cards()],
-                ),
-                allow(&["s3:ListBucketVersions"], vec![bucket()]),
-                allow(&["dynamodb:Query", "dynamodb:DeleteItem"], vec![table()]),
-            ];
-            if function == f::INDEX_FACE {
-                s.push(allow(&["rekognition:IndexFaces"], collection_arns()));
-                s.push(allow(&["s3:PutObject"], vec![faces(), cards()]));
-                s.push(allow(
-                    &[
-                        "dynamodb:GetItem",
-                        "dynamodb:PutItem",
-                        "dynamodb:UpdateItem",
-                        "dynamodb:ConditionCheckItem",
-                    ],
-                    vec![table()],
-                ));
-            }
-            s
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// The settings each function reads (see `riv_domain::config`).
-fn environment(function: &str) -> BTreeMap<String, Expr> {
-    let mut vars = BTreeMap::new();
-    let mut set = |name: &str, value: Expr| {
-        vars.insert(name.to_string(), value);
-    };
-    let collections = |set: &mut dyn FnMut(&str, Expr)| {
-        set(env::COLLECTION_PREFIX, Expr::r("AWS::StackName"));
-        set(env::COLLECTION_COUNT, Expr::r(param::COLLECTION_COUNT));
-    };
-    let matching = |set: &mut dyn FnMut(&str, Expr)| {
-        set(
-            env::FACE_MATCH_THRESHOLD,
-            Expr::r(param::FACE_MATCH_THRESHOLD),
-        )
-    };
-    let storage = |set: &mut dyn FnMut(&str, Expr)| {
-        set(env::TABLE_NAME, Expr::r(id::FACE_TABLE));
-        set(env::BUCKET_NAME, Expr::r(id::IMAGE_BUCKET));
-    };
-    match function {
-        f::DETECT_FACES => {
-            set(env::MIN_CONFIDENCE, Expr::r(param::MIN_CONFIDENCE));
-            set(env::MAX_POSE, Expr::r(param::MAX_POSE));
-        }
-        f::SEARCH_FACES => {
-            collections(&mut set);
-            matching(&mut set);
-        }
-        f::COMPARE_FACES => {
-            storage(&mut set);
-            matching(&mut set);
-        }
-        f::COMPARE_IDCARD => matching(&mut set),
-        f::EXTRACT_IDCARD => set(env::ID_EXTRACTION, Expr::r(param::ID_EXTRACTION)),
-        f::INDEX_FACE => {
-            storage(&mut set);
-            collections(&mut set);
-        }
-        f::ROLLBACK => storage(&mut set),
-        _ => {}
-    }
-    set(
-        "AWS_ENDPOINT_URL",
-        Expr::iff(
-            id::HAS_ENDPOINT_URL,
-            Expr::r(param::ENDPOINT_URL),
-            Expr::no_value(),
-        ),
-    );
-    vars
-}
-
-fn functions(t: &mut Template) {
-    for function in f::ALL {
-        let name = Expr::sub(&format!("${{AWS::StackName}}-{function}"));
-        let log_group = log_group_id(function);
-        t.add(
-            &log_group,
-            Resource::new(
-                "AWS::Logs::LogGroup",
-                [
-                    (
-                        "LogGroupName",
-                        Expr::sub(&format!("/aws/lambda/${{AWS::StackName}}-{function}")),
-                    ),
-                    ("RetentionInDays", Expr::Int(LOG_RETENTION_DAYS)),
-                    ("Tags", stack_tags()),
-                ],
-            )
-            .deleted_with_stack(false),
-        );
-        let mut statements = statements(function);
-        statements.push(allow(
-            &["logs:CreateLogStream", "logs:PutLogEvents"],
-            vec![Expr::att(&log_group, "Arn")],
-        ));
-        t.add(
-            &role_id(function),
-            role(
-                "lambda.amazonaws.com",
-                &format!("riv-{function}"),
-                statements,
-            ),
-        );
-        t.add(
-            &function_id(function),
-            Resource::new(
-                "AWS::Lambda::Function",
-                [
-                    ("FunctionName", name),
-                    ("Runtime", Expr::from("provided.al2023")),
-                    ("Handler", Expr::from("bootstrap")),
-                    ("Architectures", Expr::list([Expr::r(param::ARCHITECTURE)])),
-                    (
-                        "Code",
-                        obj([
-                            ("S3Bucket", Expr::r(param::ARTIFACT_BUCKET)),
-                            ("S3Key", Expr::r(&code_key_parameter(function))),
-                        ]),
-                    ),
-                    ("Role", Expr::att(&role_id(function), "Arn")),
-                    ("MemorySize", Expr::Int(512)),
-                    ("Timeout", Expr::Int(10)),
-                    (
-                        "Environment",
-                        obj([("Variables", Expr::Map(environment(function)))]),
-                    ),
-                    ("LoggingConfig", obj([("LogGroup", Expr::r(&log_group))])),
-                    ("Tags", stack_tags()),
-                ],
-            ),
-        );
     }
 }
 

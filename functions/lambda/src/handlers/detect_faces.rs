@@ -119,21 +119,29 @@ mod tests {
         faces.faults.fail("DetectFaces");
         let bad_user = FlowInput {
             user_id: "../x".into(),
-            ..request("ann")
+            ..input("ann")
         };
         let bad_card = FlowInput {
             id_card: Some("????".into()),
-            ..request("ann")
+            ..input("ann")
         };
         let bad_props = FlowInput {
             properties: Some([("bad key".to_string(), String::new())].into()),
-            ..request("ann")
+            ..input("ann")
         };
         let not_image = FlowInput {
             image: "aGVsbG8=".into(),
-            ..request("ann")
+            ..input("ann")
         };
-        for req in [bad_user, bad_card, bad_props, not_image] {
+        let requests = [bad_user, bad_card, bad_props, not_image].map(|input| DetectFacesRequest {
+            input,
+            require_id_card: false,
+        });
+        let no_card = DetectFacesRequest {
+            input: input("ann"),
+            require_id_card: true,
+        };
+        for req in requests.into_iter().chain([no_card]) {
             let err = h.handle(req).await.unwrap_err();
             assert_eq!(err.reason(), Reason::InvalidRequest, "{err}");
         }

@@ -1,0 +1,441 @@
+//! Rekognition operations over in-memory collections, answered in the service's own JSON shapes.
+
+use crate::engine::{Engine, Face};
+use crate::error::{AwsError, Result};
+use crate::request::{Req, MAX_IMAGE_BYTES};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const FACE_MODEL_VERSION: &str = "7.0";
+pub const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "000000000000";
+
+#[derive(Debug, Clone)]
+struct StoredFace {
+    face_id: String,
+    image_id: String,
+    external_image_id: Option<String>,
+    signature: String,
+    bounding_box: [f32; 4],
+    confidence: f32,
+}
+
+#[derive(Debug, Default)]
+struct Collection {
+    created: f64,
+    faces: Vec<StoredFace>,
+}
+
+/// All collections of the emulated account, safe under concurrent requests.
+#[derive(Default)]
+pub struct Rekognition {
+    collections: RwLock<BTreeMap<String, Collection>>,
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+fn bbox(b: [f32; 4]) -> Value {
+    json!({"Width": b[0], "Height": b[1], "Left": b[2], "Top": b[3]})
+}
+
+fn face_detail(face: &Face, all: bool) -> Value {
+    let s = &face.spec;
+    let mut detail = json!({
+        "BoundingBox": bbox(s.bounding_box),
+        "Confidence": s.confidence,
+        "Pose": {"Pitch": s.pose[0], "Roll": s.pose[1], "Yaw": s.pose[2]},
+        "Quality": {"Brightness": s.brightness, "Sharpness": s.sharpness},
+        "Landmarks": [],
+    });
+    if all {
+        detail["Sunglasses"] = json!({"Value": s.sunglasses, "Confidence": 98.0});
+        detail["EyesOpen"] = json!({"Value": s.eyes_open, "Confidence": 97.0});
+        detail["Eyeglasses"] = json!({"Value": s.sunglasses, "Confidence": 95.0});
+    }
+    detail
+}
+
+fn stored_face(f: &StoredFace) -> Value {
+    let mut v = json!({
+        "FaceId": f.face_id,
+        "ImageId": f.image_id,
+        "BoundingBox": bbox(f.bounding_box),
+        "Confidence": f.confidence,
+    });
+    if let Some(ext) = &f.external_image_id {
+        v["ExternalImageId"] = json!(ext);
+    }
+    v
+}
+
+fn collection_arn(id: &str) -> String {
+    format!("aws:rekognition:{REGION}:{ACCOUNT}:collection/{id}")
+}
+
+fn wants_all(req: &Value, field: &str) -> bool {
+    req.get(field)
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|v| v.as_str().is_some_and(|s| s != "DEFAULT")))
+}
+
+impl Rekognition {
+    pub fn call(&self, engine: &dyn Engine, op: &str, body: &Value) -> Result<Value> {
+        let r = Req(body);
+        match op {
+            "CreateCollection" => self.create_collection(&r),
+            "DeleteCollection" => self.delete_collection(&r),
+            "DescribeCollection" => self.describe_collection(&r),
+            "ListCollections" => self.list_collections(&r),
+            "DetectFaces" => detect_faces(engine, &r),
+            "IndexFaces" => self.index_faces(engine, &r),
+            "SearchFacesByImage" => self.search_faces_by_image(engine, &r),
+            "SearchFaces" => self.search_faces(engine, &r),
+            "CompareFaces" => compare_faces(engine, &r),
+            "DeleteFaces" => self.delete_faces(&r),
+            "ListFaces" => self.list_faces(&r),
+            "DetectText" => detect_text(engine, &r),
+            other => Err(AwsError::new(
+                "UnknownOperationException",
+                format!("Rekognition operation {other} is not emulated"),
+            )),
+        }
+    }
+
+    fn with<T>(&self, id: &str, f: impl FnOnce(&Collection) -> T) -> Result<T> {
+        let collections = self
+            .collections
+            .read()
+            .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))?;
+        collections
+            .get(id)
+            .map(f)
+            .ok_or_else(|| AwsError::not_found(format!("The collection id: {id} does not exist")))
+    }
+
+    fn with_mut<T>(&self, id: &str, f: impl FnOnce(&mut Collection) -> T) -> Result<T> {
+        let mut collections = self
+            .collections
+            .write()
+            .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))?;
+        collections
+            .get_mut(id)
+            .map(f)
+            .ok_or_else(|| AwsError::not_found(format!("The collection id: {id} does not exist")))
+    }
+
+    fn create_collection(&self, r: &Req) -> Result<Value> {
+        let id = r.id("CollectionId")?;
+        let mut collections = self
+            .collections
+            .write()
+            .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))?;
+        if collections.contains_key(id) {
+            return Err(AwsError::new(
+                "ResourceAlreadyExistsException",
+                format!("The collection id: {id} already exists"),
+            ));
+        }
+        collections.insert(
+            id.to_string(),
+            Collection {
+                created: now(),
+                faces: Vec::new(),
+            },
+        );
+        Ok(
+            json!({"StatusCode": 200, "CollectionArn": collection_arn(id), "FaceModelVersion": FACE_MODEL_VERSION}),
+        )
+    }
+
+    fn delete_collection(&self, r: &Req) -> Result<Value> {
+        let id = r.id("CollectionId")?;
+        let mut collections = self
+            .collections
+            .write()
+            .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))?;
+        collections
+            .remove(id)
+            .map(|_| json!({"StatusCode": 200}))
+            .ok_or_else(|| AwsError::not_found(format!("The collection id: {id} does not exist")))
+    }
+
+    fn describe_collection(&self, r: &Req) -> Result<Value> {
+        let id = r.id("CollectionId")?;
+        self.with(id, |c| {
+            json!({
+                "FaceCount": c.faces.len(),
+                "UserCount": 0,
+                "FaceModelVersion": FACE_MODEL_VERSION,
+                "CollectionARN": collection_arn(id),
+                "CreationTimestamp": c.created,
+            })
+        })
+    }
+
+    fn list_collections(&self, r: &Req) -> Result<Value> {
+        let max = r.number("MaxResults", 1000.0, 0.0, 4096.0)? as usize;
+        let start = r.opt_str("NextToken").unwrap_or_default();
+        let collections = self
+            .collections
+            .read()
+            .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))?;
+        let ids: Vec<&String> = collections
+            .keys()
+            .filter(|k| k.as_str() > start || start.is_empty())
+            .collect();
+        let page: Vec<&String> = ids.iter().take(max).copied().collect();
+        let mut out = json!({
+            "CollectionIds": page,
+            "FaceModelVersions": page.iter().map(|_| FACE_MODEL_VERSION).collect::<Vec<_>>(),
+        });
+        if ids.len() > page.len() {
+            out["NextToken"] = json!(page.last());
+        }
+        Ok(out)
+    }
+
+    fn index_faces(&self, engine: &dyn Engine, r: &Req) -> Result<Value> {
+        let id = r.id("CollectionId")?;
+        let image = r.image(
+            "Image",
+            MAX_IMAGE_BYTES,
+            "ImageTooLargeException",
+            "InvalidImageFormatException",
+        )?;
+        let external = r.opt_str("ExternalImageId");
+        if let Some(ext) = external {
+            let ok = !ext.is_empty()
+                && ext.len() <= 255
+                && ext
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':'));
+            if !ok {
+                return Err(AwsError::new(
+                    "ValidationException",
+                    "ExternalImageId must match [a-zA-Z0-9_.\\-:]+",
+                ));
+            }
+        }
+        let max = r.number("MaxFaces", 100.0, 1.0, 100.0)? as usize;
+        let all = wants_all(r.0, "DetectionAttributes");
+        self.with(id, |_| ())?;
+        let faces = engine.faces(&image);
+        let image_id = uuid::Uuid::new_v4().to_string();
+        let (indexed, unindexed) = faces.split_at(max.min(faces.len()));
+        let records: Vec<StoredFace> = indexed
+            .iter()
+            .map(|f| StoredFace {
+                face_id: uuid::Uuid::new_v4().to_string(),
+                image_id: image_id.clone(),
+                external_image_id: external.map(str::to_string),
+                signature: f.signature.clone(),
+                bounding_box: f.spec.bounding_box,
+                confidence: f.spec.confidence,
+            })
+            .collect();
+        let out = json!({
+            "FaceRecords": records.iter().zip(indexed).map(|(s, f)| json!({"Face": stored_face(s), "FaceDetail": face_detail(f, all)})).collect::<Vec<_>>(),
+            "UnindexedFaces": unindexed.iter().map(|f| json!({"Reasons": ["EXCEEDS_MAX_FACES"], "FaceDetail": face_detail(f, all)})).collect::<Vec<_>>(),
+            "FaceModelVersion": FACE_MODEL_VERSION,
+        });
+        self.with_mut(id, |c| c.faces.extend(records))?;
+        Ok(out)
+    }
+
+    fn matches(
+        &self,
+        engine: &dyn Engine,
+        id: &str,
+        signature: &str,
+        skip: Option<&str>,
+        r: &Req,
+    ) -> Result<Vec<Value>> {
+        let threshold = r.number("FaceMatchThreshold", 80.0, 0.0, 100.0)? as f32;
+        let max = r.number("MaxFaces", 80.0, 1.0, 4096.0)? as usize;
+        self.with(id, |c| {
+            let mut found: Vec<(f32, &StoredFace)> = c
+                .faces
+                .iter()
+                .filter(|f| Some(f.face_id.as_str()) != skip)
+                .map(|f| (engine.similarity(signature, &f.signature), f))
+                .filter(|(s, _)| *s >= threshold)
+                .collect();
+            found.sort_by(|a, b| b.0.total_cmp(&a.0));
+            found
+                .into_iter()
+                .take(max)
+                .map(|(s, f)| json!({"Similarity": s, "Face": stored_face(f)}))
+                .collect()
+        })
+    }
+
+    fn search_faces_by_image(&self, engine: &dyn Engine, r: &Req) -> Result<Value> {
+        let id = r.id("CollectionId")?;
+        let image = r.image(
+            "Image",
+            MAX_IMAGE_BYTES,
+            "ImageTooLargeException",
+            "InvalidImageFormatException",
+        )?;
+        self.with(id, |_| ())?;
+        let faces = engine.faces(&image);
+        let face = faces.first().ok_or_else(|| {
+            AwsError::invalid("There are no faces in the image. Should be at least 1.")
+        })?;
+        let matches = self.matches(engine, id, &face.signature, None, r)?;
+        Ok(json!({
+            "SearchedFaceBoundingBox": bbox(face.spec.bounding_box),
+            "SearchedFaceConfidence": face.spec.confidence,
+            "FaceMatches": matches,
+            "FaceModelVersion": FACE_MODEL_VERSION,
+        }))
+    }
+
+    fn search_faces(&self, engine: &dyn Engine, r: &Req) -> Result<Value> {
+        let id = r.id("CollectionId")?;
+        let face_id = r.str("FaceId")?;
+        let signature = self
+            .with(id, |c| {
+                c.faces
+                    .iter()
+                    .find(|f| f.face_id == face_id)
+                    .map(|f| f.signature.clone())
+            })?
+            .ok_or_else(|| AwsError::invalid(format!("Invalid face ID: {face_id}")))?;
+        let matches = self.matches(engine, id, &signature, Some(face_id), r)?;
+        Ok(
+            json!({"SearchedFaceId": face_id, "FaceMatches": matches, "FaceModelVersion": FACE_MODEL_VERSION}),
+        )
+    }
+
+    fn delete_faces(&self, r: &Req) -> Result<Value> {
+        let id = r.id("CollectionId")?;
+        let ids: Vec<String> =
+            r.0.get("FaceIds")
+                .and_then(Value::as_array)
+                .filter(|a| !a.is_empty() && a.len() <= 4096)
+                .ok_or_else(|| AwsError::invalid("FaceIds must list 1 to 4096 face ids"))?
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+        self.with_mut(id, |c| {
+            let (gone, kept): (Vec<StoredFace>, Vec<StoredFace>) = std::mem::take(&mut c.faces)
+                .into_iter()
+                .partition(|f| ids.contains(&f.face_id));
+            c.faces = kept;
+            let deleted: Vec<&String> = gone.iter().map(|f| &f.face_id).collect();
+            let missing: Vec<Value> = ids
+                .iter()
+                .filter(|i| !deleted.contains(i))
+                .map(|i| json!({"FaceId": i, "Reasons": ["ASSOCIATED_TO_AN_EXISTING_USER"]}))
+                .collect();
+            json!({"DeletedFaces": deleted, "UnsuccessfulFaceDeletions": missing})
+        })
+    }
+
+    fn list_faces(&self, r: &Req) -> Result<Value> {
+        let id = r.id("CollectionId")?;
+        let max = r.number("MaxResults", 1000.0, 0.0, 4096.0)? as usize;
+        let start: usize = r
+            .opt_str("NextToken")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        self.with(id, |c| {
+            let page: Vec<Value> = c
+                .faces
+                .iter()
+                .skip(start)
+                .take(max)
+                .map(stored_face)
+                .collect();
+            let mut out = json!({"Faces": page, "FaceModelVersion": FACE_MODEL_VERSION});
+            if start + max < c.faces.len() {
+                out["NextToken"] = json!((start + max).to_string());
+            }
+            out
+        })
+    }
+}
+
+fn detect_faces(engine: &dyn Engine, r: &Req) -> Result<Value> {
+    let image = r.image(
+        "Image",
+        MAX_IMAGE_BYTES,
+        "ImageTooLargeException",
+        "InvalidImageFormatException",
+    )?;
+    let all = wants_all(r.0, "Attributes");
+    let faces = engine.faces(&image);
+    Ok(json!({"FaceDetails": faces.iter().map(|f| face_detail(f, all)).collect::<Vec<_>>()}))
+}
+
+fn compare_faces(engine: &dyn Engine, r: &Req) -> Result<Value> {
+    let source = r.image(
+        "SourceImage",
+        MAX_IMAGE_BYTES,
+        "ImageTooLargeException",
+        "InvalidImageFormatException",
+    )?;
+    let target = r.image(
+        "TargetImage",
+        MAX_IMAGE_BYTES,
+        "ImageTooLargeException",
+        "InvalidImageFormatException",
+    )?;
+    let threshold = r.number("SimilarityThreshold", 80.0, 0.0, 100.0)? as f32;
+    let source_faces = engine.faces(&source);
+    let face = source_faces.first().ok_or_else(|| {
+        AwsError::invalid("There are no faces in the source image. Should be at least 1.")
+    })?;
+    let (mut matched, mut unmatched) = (Vec::new(), Vec::new());
+    for t in engine.faces(&target) {
+        let similarity = engine.similarity(&face.signature, &t.signature);
+        let compared = json!({
+            "BoundingBox": bbox(t.spec.bounding_box),
+            "Confidence": t.spec.confidence,
+            "Pose": {"Pitch": t.spec.pose[0], "Roll": t.spec.pose[1], "Yaw": t.spec.pose[2]},
+            "Quality": {"Brightness": t.spec.brightness, "Sharpness": t.spec.sharpness},
+        });
+        if similarity >= threshold {
+            matched.push(json!({"Similarity": similarity, "Face": compared}));
+        } else {
+            unmatched.push(compared);
+        }
+    }
+    Ok(json!({
+        "SourceImageFace": {"BoundingBox": bbox(face.spec.bounding_box), "Confidence": face.spec.confidence},
+        "FaceMatches": matched,
+        "UnmatchedFaces": unmatched,
+    }))
+}
+
+fn detect_text(engine: &dyn Engine, r: &Req) -> Result<Value> {
+    let image = r.image(
+        "Image",
+        MAX_IMAGE_BYTES,
+        "ImageTooLargeException",
+        "InvalidImageFormatException",
+    )?;
+    let mut detections = Vec::new();
+    let lines = engine.text(&image);
+    let count = lines.len().max(1) as f32;
+    let mut next_id = lines.len();
+    for (i, line) in lines.iter().enumerate() {
+        let top = i as f32 / count;
+        let geometry =
+            json!({"BoundingBox": {"Width": 0.8, "Height": 0.8 / count, "Left": 0.1, "Top": top}});
+        detections.push(json!({"DetectedText": line, "Type": "LINE", "Id": i, "Confidence": 99.0, "Geometry": geometry}));
+        for word in line.split_whitespace() {
+            detections.push(json!({"DetectedText": word, "Type": "WORD", "Id": next_id, "ParentId": i, "Confidence": 99.0, "Geometry": geometry}));
+            next_id += 1;
+        }
+    }
+    Ok(json!({"TextDetections": detections, "TextModelVersion": "3.0"}))
+}

@@ -1,0 +1,91 @@
+//! Textract AnalyzeID and DetectDocumentText from the image's manifest.
+
+use crate::engine::Engine;
+use crate::error::{AwsError, Result};
+use crate::request::{Req, MAX_DOCUMENT_BYTES};
+use serde_json::{json, Value};
+
+pub fn call(engine: &dyn Engine, op: &str, body: &Value) -> Result<Value> {
+    match op {
+        "AnalyzeID" => analyze_id(engine, body),
+        "DetectDocumentText" => detect_document_text(engine, body),
+        other => Err(AwsError::new(
+            "UnknownOperationException",
+            format!("Textract operation {other} is not emulated"),
+        )),
+    }
+}
+
+/// `MM/DD/YYYY` as AnalyzeID normalises US dates: `YYYY-MM-DDT00:00:00`.
+fn normalized_date(text: &str) -> Option<String> {
+    let parts: Vec<&str> = text.split('/').collect();
+    match parts.as_slice() {
+        [m, d, y] if y.len() == 4 && m.len() <= 2 && d.len() <= 2 => {
+            let (m, d): (u32, u32) = (m.parse().ok()?, d.parse().ok()?);
+            Some(format!("{y}-{m:02}-{d:02}T00:00:00"))
+        }
+        _ => None,
+    }
+}
+
+fn analyze_id(engine: &dyn Engine, body: &Value) -> Result<Value> {
+    let pages = body
+        .get("DocumentPages")
+        .and_then(Value::as_array)
+        .filter(|p| (1..=2).contains(&p.len()))
+        .ok_or_else(|| AwsError::invalid("DocumentPages must hold one or two documents"))?;
+    let mut documents = Vec::new();
+    for (index, page) in pages.iter().enumerate() {
+        let wrapper = json!({"Document": page});
+        let bytes = Req(&wrapper).image(
+            "Document",
+            MAX_DOCUMENT_BYTES,
+            "DocumentTooLargeException",
+            "UnsupportedDocumentException",
+        )?;
+        let fields: Vec<Value> = engine
+            .id_fields(&bytes)
+            .into_iter()
+            .map(|(key, text)| {
+                let mut value = json!({"Text": text, "Confidence": 98.5});
+                if key.contains("DATE") {
+                    if let Some(date) = normalized_date(&text) {
+                        value["NormalizedValue"] = json!({"Value": date, "ValueType": "Date"});
+                    }
+                }
+                json!({"Type": {"Text": key, "Confidence": 99.0}, "ValueDetection": value})
+            })
+            .collect();
+        documents.push(json!({"DocumentIndex": index + 1, "IdentityDocumentFields": fields}));
+    }
+    Ok(json!({
+        "IdentityDocuments": documents,
+        "DocumentMetadata": {"Pages": pages.len()},
+        "AnalyzeIDModelVersion": "1.0",
+    }))
+}
+
+fn detect_document_text(engine: &dyn Engine, body: &Value) -> Result<Value> {
+    let bytes = Req(body).image(
+        "Document",
+        MAX_DOCUMENT_BYTES,
+        "DocumentTooLargeException",
+        "UnsupportedDocumentException",
+    )?;
+    let lines = engine.text(&bytes);
+    let ids: Vec<String> = (0..lines.len()).map(|i| format!("line-{i}")).collect();
+    let mut blocks = vec![json!({
+        "BlockType": "PAGE",
+        "Id": "page-1",
+        "Relationships": [{"Type": "CHILD", "Ids": ids}],
+        "Geometry": {"BoundingBox": {"Width": 1.0, "Height": 1.0, "Left": 0.0, "Top": 0.0}},
+    })];
+    for (i, line) in lines.iter().enumerate() {
+        blocks.push(
+            json!({"BlockType": "LINE", "Id": ids[i], "Text": line, "Confidence": 99.0, "Page": 1}),
+        );
+    }
+    Ok(
+        json!({"DocumentMetadata": {"Pages": 1}, "Blocks": blocks, "DetectDocumentTextModelVersion": "1.0"}),
+    )
+}
