@@ -50,6 +50,18 @@ fn retries() -> Vec<Retry> {
     ]
 }
 
+/// The `Cause` a Lambda error carries, `{"errorType": …, "errorMessage": …}`, in that key order whatever
+/// serde_json's features.
+fn lambda_error_cause(error_type: &str, message: &str) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Cause<'a> {
+        error_type: &'a str,
+        error_message: &'a str,
+    }
+    serde_json::to_string(&Cause { error_type, error_message: message }).unwrap_or_default()
+}
+
 fn at(step: &str) -> Value {
     json!(format!("$.{step}"))
 }
@@ -351,10 +363,7 @@ pub fn auth() -> StateMachine {
             comment: "Not this user".into(),
             error: Some(denied.reason().as_str().into()),
             // The same shape a Lambda error has, so the API reads every failure alike.
-            cause: Some(
-                json!({"errorType": denied.reason().as_str(), "errorMessage": denied.to_string()})
-                    .to_string(),
-            ),
+            cause: Some(lambda_error_cause(denied.reason().as_str(), &denied.to_string())),
             error_path: None,
             cause_path: None,
         }),

@@ -259,8 +259,11 @@ fn outputs_of(r: &str, input: Value) -> Vec<Value> {
     outputs
 }
 
+/// Sorted: serde_json keeps insertion order when another crate in the build enables `preserve_order`.
 fn keys(v: &Value) -> Vec<&str> {
-    v.as_object().unwrap().keys().map(String::as_str).collect()
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys
 }
 
 #[test]

@@ -47,6 +47,13 @@ def _collection_arn(request: ResourceRequest, collection_id: str) -> str:
     return f"arn:aws:rekognition:{request.region_name}:{request.account_id}:collection/{collection_id}"
 
 
+def _normalized_arn(arn: str | None) -> str | None:
+    # CreateCollection answers "aws:rekognition:..." (no "arn:" prefix, as on AWS); GetAtt Arn is a full ARN
+    if arn and not arn.startswith("arn:"):
+        return f"arn:{arn}"
+    return arn
+
+
 class RekognitionCollectionProvider(ResourceProvider[dict]):
     TYPE = TYPE_NAME
     SCHEMA = SCHEMA
@@ -65,7 +72,9 @@ class RekognitionCollectionProvider(ResourceProvider[dict]):
         if tags := _tags_as_map(model.get("Tags")):
             params["Tags"] = tags
         response = request.aws_client_factory.rekognition.create_collection(**params)
-        model["Arn"] = response.get("CollectionArn") or _collection_arn(request, collection_id)
+        model["Arn"] = _normalized_arn(response.get("CollectionArn")) or _collection_arn(
+            request, collection_id
+        )
         return ProgressEvent(status=OperationStatus.SUCCESS, resource_model=model)
 
     def read(self, request: ResourceRequest[dict]) -> ProgressEvent[dict]:
@@ -80,7 +89,7 @@ class RekognitionCollectionProvider(ResourceProvider[dict]):
                 message=f"Collection {model['CollectionId']} not found",
                 error_code="NotFound",
             )
-        model["Arn"] = response.get("CollectionARN") or _collection_arn(
+        model["Arn"] = _normalized_arn(response.get("CollectionARN")) or _collection_arn(
             request, model["CollectionId"]
         )
         return ProgressEvent(status=OperationStatus.SUCCESS, resource_model=model)
