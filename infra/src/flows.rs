@@ -59,7 +59,11 @@ fn lambda_error_cause(error_type: &str, message: &str) -> String {
         error_type: &'a str,
         error_message: &'a str,
     }
-    serde_json::to_string(&Cause { error_type, error_message: message }).unwrap_or_default()
+    serde_json::to_string(&Cause {
+        error_type,
+        error_message: message,
+    })
+    .unwrap_or_default()
 }
 
 fn at(step: &str) -> Value {
@@ -363,7 +367,10 @@ pub fn auth() -> StateMachine {
             comment: "Not this user".into(),
             error: Some(denied.reason().as_str().into()),
             // The same shape a Lambda error has, so the API reads every failure alike.
-            cause: Some(lambda_error_cause(denied.reason().as_str(), &denied.to_string())),
+            cause: Some(lambda_error_cause(
+                denied.reason().as_str(),
+                &denied.to_string(),
+            )),
             error_path: None,
             cause_path: None,
         }),
