@@ -14,7 +14,6 @@ use sha2::{Digest, Sha256};
 pub const API: &str = "Api";
 pub const API_ROLE: &str = "ApiRole";
 pub const VALIDATOR: &str = "BodyValidator";
-pub const STAGE: &str = "ApiStage";
 /// Requests per second and burst for the whole stage.
 pub const THROTTLE_RATE: i64 = 50;
 pub const THROTTLE_BURST: i64 = 100;
@@ -73,8 +72,18 @@ pub fn response_template() -> String {
             reason.http_status()
         ));
     }
+    // No execution status: Step Functions refused the call itself (in practice, input over 256 KiB).
+    vtl.push_str(
+        "#if(\"$!status\" == \"\")\n\
+         #set($error = 'InvalidRequest')\n\
+         #set($code = -400)\n\
+         #end\n",
+    );
     vtl.push_str(&format!(
-        "#if($code == 0)\n\
+        "#if($code == -400)\n\
+         #set($message = 'the request was refused before the flow started: keep the body under 256 KiB')\n\
+         #set($code = 400)\n\
+         #elseif($code == 0)\n\
          #set($error = '{internal}')\n\
          #set($message = 'the request could not be completed; nothing was stored, try again')\n\
          #set($code = 500)\n\
@@ -265,36 +274,33 @@ pub fn add(t: &mut Template) {
         "ApiDeployment{}",
         &hex::encode(Sha256::digest(api_text.as_bytes()))[..10]
     );
+    // The deployment creates the stage and, when it changes, moves the stage onto itself: a separate
+    // AWS::ApiGateway::Stage cannot be updated in LocalStack 4.14 (it loses the stage).
+    let stage = obj([
+        ("ThrottlingRateLimit", Expr::Int(THROTTLE_RATE)),
+        ("ThrottlingBurstLimit", Expr::Int(THROTTLE_BURST)),
+        (
+            "MethodSettings",
+            Expr::list([obj([
+                ("ResourcePath", Expr::from("/*")),
+                ("HttpMethod", Expr::from("*")),
+                ("ThrottlingRateLimit", Expr::Int(THROTTLE_RATE)),
+                ("ThrottlingBurstLimit", Expr::Int(THROTTLE_BURST)),
+            ])]),
+        ),
+        ("Tags", crate::stack::stack_tags()),
+    ]);
     let mut resource = Resource::new(
         "AWS::ApiGateway::Deployment",
         [
             ("RestApiId", Expr::r(API)),
             ("Description", Expr::from("Riv API")),
+            ("StageName", Expr::r(crate::stack::param::STAGE)),
+            ("StageDescription", stage),
         ],
     );
     for method in &methods {
         resource = resource.depends_on(method);
     }
     t.add(&deployment, resource);
-    t.add(
-        STAGE,
-        Resource::new(
-            "AWS::ApiGateway::Stage",
-            [
-                ("RestApiId", Expr::r(API)),
-                ("DeploymentId", Expr::r(&deployment)),
-                ("StageName", Expr::r(crate::stack::param::STAGE)),
-                (
-                    "MethodSettings",
-                    Expr::list([obj([
-                        ("ResourcePath", Expr::from("/*")),
-                        ("HttpMethod", Expr::from("*")),
-                        ("ThrottlingRateLimit", Expr::Int(THROTTLE_RATE)),
-                        ("ThrottlingBurstLimit", Expr::Int(THROTTLE_BURST)),
-                    ])]),
-                ),
-                ("Tags", crate::stack::stack_tags()),
-            ],
-        ),
-    );
 }

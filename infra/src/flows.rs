@@ -351,7 +351,8 @@ pub fn auth() -> StateMachine {
                 "Message.$": format!("States.JsonToString($.{})", result::LOGIN_FAILED),
                 "MessageAttributes": {"Event": {"DataType": "String", "StringValue": "LoginFailed"}},
             }),
-            result_path: Value::Null,
+            // Not `null`: LocalStack's template engine cannot hold a null value.
+            result_path: at("Notified"),
             retry: Vec::new(),
             catch: vec![Catch {
                 error_equals: vec!["States.ALL".into()],

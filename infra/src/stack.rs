@@ -417,6 +417,12 @@ fn outputs(t: &mut Template) {
         Expr::sub("https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}"),
     );
     t.output(
+        "ApiId",
+        "REST API id (LocalStack serves it at <endpoint>/restapis/<ApiId>/<ApiStageName>/_user_request_)",
+        Expr::r(crate::api::API),
+    );
+    t.output("ApiStageName", "API stage name", Expr::r(param::STAGE));
+    t.output(
         "ImageBucket",
         "Bucket of face and ID card images (retained on stack delete)",
         Expr::r(id::IMAGE_BUCKET),

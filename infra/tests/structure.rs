@@ -216,3 +216,16 @@ fn parameter_defaults_can_be_set_and_are_checked() {
         assert!(err.to_string().contains(expected), "{pair}: {err}");
     }
 }
+
+#[test]
+fn the_template_holds_no_null_values() {
+    // LocalStack's CloudFormation engine fails on them ("Unsupported type NoneType").
+    let yaml = riv_infra::synth_yaml().unwrap();
+    for (n, line) in yaml.lines().enumerate() {
+        assert!(
+            !line.trim_end().ends_with(": null") && line.trim() != "- null",
+            "line {}: {line}",
+            n + 1
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the command line Riv's users run. It parses and dispatches; each command is one module.
 
 mod build;
+mod local;
 mod output;
 mod synth;
 
@@ -28,6 +29,19 @@ enum Command {
     Build(build::Args),
     /// Synthesize the Riv CloudFormation template (default: target/cfn/riv.template.yaml).
     Synth(synth::Args),
+    /// Run Riv offline on this machine: LocalStack (host process, no Docker) plus our Rekognition/Textract
+    /// emulator, with the stack deployed into it.
+    #[command(subcommand)]
+    Local(local::Command),
+}
+
+/// The workspace this xtask belongs to.
+pub fn workspace_root() -> anyhow::Result<std::path::PathBuf> {
+    let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .ok_or_else(|| anyhow::anyhow!("xtask is not inside the workspace"))
 }
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +49,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Build(args) => build::run(&args, cli.output),
         Command::Synth(args) => synth::run(&args, cli.output),
+        Command::Local(command) => local::run(command, cli.output),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

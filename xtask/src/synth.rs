@@ -30,7 +30,7 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
         print!("{yaml}");
         return Ok(());
     }
-    let path = crate::build::workspace_root()?.join(&args.out);
+    let path = crate::workspace_root()?.join(&args.out);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("could not create {}", dir.display()))?;

@@ -1,0 +1,248 @@
+//! Builds the Lambda functions and packages each as a reproducible `bootstrap.zip`, listed in a manifest.
+
+use riv_domain::names::function;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use thiserror::Error;
+
+/// provided.al2023 ships glibc 2.34: a bootstrap needing newer symbols fails at cold start.
+pub const RUNTIME_GLIBC: (u32, u32) = (2, 34);
+
+#[derive(Debug, Error)]
+pub enum BuildError {
+    #[error("the Rust target {0} is not installed: run `rustup target add {0}`")]
+    MissingTarget(&'static str),
+    #[error(
+        "the linker {0} is missing: run `apt-get install gcc-aarch64-linux-gnu` (Debian/Ubuntu)"
+    )]
+    MissingLinker(&'static str),
+    #[error("cargo build failed (its output is above)")]
+    Cargo,
+    #[error("{name} needs GLIBC_{}.{} but provided.al2023 has {}.{}: build on an older glibc or for musl", .needed.0, .needed.1, RUNTIME_GLIBC.0, RUNTIME_GLIBC.1)]
+    Glibc { name: String, needed: (u32, u32) },
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("packaging {0}: {1}")]
+    Zip(String, String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
+    let what = what.into();
+    move |e| BuildError::Io(what, e)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    X86_64,
+    Arm64,
+}
+
+impl Arch {
+    pub fn triple(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-linux-gnu",
+            Arch::Arm64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+
+    /// The name CloudFormation's `Architectures` takes.
+    pub fn lambda_name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
+    fn linker(self) -> Option<&'static str> {
+        match self {
+            Arch::X86_64 => None,
+            Arch::Arm64 => Some("aarch64-linux-gnu-gcc"),
+        }
+    }
+}
+
+/// One packaged function.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    pub function: String,
+    pub zip: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// `target/lambda/manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub arch: Arch,
+    pub profile: String,
+    pub functions: Vec<Artifact>,
+}
+
+impl Manifest {
+    pub fn path(root: &Path) -> PathBuf {
+        root.join("target/lambda/manifest.json")
+    }
+
+    pub fn load(root: &Path) -> Option<Manifest> {
+        serde_json::from_slice(&std::fs::read(Self::path(root)).ok()?).ok()
+    }
+}
+
+/// Compiles every function for `arch` and writes `target/lambda/<function>/bootstrap.zip` and the manifest.
+pub fn build(
+    root: &Path,
+    arch: Arch,
+    release: bool,
+    progress: &dyn Fn(&str),
+) -> Result<Manifest, BuildError> {
+    check_toolchain(arch)?;
+    let profile = if release { "release" } else { "debug" };
+    progress(&format!(
+        "compiling {} functions ({profile}, {})",
+        function::ALL.len(),
+        arch.triple()
+    ));
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo.current_dir(root).args([
+        "build",
+        "--package",
+        "riv-lambda",
+        "--bins",
+        "--target",
+        arch.triple(),
+    ]);
+    if release {
+        cargo.arg("--release");
+    }
+    if let Some(linker) = arch.linker() {
+        let var = format!(
+            "CARGO_TARGET_{}_LINKER",
+            arch.triple().to_uppercase().replace('-', "_")
+        );
+        cargo.env(var, linker);
+    }
+    if !cargo.status().map_err(io("running cargo"))?.success() {
+        return Err(BuildError::Cargo);
+    }
+
+    let bin_dir = root.join("target").join(arch.triple()).join(profile);
+    let lambda_dir = root.join("target").join("lambda");
+    let mut functions = Vec::new();
+    for name in function::ALL {
+        let binary =
+            std::fs::read(bin_dir.join(name)).map_err(io(format!("reading the {name} binary")))?;
+        if let Some(needed) = max_glibc(&binary).filter(|v| *v > RUNTIME_GLIBC) {
+            return Err(BuildError::Glibc {
+                name: name.into(),
+                needed,
+            });
+        }
+        let zip = lambda_dir.join(name).join("bootstrap.zip");
+        std::fs::create_dir_all(lambda_dir.join(name)).map_err(io("creating target/lambda"))?;
+        let bytes =
+            zip_bootstrap(&binary).map_err(|e| BuildError::Zip(name.into(), e.to_string()))?;
+        std::fs::write(&zip, &bytes).map_err(io(format!("writing {}", zip.display())))?;
+        let artifact = Artifact {
+            function: name.to_string(),
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            size: bytes.len() as u64,
+            zip,
+        };
+        progress(&format!(
+            "{name}: {} KiB, sha256 {}",
+            artifact.size / 1024,
+            &artifact.sha256[..12]
+        ));
+        functions.push(artifact);
+    }
+    let manifest = Manifest {
+        arch,
+        profile: profile.into(),
+        functions,
+    };
+    let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    std::fs::write(Manifest::path(root), text).map_err(io("writing the manifest"))?;
+    Ok(manifest)
+}
+
+fn check_toolchain(arch: Arch) -> Result<(), BuildError> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    // Without rustup (a distribution toolchain) only the host target exists; cargo will say so itself.
+    if !installed.is_empty() && !installed.lines().any(|l| l.trim() == arch.triple()) {
+        return Err(BuildError::MissingTarget(arch.triple()));
+    }
+    if let Some(linker) = arch.linker() {
+        if Command::new(linker).arg("--version").output().is_err() {
+            return Err(BuildError::MissingLinker(linker));
+        }
+    }
+    Ok(())
+}
+
+/// A zip holding only `bootstrap`, executable, with a fixed timestamp: the same binary always gives the same
+/// bytes, so unchanged code keeps its hash and is not uploaded again.
+pub fn zip_bootstrap(binary: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
+    use zip::write::SimpleFileOptions;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o755)
+        .last_modified_time(zip::DateTime::default());
+    writer.start_file("bootstrap", options)?;
+    writer.write_all(binary)?;
+    Ok(writer.finish()?.into_inner())
+}
+
+/// The newest `GLIBC_x.y` symbol version named in an ELF binary.
+pub fn max_glibc(binary: &[u8]) -> Option<(u32, u32)> {
+    const TAG: &[u8] = b"GLIBC_";
+    binary
+        .windows(TAG.len())
+        .enumerate()
+        .filter(|(_, w)| *w == TAG)
+        .filter_map(|(i, _)| {
+            let rest = &binary[i + TAG.len()..];
+            let end = rest
+                .iter()
+                .position(|b| !(b.is_ascii_digit() || *b == b'.'))
+                .unwrap_or(rest.len());
+            let text = std::str::from_utf8(&rest[..end]).ok()?;
+            let mut parts = text.split('.');
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        })
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zips_are_reproducible_and_executable() {
+        let a = zip_bootstrap(b"\x7fELF binary").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let b = zip_bootstrap(b"\x7fELF binary").unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, zip_bootstrap(b"\x7fELF other").unwrap());
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap();
+        let entry = archive.by_index(0).unwrap();
+        assert_eq!(entry.name(), "bootstrap");
+        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+    }
+
+    #[test]
+    fn finds_the_newest_glibc_version() {
+        let bytes = b"\0GLIBC_2.2.5\0GLIBC_2.34\0GLIBC_2.17\0GLIBC_PRIVATE\0";
+        assert_eq!(max_glibc(bytes), Some((2, 34)));
+        assert_eq!(max_glibc(b"\0GLIBC_2.9\0GLIBC_2.10\0"), Some((2, 10)));
+        assert_eq!(max_glibc(b"static"), None);
+    }
+}

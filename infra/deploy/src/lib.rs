@@ -1,0 +1,9 @@
+//! Getting Riv onto an account: building the function artifacts, the artifact bucket and uploads, and
+//! creating or updating the stack. `cargo xtask` and the end-to-end tests call the same code.
+
+pub mod build;
+pub mod local;
+pub mod stack;
+pub mod target;
+
+pub use target::Target;

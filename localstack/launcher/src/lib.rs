@@ -1,0 +1,277 @@
+//! Starts, watches and stops Riv's local stack: LocalStack 4.14 as a host process in a project venv, with our
+//! extension, plus the Rekognition/Textract emulator. `cargo xtask local …` and the end-to-end tests share it.
+
+pub mod http;
+pub mod process;
+pub mod venv;
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// LocalStack's usual port.
+pub const DEFAULT_PORT: u16 = 4566;
+/// How long LocalStack may take to report healthy (its first start compiles Python bytecode).
+pub const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Error)]
+pub enum LocalError {
+    #[error("no Python 3.13 or newer found (LocalStack 4.14 needs it): install one (pyenv install 3.13) or set RIV_PYTHON to its path")]
+    NoPython,
+    #[error("{what} failed: {detail}")]
+    Command { what: String, detail: String },
+    #[error("port {port} on 127.0.0.1 is in use by another program: stop it or pick another with --port")]
+    PortBusy { port: u16 },
+    #[error("a local stack already runs on port {port} (pid {pid}): use it, or run `cargo xtask local down --port {port}` first")]
+    AlreadyRunning { port: u16, pid: u32 },
+    #[error("LocalStack did not become healthy within {seconds}s: see {log}")]
+    NotHealthy { seconds: u64, log: String },
+    #[error("LocalStack exited during start ({status}); last lines of {log}:\n{tail}")]
+    Exited {
+        status: String,
+        log: String,
+        tail: String,
+    },
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LocalError {
+    let what = what.into();
+    move |e| LocalError::Io(what, e)
+}
+
+/// Where a workspace keeps its local stack: `<root>/.riv` (git-ignored).
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub root: PathBuf,
+    pub work: PathBuf,
+}
+
+impl Paths {
+    pub fn new(root: &Path) -> Self {
+        Paths {
+            root: root.to_path_buf(),
+            work: root.join(".riv"),
+        }
+    }
+
+    /// State, logs and data of the stack on `port`.
+    pub fn stack_dir(&self, port: u16) -> PathBuf {
+        self.work.join("local").join(port.to_string())
+    }
+}
+
+/// A running local stack, as its state file records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Running {
+    pub port: u16,
+    pub emulator_port: u16,
+    pub localstack_pid: u32,
+    pub emulator_pid: u32,
+    pub dir: PathBuf,
+}
+
+impl Running {
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn localstack_log(&self) -> PathBuf {
+        self.dir.join("localstack.log")
+    }
+
+    pub fn emulator_log(&self) -> PathBuf {
+        self.dir.join("emulator.log")
+    }
+
+    fn state_file(dir: &Path) -> PathBuf {
+        dir.join("state.json")
+    }
+
+    fn save(&self) -> Result<(), LocalError> {
+        let text = serde_json::to_string_pretty(self).unwrap_or_default();
+        std::fs::write(Self::state_file(&self.dir), text).map_err(io("writing the state file"))
+    }
+
+    /// The stack recorded in `dir`, if its state file exists.
+    pub fn load(dir: &Path) -> Option<Running> {
+        let text = std::fs::read_to_string(Self::state_file(dir)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn is_alive(&self) -> bool {
+        process::alive(self.localstack_pid) && http::get(self.port, "/_localstack/health").is_ok()
+    }
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub port: u16,
+    /// The `riv-lambda-runner` binary LocalStack's process executor runs functions under.
+    pub runner: PathBuf,
+    /// The `riv-emulator` binary.
+    pub emulator: PathBuf,
+}
+
+/// Starts the emulator and LocalStack, and waits until LocalStack reports healthy.
+pub fn start(
+    paths: &Paths,
+    python: &Path,
+    options: &Options,
+    progress: &dyn Fn(&str),
+) -> Result<Running, LocalError> {
+    let dir = paths.stack_dir(options.port);
+    if let Some(running) = Running::load(&dir) {
+        if running.is_alive() {
+            return Err(LocalError::AlreadyRunning {
+                port: running.port,
+                pid: running.localstack_pid,
+            });
+        }
+        // A stale record: whatever it names is gone or not ours any more.
+        stop(&dir)?;
+    }
+    if !http::port_free(options.port) {
+        return Err(LocalError::PortBusy { port: options.port });
+    }
+    let _ = std::fs::remove_dir_all(dir.join("data"));
+    std::fs::create_dir_all(dir.join("data")).map_err(io("creating the data directory"))?;
+
+    let emulator_port = http::free_port().map_err(io("finding a free port for the emulator"))?;
+    progress(&format!(
+        "starting the Rekognition/Textract emulator on 127.0.0.1:{emulator_port}"
+    ));
+    let emulator_log = dir.join("emulator.log");
+    let emulator_pid = process::spawn_daemon(
+        &options.emulator,
+        &[
+            "serve".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{emulator_port}"),
+        ],
+        &[],
+        &emulator_log,
+    )?;
+    wait_healthy(
+        emulator_port,
+        "/health",
+        Duration::from_secs(10),
+        emulator_pid,
+        &emulator_log,
+    )?;
+
+    progress(&format!(
+        "starting LocalStack 4.14 on 127.0.0.1:{}",
+        options.port
+    ));
+    let localstack_log = dir.join("localstack.log");
+    let env = localstack_env(options, emulator_port, &dir);
+    let localstack_pid = match process::spawn_daemon(
+        python,
+        &["-m".into(), "localstack.runtime.main".into()],
+        &env,
+        &localstack_log,
+    ) {
+        Ok(pid) => pid,
+        Err(e) => {
+            process::terminate(emulator_pid);
+            return Err(e);
+        }
+    };
+    let running = Running {
+        port: options.port,
+        emulator_port,
+        localstack_pid,
+        emulator_pid,
+        dir: dir.clone(),
+    };
+    running.save()?;
+    if let Err(e) = wait_healthy(
+        options.port,
+        "/_localstack/health",
+        START_TIMEOUT,
+        localstack_pid,
+        &localstack_log,
+    ) {
+        let _ = stop(&dir);
+        return Err(e);
+    }
+    Ok(running)
+}
+
+/// LocalStack's environment: host mode, offline, our providers and executor (see localstack/extension).
+pub fn localstack_env(options: &Options, emulator_port: u16, dir: &Path) -> Vec<(String, String)> {
+    let pairs = [
+        ("GATEWAY_LISTEN", format!("127.0.0.1:{}", options.port)),
+        ("OVERRIDE_IN_DOCKER", "0".into()),
+        ("DISABLE_EVENTS", "1".into()),
+        ("FILESYSTEM_ROOT", dir.join("data").display().to_string()),
+        ("PROVIDER_OVERRIDE_DYNAMODB", "moto".into()),
+        ("PROVIDER_OVERRIDE_REKOGNITION", "riv".into()),
+        ("PROVIDER_OVERRIDE_TEXTRACT", "riv".into()),
+        (
+            "RIV_EMULATOR_URL",
+            format!("http://127.0.0.1:{emulator_port}"),
+        ),
+        ("LAMBDA_RUNTIME_EXECUTOR", "process".into()),
+        ("RIV_LAMBDA_RUNNER", options.runner.display().to_string()),
+        // Keep LocalStack's own outbound attempts (certificates, DNS, catalog, analytics) on loopback.
+        ("SKIP_SSL_CERT_DOWNLOAD", "1".into()),
+        ("DNS_ADDRESS", "0".into()),
+        ("API_ENDPOINT", "http://127.0.0.1:9/v1".into()),
+        ("ANALYTICS_API", "http://127.0.0.1:9/v1".into()),
+        ("LAMBDA_KEEPALIVE_MS", "600000".into()),
+    ];
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+fn wait_healthy(
+    port: u16,
+    path: &str,
+    timeout: Duration,
+    pid: u32,
+    log: &Path,
+) -> Result<(), LocalError> {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if let Some(status) = process::exit_status(pid) {
+            return Err(LocalError::Exited {
+                status,
+                log: log.display().to_string(),
+                tail: process::tail(log, 15),
+            });
+        }
+        if matches!(http::get(port, path), Ok((200, _))) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(LocalError::NotHealthy {
+        seconds: timeout.as_secs(),
+        log: log.display().to_string(),
+    })
+}
+
+/// What `stop` did.
+#[derive(Debug, Default, PartialEq)]
+pub struct Stopped {
+    pub processes: Vec<u32>,
+}
+
+/// Stops exactly the processes the state file in `dir` names (and their process groups), then forgets them.
+pub fn stop(dir: &Path) -> Result<Stopped, LocalError> {
+    let Some(running) = Running::load(dir) else {
+        return Ok(Stopped::default());
+    };
+    let mut stopped = Stopped::default();
+    for pid in [running.localstack_pid, running.emulator_pid] {
+        if process::alive(pid) && process::terminate(pid) {
+            stopped.processes.push(pid);
+        }
+    }
+    std::fs::remove_file(Running::state_file(dir)).map_err(io("removing the state file"))?;
+    Ok(stopped)
+}

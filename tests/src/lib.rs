@@ -1,0 +1,168 @@
+//! Shared by the end-to-end tests: one local stack per test run (started with the same code as
+//! `cargo xtask local up`, or reused from `RIV_ENDPOINT_URL`), SDK clients for it, and HTTP calls to its API.
+
+use base64::Engine as _;
+use riv_deploy::local::{self as stack_local, UpOptions};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// What the tests need to know about the stack under test.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub endpoint: String,
+    pub region: String,
+    pub name: String,
+    pub api_url: String,
+    pub outputs: BTreeMap<String, String>,
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
+/// The stack directory a run started, stopped when the test process exits.
+static STARTED: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+extern "C" fn stop_started() {
+    if let Some(dir) = STARTED.lock().ok().and_then(|mut d| d.take()) {
+        let _ = riv_local::stop(&dir);
+    }
+}
+
+/// The stack under test, started on first use (on a free port, so runs never collide) and stopped at exit.
+pub fn stack() -> &'static Stack {
+    static STACK: OnceLock<Result<Stack, String>> = OnceLock::new();
+    let result = STACK.get_or_init(|| {
+        // Its own thread and runtime: the tests' runtimes come and go, the stack stays.
+        std::thread::spawn(start_or_reuse)
+            .join()
+            .unwrap_or_else(|_| Err("starting the stack panicked".into()))
+    });
+    match result {
+        Ok(stack) => stack,
+        Err(e) => panic!("the local stack is not available: {e}"),
+    }
+}
+
+fn start_or_reuse() -> Result<Stack, String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let name = std::env::var("RIV_STACK").unwrap_or_else(|_| "Riv-E2E".into());
+    let region = stack_local::REGION.to_string();
+    if let Ok(endpoint) = std::env::var("RIV_ENDPOINT_URL") {
+        let target = runtime.block_on(riv_deploy::Target::local(&endpoint, &region));
+        let outputs = runtime
+            .block_on(riv_deploy::stack::outputs(&target, &name))
+            .map_err(|e| format!("RIV_ENDPOINT_URL={endpoint} has no stack {name}: {e}"))?;
+        let api_url =
+            stack_local::api_url(&endpoint, &outputs).ok_or("the stack has no ApiId output")?;
+        return Ok(Stack {
+            endpoint,
+            region,
+            name,
+            api_url,
+            outputs,
+        });
+    }
+    let port = riv_local::http::free_port().map_err(|e| e.to_string())?;
+    let options = UpOptions {
+        port,
+        stack: name.clone(),
+        region: region.clone(),
+        parameters: BTreeMap::new(),
+    };
+    let root = workspace_root();
+    *STARTED.lock().map_err(|e| e.to_string())? =
+        Some(riv_local::Paths::new(&root).stack_dir(port));
+    // SAFETY: registers a plain extern "C" function to run at process exit.
+    unsafe {
+        libc::atexit(stop_started);
+    }
+    let up = runtime.block_on(stack_local::up(&root, &options, &|m| eprintln!("==> {m}")))?;
+    Ok(Stack {
+        endpoint: up.running.endpoint(),
+        region,
+        name,
+        api_url: up.api_url,
+        outputs: up.deployed.outputs,
+    })
+}
+
+impl Stack {
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        riv_deploy::Target::local(&self.endpoint, &self.region)
+            .await
+            .config
+    }
+
+    pub fn output(&self, key: &str) -> &str {
+        self.outputs
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    pub fn function_name(&self, function: &str) -> String {
+        format!("{}-{function}", self.name)
+    }
+
+    /// `POST <api>/<route>` with a JSON body → (status, JSON body).
+    pub async fn post(&self, route: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        post_json(&format!("{}/{route}", self.api_url), body).await
+    }
+}
+
+pub async fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let request = hyper::Request::post(url)
+        .header("content-type", "application/json")
+        .body(Full::new(bytes::Bytes::from(body.to_string())))
+        .expect("a valid request");
+    let response = client
+        .request(request)
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| serde_json::json!({"raw": String::from_utf8_lossy(&bytes)}));
+    (status, json)
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A generated photo of `identity` for a test case, base64.
+pub fn photo(case: riv_emulator::testimage::Case, identity: &str) -> String {
+    use riv_emulator::testimage::{self, Format};
+    b64(&testimage::render(
+        &testimage::case(case, identity),
+        Format::Jpeg,
+    ))
+}
+
+/// A UserId no other test (or earlier run against the same stack) uses.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{}",
+        nanos % 1_000_000_000,
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}

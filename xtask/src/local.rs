@@ -1,0 +1,200 @@
+//! `cargo xtask local up|down|status|logs`: Riv on this machine, offline, with no AWS account.
+
+use crate::output::{self, Output};
+use anyhow::{anyhow, bail, Result};
+use riv_deploy::local::{self as stack_local, UpOptions};
+use riv_local::{Paths, Running};
+use std::time::Instant;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Start LocalStack and the emulator (if not running), build the functions and deploy the stack; prints
+    /// the API URL. Re-running with nothing changed is quick and leaves the stack as it was.
+    Up(UpArgs),
+    /// Stop the LocalStack and emulator processes of this workspace's local stack (its data goes with them).
+    Down(PortArg),
+    /// Say whether the local stack runs, and which services LocalStack reports.
+    Status(PortArg),
+    /// Print the end of LocalStack's log (or the emulator's).
+    Logs(LogsArgs),
+}
+
+#[derive(clap::Args)]
+pub struct PortArg {
+    /// LocalStack's port on 127.0.0.1.
+    #[arg(long, default_value_t = riv_local::DEFAULT_PORT)]
+    port: u16,
+}
+
+#[derive(clap::Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    port: PortArg,
+    /// Stack name.
+    #[arg(long, default_value = riv_infra::stack::DEFAULT_STACK_NAME)]
+    stack: String,
+    /// Region to deploy into (LocalStack serves every region at once).
+    #[arg(long, default_value = stack_local::REGION)]
+    region: String,
+    /// Stack parameter, e.g. `--param IdExtraction=detect-text` (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    port: PortArg,
+    /// The emulator's log instead of LocalStack's.
+    #[arg(long)]
+    emulator: bool,
+    /// How many lines.
+    #[arg(long, default_value_t = 100)]
+    lines: usize,
+}
+
+pub fn run(command: Command, out: Output) -> Result<()> {
+    let paths = Paths::new(&crate::workspace_root()?);
+    match command {
+        Command::Up(args) => up(&paths, args, out),
+        Command::Down(args) => down(&paths, args.port, out),
+        Command::Status(args) => status(&paths, args.port, out),
+        Command::Logs(args) => logs(&paths, args),
+    }
+}
+
+fn up(paths: &Paths, args: UpArgs, out: Output) -> Result<()> {
+    let started = Instant::now();
+    let mut template = riv_infra::stack::riv();
+    // Checked here so a typo fails before anything starts.
+    riv_infra::stack::set_defaults(&mut template, &args.params)?;
+    let parameters = args
+        .params
+        .iter()
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let options = UpOptions {
+        port: args.port.port,
+        stack: args.stack,
+        region: args.region,
+        parameters,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let up = runtime
+        .block_on(stack_local::up(&paths.root, &options, &|m| output::step(m)))
+        .map_err(|e| anyhow!(e))?;
+    for (phase, took) in &up.phases {
+        eprintln!("    {phase:<8} {:>6.1}s", took.as_secs_f64());
+    }
+    output::done(
+        if up.deployed.changed {
+            "stack deployed"
+        } else {
+            "stack unchanged"
+        },
+        started,
+    );
+    let o = |k: &str| up.output(k).unwrap_or("-").to_string();
+    match out {
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({
+                "endpoint": up.running.endpoint(),
+                "api_url": up.api_url,
+                "stack": up.deployed.stack,
+                "changed": up.deployed.changed,
+                "outputs": up.deployed.outputs,
+                "phases": up.phases.iter().map(|(p, d)| (p.clone(), d.as_secs_f64())).collect::<std::collections::BTreeMap<_, _>>(),
+            })
+        ),
+        Output::Text => {
+            println!("ApiUrl       {}", up.api_url);
+            println!(
+                "Endpoint     {}  (aws --endpoint-url {} …)",
+                up.running.endpoint(),
+                up.running.endpoint()
+            );
+            println!("ImageBucket  {}", o("ImageBucket"));
+            println!("FaceTable    {}", o("FaceTable"));
+            println!("Collections  {}", o("Collections"));
+            println!(
+                "Stop with    cargo xtask local down --port {}",
+                up.running.port
+            );
+        }
+    }
+    Ok(())
+}
+
+fn down(paths: &Paths, port: u16, out: Output) -> Result<()> {
+    let stopped = riv_local::stop(&paths.stack_dir(port))?;
+    match out {
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({"port": port, "stopped": stopped.processes})
+        ),
+        Output::Text if stopped.processes.is_empty() => {
+            println!("no local stack was running on port {port}")
+        }
+        Output::Text => println!("stopped processes {:?} (port {port})", stopped.processes),
+    }
+    Ok(())
+}
+
+fn status(paths: &Paths, port: u16, out: Output) -> Result<()> {
+    let running = Running::load(&paths.stack_dir(port)).filter(Running::is_alive);
+    let health = running
+        .as_ref()
+        .and_then(|r| riv_local::http::get(r.port, "/_localstack/health").ok())
+        .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(&body).ok());
+    match out {
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({"port": port, "running": running, "health": health})
+        ),
+        Output::Text => match (&running, &health) {
+            (Some(r), Some(h)) => {
+                println!(
+                    "running on {} (LocalStack pid {}, emulator pid {} on port {})",
+                    r.endpoint(),
+                    r.localstack_pid,
+                    r.emulator_pid,
+                    r.emulator_port
+                );
+                if let Some(services) = h.get("services").and_then(|s| s.as_object()) {
+                    let up: Vec<&String> = services
+                        .iter()
+                        .filter(|(_, v)| *v == "running" || *v == "available")
+                        .map(|(k, _)| k)
+                        .collect();
+                    println!(
+                        "services: {}",
+                        up.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    );
+                }
+            }
+            _ => println!(
+                "not running on port {port}: start it with `cargo xtask local up --port {port}`"
+            ),
+        },
+    }
+    Ok(())
+}
+
+fn logs(paths: &Paths, args: LogsArgs) -> Result<()> {
+    let dir = paths.stack_dir(args.port.port);
+    let Some(running) = Running::load(&dir) else {
+        bail!(
+            "no local stack on port {}: start it with `cargo xtask local up`",
+            args.port.port
+        );
+    };
+    let log = if args.emulator {
+        running.emulator_log()
+    } else {
+        running.localstack_log()
+    };
+    println!("{}", riv_local::process::tail(&log, args.lines));
+    Ok(())
+}
