@@ -1,0 +1,67 @@
+//! `local down` stops exactly what `local up` started: LocalStack, the emulator, every Lambda runner and every
+//! bootstrap, leaving no process behind.
+
+use riv_deploy::local::{self as stack_local, UpOptions};
+use riv_e2e::{photo, workspace_root};
+use riv_emulator::testimage::Case;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle) && pid != std::process::id() {
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn local_down_leaves_no_process_behind() {
+    let root = workspace_root();
+    let port = riv_local::http::free_port().unwrap();
+    let options = UpOptions {
+        port,
+        stack: "Riv-Lifecycle".into(),
+        region: stack_local::REGION.into(),
+        parameters: BTreeMap::new(),
+    };
+    let up = stack_local::up(&root, &options, &|m| eprintln!("==> {m}")).await.unwrap();
+    // An invocation starts a runner and a bootstrap under LocalStack.
+    let lambda = aws_sdk_lambda::Client::new(&riv_deploy::Target::local(&up.running.endpoint(), stack_local::REGION).await.config);
+    let event = serde_json::json!({"Input": {"UserId": "ann", "Image": photo(Case::Selfie, "ann")}});
+    let out = lambda
+        .invoke()
+        .function_name("Riv-Lifecycle-detect-faces")
+        .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.function_error(), None);
+    let marker = format!("127.0.0.1:{port}/_localstack_lambda");
+    assert!(!processes_mentioning(&marker).is_empty(), "no runner was started");
+
+    let stopped = riv_local::stop(&up.running.dir).unwrap();
+    assert_eq!(stopped.processes.len(), 2, "LocalStack and the emulator");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Vec<_> = [up.running.localstack_pid, up.running.emulator_pid]
+            .into_iter()
+            .filter(|p| riv_local::process::alive(*p))
+            .map(|p| (p, String::from("stack process")))
+            .chain(processes_mentioning(&marker))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "left behind: {left:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(riv_local::http::port_free(port), "port {port} still taken");
+    assert!(riv_local::stop(&up.running.dir).unwrap().processes.is_empty(), "a second down finds nothing");
+}
