@@ -53,7 +53,10 @@ fn statements(function: &str) -> Vec<Expr> {
                 allow(&["dynamodb:Query", "dynamodb:DeleteItem"], vec![table()]),
             ];
             if function == f::INDEX_FACE {
-                s.push(allow(&["rekognition:IndexFaces"], collection_arns()));
+                s.push(allow(
+                    &["rekognition:IndexFaces", "rekognition:SearchFacesByImage"],
+                    collection_arns(),
+                ));
                 s.push(allow(&["s3:PutObject"], vec![faces(), cards()]));
                 s.push(allow(
                     &[
@@ -109,6 +112,8 @@ fn environment(function: &str) -> BTreeMap<String, Expr> {
         f::INDEX_FACE => {
             storage(&mut set);
             collections(&mut set);
+            matching(&mut set);
+            set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
         }
         f::ROLLBACK => storage(&mut set),
         _ => {}

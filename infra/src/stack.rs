@@ -25,6 +25,7 @@ pub mod param {
     pub const ARCHITECTURE: &str = "Architecture";
     pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
     pub const ENDPOINT_URL: &str = "EndpointUrl";
+    pub const INJECT_FAULT: &str = "InjectFault";
 }
 
 pub mod id {
@@ -146,6 +147,14 @@ fn parameters(t: &mut Template) {
             Parameter::string(&format!("Object key of the {function} bootstrap.zip"), None),
         );
     }
+    p.insert(
+        param::INJECT_FAULT.into(),
+        Parameter::one_of(
+            "Tests only: record-write makes index-face's table writes fail, to exercise the rollback",
+            "none",
+            &["none", "record-write"],
+        ),
+    );
     p.insert(
         param::ENDPOINT_URL.into(),
         Parameter::string(

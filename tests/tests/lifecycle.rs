@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         if cmdline.contains(needle) && pid != std::process::id() {
@@ -31,10 +33,17 @@ async fn local_down_leaves_no_process_behind() {
         region: stack_local::REGION.into(),
         parameters: BTreeMap::new(),
     };
-    let up = stack_local::up(&root, &options, &|m| eprintln!("==> {m}")).await.unwrap();
+    let up = stack_local::up(&root, &options, &|m| eprintln!("==> {m}"))
+        .await
+        .unwrap();
     // An invocation starts a runner and a bootstrap under LocalStack.
-    let lambda = aws_sdk_lambda::Client::new(&riv_deploy::Target::local(&up.running.endpoint(), stack_local::REGION).await.config);
-    let event = serde_json::json!({"Input": {"UserId": "ann", "Image": photo(Case::Selfie, "ann")}});
+    let lambda = aws_sdk_lambda::Client::new(
+        &riv_deploy::Target::local(&up.running.endpoint(), stack_local::REGION)
+            .await
+            .config,
+    );
+    let event =
+        serde_json::json!({"Input": {"UserId": "ann", "Image": photo(Case::Selfie, "ann")}});
     let out = lambda
         .invoke()
         .function_name("Riv-Lifecycle-detect-faces")
@@ -44,7 +53,10 @@ async fn local_down_leaves_no_process_behind() {
         .unwrap();
     assert_eq!(out.function_error(), None);
     let marker = format!("127.0.0.1:{port}/_localstack_lambda");
-    assert!(!processes_mentioning(&marker).is_empty(), "no runner was started");
+    assert!(
+        !processes_mentioning(&marker).is_empty(),
+        "no runner was started"
+    );
 
     let stopped = riv_local::stop(&up.running.dir).unwrap();
     assert_eq!(stopped.processes.len(), 2, "LocalStack and the emulator");
@@ -63,5 +75,11 @@ async fn local_down_leaves_no_process_behind() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(riv_local::http::port_free(port), "port {port} still taken");
-    assert!(riv_local::stop(&up.running.dir).unwrap().processes.is_empty(), "a second down finds nothing");
+    assert!(
+        riv_local::stop(&up.running.dir)
+            .unwrap()
+            .processes
+            .is_empty(),
+        "a second down finds nothing"
+    );
 }

@@ -36,6 +36,8 @@ pub mod env {
     pub const MIN_SHARPNESS: &str = "RIV_MIN_SHARPNESS";
     pub const MIN_FACE_AREA: &str = "RIV_MIN_FACE_AREA";
     pub const ID_EXTRACTION: &str = "ID_EXTRACTION";
+    /// Tests only: `record-write` makes index-face's table writes fail, to prove the rollback.
+    pub const INJECT_FAULT: &str = "RIV_INJECT_FAULT";
 }
 
 /// DynamoDB attribute names and key prefixes of the face table.
@@ -57,6 +59,11 @@ pub mod table {
     pub const PROPERTIES: &str = "Properties";
     pub const STATUS: &str = "Status";
     pub const ATTEMPT_ID: &str = "AttemptId";
+    /// Locks live in the same table: `PK` = `LOCK#<name>`, `SK` = `LOCK`.
+    pub const LOCK_PREFIX: &str = "LOCK#";
+    pub const LOCK_SK: &str = "LOCK";
+    pub const LOCK_OWNER: &str = "Owner";
+    pub const LOCK_EXPIRES: &str = "ExpiresAtMs";
 
     /// Partition key value for a user.
     pub fn user_pk(user_id: &str) -> String {

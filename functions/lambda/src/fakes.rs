@@ -427,11 +427,12 @@ pub enum Row {
     Face(FaceRecord),
 }
 
-/// The face table, keyed by (PK, SK).
+/// The face table, keyed by (PK, SK), and its locks (name → owner).
 #[derive(Default)]
 pub struct FakeRecords {
     pub faults: Faults,
     pub rows: Mutex<BTreeMap<(String, String), Row>>,
+    pub locks: Mutex<HashMap<String, String>>,
 }
 
 impl FakeRecords {
@@ -536,6 +537,29 @@ impl FaceRecords for FakeRecords {
             .lock()
             .unwrap()
             .remove(&(key.pk.clone(), key.sk.clone()));
+        Ok(())
+    }
+
+    async fn acquire_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        _lease: std::time::Duration,
+    ) -> Result<bool, ServiceError> {
+        self.faults.check(DYNAMODB, "AcquireLock")?;
+        let mut locks = self.locks.lock().unwrap();
+        if locks.contains_key(name) {
+            return Ok(false);
+        }
+        locks.insert(name.to_string(), owner.to_string());
+        Ok(true)
+    }
+
+    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), ServiceError> {
+        let mut locks = self.locks.lock().unwrap();
+        if locks.get(name).map(String::as_str) == Some(owner) {
+            locks.remove(name);
+        }
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod clock;
 pub mod error;
+pub mod faults;
 pub mod handlers;
 pub mod ports;
 pub mod runtime;

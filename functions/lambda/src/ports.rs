@@ -156,6 +156,15 @@ pub trait FaceRecords: Send + Sync {
     ) -> Result<(), ServiceError>;
     /// Deletes a row; an absent row is not an error.
     async fn delete_row(&self, key: &RowKey) -> Result<(), ServiceError>;
+    /// Takes the named lock for `lease` unless someone else holds an unexpired lease; true when taken.
+    async fn acquire_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool, ServiceError>;
+    /// Gives the lock back if `owner` still holds it.
+    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), ServiceError>;
     /// The user's rows written by one attempt.
     async fn rows_of_attempt(
         &self,

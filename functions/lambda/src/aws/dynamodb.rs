@@ -63,6 +63,13 @@ impl DynamoRecords {
     }
 }
 
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -277,6 +284,59 @@ impl FaceRecords for DynamoRecords {
             .await
             .map_err(|e| classify(SERVICE, "DeleteItem", e))?;
         Ok(())
+    }
+
+    async fn acquire_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool, ServiceError> {
+        let now = now_millis();
+        let expires = now + lease.as_millis() as u64;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(t::PK, s(format!("{}{name}", t::LOCK_PREFIX)))
+            .item(t::SK, s(t::LOCK_SK))
+            .item(t::LOCK_OWNER, s(owner))
+            .item(t::LOCK_EXPIRES, AttributeValue::N(expires.to_string()))
+            // Free, or held on a lease that ran out (its holder died).
+            .condition_expression("attribute_not_exists(PK) OR #expires < :now")
+            .expression_attribute_names("#expires", t::LOCK_EXPIRES)
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match classify(SERVICE, "PutItem", e) {
+                held if held.kind == ServiceErrorKind::Conflict => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), ServiceError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(t::PK, s(format!("{}{name}", t::LOCK_PREFIX)))
+            .key(t::SK, s(t::LOCK_SK))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", t::LOCK_OWNER)
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone else holds it now (our lease ran out): nothing of ours to release.
+            Err(e) => match classify(SERVICE, "DeleteItem", e) {
+                lost if lost.kind == ServiceErrorKind::Conflict => Ok(()),
+                other => Err(other),
+            },
+        }
     }
 
     async fn rows_of_attempt(

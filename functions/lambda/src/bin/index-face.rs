@@ -15,8 +15,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = riv_lambda::handlers::index_face::IndexFace {
         faces: Arc::new(Rekognition::new(clients.rekognition)),
         images: Arc::new(S3Images::new(clients.s3, bucket)),
-        records: Arc::new(DynamoRecords::new(clients.dynamodb, table)),
+        records: setting(riv_lambda::faults::records_from_env(
+            Arc::new(DynamoRecords::new(clients.dynamodb, table)),
+            process_env,
+        ))?,
         collections: setting(config::CollectionConfig::from_lookup(process_env))?,
+        matching: setting(config::MatchConfig::from_lookup(process_env))?,
     };
     runtime::serve(|request| handler.handle(request)).await
 }

@@ -4,25 +4,70 @@
 use super::image_error;
 use super::rollback::remove;
 use crate::clock;
-use crate::ports::{FaceEngine, FaceRecord, FaceRecords, ImageStore, Profile, ServiceErrorKind};
+use crate::ports::{
+    FaceEngine, FaceRecord, FaceRecords, ImageStore, Profile, ServiceError, ServiceErrorKind,
+};
 use crate::HandlerError;
-use riv_domain::config::CollectionConfig;
+use riv_domain::config::{CollectionConfig, MatchConfig};
 use riv_domain::events::{
     IndexFaceRequest, IndexFaceResult, IndexMode, IndexStatus, Properties, RowKey, WrittenFace,
 };
 use riv_domain::names::{bucket, table};
 use riv_domain::{collections, validate, Rejection};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub struct IndexFace {
     pub faces: Arc<dyn FaceEngine>,
     pub images: Arc<dyn ImageStore>,
     pub records: Arc<dyn FaceRecords>,
     pub collections: CollectionConfig,
+    pub matching: MatchConfig,
 }
+
+/// Registrations check for duplicates and index under one lock, so two people racing to register the same
+/// face cannot both win (the duplicate guard before this step is only an early, lock-free rejection).
+pub const REGISTRATION_LOCK: &str = "registration";
+/// Longer than the function's timeout: a holder that dies frees the lock when its lease runs out.
+const LOCK_LEASE: Duration = Duration::from_secs(20);
+const LOCK_WAIT: Duration = Duration::from_secs(6);
 
 impl IndexFace {
     pub async fn handle(&self, request: IndexFaceRequest) -> Result<IndexFaceResult, HandlerError> {
+        if request.mode != IndexMode::Register {
+            return self.index(request).await;
+        }
+        let owner = request.attempt_id.clone();
+        self.lock(&owner).await?;
+        let result = self.index(request).await;
+        if let Err(e) = self.records.release_lock(REGISTRATION_LOCK, &owner).await {
+            tracing::warn!(error = %e, "could not release the registration lock; its lease will expire");
+        }
+        result
+    }
+
+    async fn lock(&self, owner: &str) -> Result<(), HandlerError> {
+        let started = Instant::now();
+        while !self
+            .records
+            .acquire_lock(REGISTRATION_LOCK, owner, LOCK_LEASE)
+            .await?
+        {
+            if started.elapsed() > LOCK_WAIT {
+                return Err(ServiceError::new(
+                    "dynamodb",
+                    "PutItem",
+                    ServiceErrorKind::Throttled,
+                    "registration lock still held after waiting",
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        Ok(())
+    }
+
+    async fn index(&self, request: IndexFaceRequest) -> Result<IndexFaceResult, HandlerError> {
         let user_id = validate::user_id(&request.user_id)?.to_string();
         let selfie = validate::image("Image", &request.image, validate::MAX_SELFIE_BYTES)?;
         let card = match &request.id_card {
@@ -45,6 +90,17 @@ impl IndexFace {
             },
         };
 
+        if request.mode == IndexMode::Register {
+            let threshold = self.matching.face_match_threshold;
+            super::search_faces::refuse_duplicates(
+                &*self.faces,
+                &self.collections,
+                threshold,
+                &user_id,
+                &selfie.bytes,
+            )
+            .await?;
+        }
         let collection = collections::for_user(&self.collections, &user_id);
         let external_id = collections::external_image_id(&user_id);
         let face_id = self
@@ -191,6 +247,7 @@ mod tests {
                 prefix: "riv".into(),
                 count: 1,
             },
+            matching: MatchConfig::default(),
         };
         World {
             faces,
@@ -306,6 +363,63 @@ mod tests {
                 successes + 1
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_face_someone_registered_meanwhile_is_refused_under_the_lock() {
+        let w = world();
+        // Passed the early guard, then bob registered this face before we got the lock.
+        w.faces.seed("riv-1", "bob", "ann");
+        let err = w
+            .handler
+            .handle(register("ann", "ann#2"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::FaceAlreadyRegistered);
+        assert_eq!(w.state(), (1, 0, 0));
+        assert!(
+            w.records.locks.lock().unwrap().is_empty(),
+            "the lock is released on failure"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_registrations_of_one_face_have_one_winner() {
+        let w = Arc::new(world());
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let w = w.clone();
+                tokio::spawn(async move {
+                    w.handler
+                        .handle(register(&format!("user-{i}"), "same-person"))
+                        .await
+                })
+            })
+            .collect();
+        let mut wins = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => wins += 1,
+                Err(e) => assert_eq!(e.reason(), Reason::FaceAlreadyRegistered),
+            }
+        }
+        assert_eq!(wins, 1);
+        assert_eq!(w.state(), (1, 1, 2));
+    }
+
+    #[tokio::test]
+    async fn a_held_lock_that_never_frees_is_a_retryable_failure() {
+        let w = world();
+        w.records
+            .locks
+            .lock()
+            .unwrap()
+            .insert(REGISTRATION_LOCK.into(), "someone".into());
+        let started = Instant::now();
+        let err = w.handler.handle(register("ann", "ann")).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::InternalError);
+        assert!(started.elapsed() >= LOCK_WAIT);
+        assert_eq!(w.state(), (0, 0, 0));
     }
 
     #[tokio::test]

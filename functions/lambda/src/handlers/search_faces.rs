@@ -33,23 +33,8 @@ impl SearchFaces {
     }
 
     async fn guard(&self, user_id: &str, image: &[u8]) -> Result<SearchFacesResult, HandlerError> {
-        // A user's partition says where *their* faces go; somebody else's copy of this face can be anywhere.
-        for collection in collections::names(&self.collections.prefix, self.collections.count) {
-            let matches = self.search(&collection, image).await?;
-            if let Some(best) = matches.first() {
-                let owner = best
-                    .external_image_id
-                    .as_deref()
-                    .map(collections::user_of_external_image_id);
-                tracing::info!(similarity = best.similarity, "face already registered");
-                return Err(if owner.as_deref() == Some(user_id) {
-                    Rejection::UserAlreadyExists(user_id.to_string())
-                } else {
-                    Rejection::FaceAlreadyRegistered
-                }
-                .into());
-            }
-        }
+        let threshold = self.matching.face_match_threshold;
+        refuse_duplicates(&*self.faces, &self.collections, threshold, user_id, image).await?;
         Ok(SearchFacesResult {
             matched: false,
             face_id: None,
@@ -79,20 +64,58 @@ impl SearchFaces {
     }
 
     async fn search(&self, collection: &str, image: &[u8]) -> Result<Vec<FaceMatch>, HandlerError> {
-        let threshold = self.matching.face_match_threshold;
-        match self
-            .faces
-            .search_faces_by_image(collection, image, threshold, MAX_CANDIDATES)
-            .await
-        {
-            Ok(mut matches) => {
-                matches.retain(|m| m.similarity >= threshold);
-                matches.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
-                Ok(matches)
+        search(
+            &*self.faces,
+            collection,
+            image,
+            self.matching.face_match_threshold,
+        )
+        .await
+    }
+}
+
+/// Faces of this image in one collection at or above `threshold`, best first.
+async fn search(
+    faces: &dyn FaceEngine,
+    collection: &str,
+    image: &[u8],
+    threshold: f32,
+) -> Result<Vec<FaceMatch>, HandlerError> {
+    let mut matches = faces
+        .search_faces_by_image(collection, image, threshold, MAX_CANDIDATES)
+        .await
+        .map_err(|e| image_error(e, "Image"))?;
+    matches.retain(|m| m.similarity >= threshold);
+    matches.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+    Ok(matches)
+}
+
+/// Fails when this face already belongs to anyone: `UserAlreadyExists` if to this very user, else
+/// `FaceAlreadyRegistered`. A user's partition says where *their* faces go; somebody else's copy of this face
+/// can be in any collection, so all are searched.
+pub async fn refuse_duplicates(
+    faces: &dyn FaceEngine,
+    config: &CollectionConfig,
+    threshold: f32,
+    user_id: &str,
+    image: &[u8],
+) -> Result<(), HandlerError> {
+    for collection in collections::names(&config.prefix, config.count) {
+        if let Some(best) = search(faces, &collection, image, threshold).await?.first() {
+            let owner = best
+                .external_image_id
+                .as_deref()
+                .map(collections::user_of_external_image_id);
+            tracing::info!(similarity = best.similarity, "face already registered");
+            return Err(if owner.as_deref() == Some(user_id) {
+                Rejection::UserAlreadyExists(user_id.to_string())
+            } else {
+                Rejection::FaceAlreadyRegistered
             }
-            Err(e) => Err(image_error(e, "Image")),
+            .into());
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
