@@ -110,7 +110,7 @@ fn lambda_code_neither_panics_nor_prints() {
     files(&root().join("functions"), "rs", &mut lambda);
     for path in lambda {
         // Test support may unwrap its own locks.
-        if path.ends_with("fakes.rs") {
+        if path.components().any(|c| c.as_os_str() == "fakes") || path.ends_with("fakes.rs") {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
