@@ -1,6 +1,8 @@
 //! `cargo xtask`: the command line Riv's users run. It parses and dispatches; each command is one module.
 
+mod bench;
 mod build;
+mod e2e;
 mod local;
 mod output;
 mod synth;
@@ -33,6 +35,12 @@ enum Command {
     /// emulator, with the stack deployed into it.
     #[command(subcommand)]
     Local(local::Command),
+    /// Run every end-to-end scenario against a local stack (started for the run, or --endpoint-url) and print a
+    /// summary; exits non-zero when any fails.
+    E2e(e2e::Args),
+    /// Speed figures (printed, not asserted).
+    #[command(subcommand)]
+    Bench(bench::Command),
 }
 
 /// The workspace this xtask belongs to.
@@ -50,6 +58,8 @@ fn main() -> std::process::ExitCode {
         Command::Build(args) => build::run(&args, cli.output),
         Command::Synth(args) => synth::run(&args, cli.output),
         Command::Local(command) => local::run(command, cli.output),
+        Command::E2e(args) => e2e::run(&args, cli.output),
+        Command::Bench(command) => bench::run(command, cli.output),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -47,6 +47,9 @@ MAX_LOG_BYTES = 256 * 1024
 ERROR_TAIL_LINES = 20
 # PATH for the bootstrap when the function does not set one (Lambda's own default, then the host's)
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+# the runner's exit status when its invoke port was taken (EADDRINUSE), and how often to pick another
+EXIT_PORT_TAKEN = 98
+PORT_ATTEMPTS = 5
 
 
 def _free_port() -> int:
@@ -121,7 +124,6 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         code_dir = self._code_dir()
         if not (code_dir / "bootstrap").is_file():
             raise LambdaRuntimeException(f"no 'bootstrap' file in the function's code ({code_dir})")
-        command = self._command(runner, code_dir)
         LOG.info(
             "process executor: starting runtime %s for %s (runner %s, invoke port %s)",
             self.id,
@@ -136,18 +138,31 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             log_dir = Path(tempfile.gettempdir()) / "riv-lambda-logs"
             log_dir.mkdir(parents=True, exist_ok=True)
             self.log_path = log_dir / f"{self.id}.log"
-            with open(self.log_path, "ab") as log_file:
-                self.process = subprocess.Popen(
-                    command,
-                    stdin=subprocess.PIPE,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    cwd=str(code_dir),
-                    env=self._runner_env(env_vars),
-                    start_new_session=True,  # own session + process group, killed as a group by stop()
-                    close_fds=True,
-                )
-        self._wait_until_ready()
+        for attempt in range(PORT_ATTEMPTS):
+            with self._lock:
+                if self._stopped:
+                    raise ShutdownDuringStartup(f"execution environment {self.id} stopped before start")
+                with open(self.log_path, "ab") as log_file:
+                    self.process = subprocess.Popen(
+                        self._command(runner, code_dir),
+                        stdin=subprocess.PIPE,
+                        stdout=log_file,
+                        stderr=subprocess.STDOUT,
+                        cwd=str(code_dir),
+                        env=self._runner_env(env_vars),
+                        start_new_session=True,  # own session + process group, killed as a group by stop()
+                        close_fds=True,
+                    )
+            try:
+                self._wait_until_ready()
+                break
+            except LambdaRuntimeException:
+                # The free port we picked was taken before the runner bound it: pick another and start again.
+                if self.process.poll() != EXIT_PORT_TAKEN or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self.port = _free_port()
+                self.executor_endpoint.container_port = self.port
+                LOG.info("process executor: invoke port taken, retrying %s on %s", self.id, self.port)
         LOG.debug("process executor: runtime %s ready (runner pid %s)", self.id, self.process.pid)
 
     def _wait_until_ready(self) -> None:

@@ -8,6 +8,9 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
+/// Exit status when `--listen` is taken (EADDRINUSE's number), so the executor can retry on another port.
+const EXIT_PORT_TAKEN: i32 = 98;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -22,9 +25,15 @@ async fn main() -> anyhow::Result<()> {
     if !config.listen.ip().is_loopback() {
         anyhow::bail!("--listen {} is not a loopback address", config.listen);
     }
-    let invoke_listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let invoke_listener = match TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        // A distinct exit code: the executor picked a port someone took meanwhile and will retry with another.
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            eprintln!("cannot listen on {}: {e}", config.listen);
+            std::process::exit(EXIT_PORT_TAKEN);
+        }
+        Err(e) => anyhow::bail!("cannot listen on {}: {e}", config.listen),
+    };
     let api_listener = TcpListener::bind("127.0.0.1:0").await?;
     let api = api_listener.local_addr()?;
     let runner = Runner::new(config);

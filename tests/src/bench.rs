@@ -1,0 +1,128 @@
+//! Load and timing figures for `cargo xtask bench`: flow latencies through the local API, and how long the local
+//! stack takes to come up. Bounded in requests and time; figures are printed, never asserted.
+
+use crate::{photo, stack, unique, Stack};
+use riv_emulator::testimage::Case;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Latency figures of one flow.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Figures {
+    pub flow: String,
+    pub requests: usize,
+    pub errors: usize,
+    pub seconds: f64,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Hard ceiling on requests per phase, whatever the duration asks.
+pub const MAX_REQUESTS: usize = 20_000;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+pub fn figures(flow: &str, mut latencies: Vec<f64>, errors: usize, elapsed: Duration) -> Figures {
+    latencies.sort_by(f64::total_cmp);
+    let seconds = elapsed.as_secs_f64();
+    Figures {
+        flow: flow.into(),
+        requests: latencies.len(),
+        errors,
+        seconds,
+        per_second: latencies.len() as f64 / seconds.max(1e-9),
+        p50_ms: percentile(&latencies, 50.0),
+        p95_ms: percentile(&latencies, 95.0),
+        p99_ms: percentile(&latencies, 99.0),
+    }
+}
+
+/// Runs `concurrency` workers sending `request(n)` until `duration` passes; counts answers other than `ok`.
+async fn load<F>(
+    s: &'static Stack,
+    route: &'static str,
+    concurrency: usize,
+    duration: Duration,
+    ok: u16,
+    request: F,
+) -> Figures
+where
+    F: Fn(usize) -> Value + Send + Sync + 'static,
+{
+    let request = Arc::new(request);
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let errors = Arc::new(Mutex::new(0usize));
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (request, latencies, errors, counter) = (
+                request.clone(),
+                latencies.clone(),
+                errors.clone(),
+                counter.clone(),
+            );
+            tokio::spawn(async move {
+                while started.elapsed() < duration {
+                    let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if n >= MAX_REQUESTS {
+                        break;
+                    }
+                    let body = request(n);
+                    let t = Instant::now();
+                    let (status, _) = s.post(route, &body).await;
+                    let ms = t.elapsed().as_secs_f64() * 1000.0;
+                    latencies.lock().unwrap_or_else(|e| e.into_inner()).push(ms);
+                    if status != ok {
+                        *errors.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.await;
+    }
+    let elapsed = started.elapsed();
+    let latencies = latencies.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let errors = *errors.lock().unwrap_or_else(|e| e.into_inner());
+    figures(route, latencies, errors, elapsed)
+}
+
+/// Register, then auth, each for `duration` with `concurrency` clients.
+pub async fn flows(concurrency: usize, duration: Duration) -> Result<Vec<Figures>, String> {
+    let s = stack();
+    let register = load(s, "register", concurrency, duration, 200, |_| {
+        let user = unique("bench");
+        json!({"UserId": user, "Image": photo(Case::Selfie, &user)})
+    })
+    .await;
+    // A pool of registered users to authenticate as.
+    let mut pool = Vec::new();
+    for _ in 0..10 {
+        let user = unique("bench-auth");
+        let image = photo(Case::Selfie, &user);
+        let (status, answer) = s
+            .post("register", &json!({"UserId": user, "Image": image}))
+            .await;
+        if status != 200 {
+            return Err(format!("could not register bench users: {status} {answer}"));
+        }
+        pool.push(json!({"UserId": user, "Image": image}));
+    }
+    let pool = Arc::new(pool);
+    let auth = load(s, "auth", concurrency, duration, 200, move |n| {
+        pool[n % pool.len()].clone()
+    })
+    .await;
+    Ok(vec![register, auth])
+}

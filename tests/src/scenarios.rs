@@ -1,0 +1,579 @@
+//! Every end-to-end scenario, driven the way a client drives Riv: HTTP to the API URL, then a look at what the
+//! table, the bucket and the collections hold. `tests/flows.rs` runs each as a test; `cargo xtask e2e` runs them
+//! all with a summary.
+
+use crate::{b64, photo, stack, unique, variant, Stack};
+use riv_emulator::testimage::{self, Case, Format};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::pin::Pin;
+
+pub type Outcome = Result<(), String>;
+pub type Scenario = fn() -> Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+/// The answer must be this status and reason.
+fn expect(route: &str, got: (u16, Value), status: u16, reason: &str) -> Outcome {
+    ensure!(
+        got.0 == status && got.1["Reason"] == reason,
+        "{route}: wanted {status} {reason}, got {} {}",
+        got.0,
+        got.1
+    );
+    Ok(())
+}
+
+/// A 400 from the function (with our reason) or from the API's request validation. LocalStack 4.14 answers the
+/// latter with its own body (it ignores gateway response templates); AWS answers with ours.
+fn expect_bad_request(what: &str, got: (u16, Value)) -> Outcome {
+    let ours = got.1["Reason"] == "InvalidRequest";
+    let localstack_validator = got.1["message"] == "Invalid request body";
+    ensure!(
+        got.0 == 400 && (ours || localstack_validator),
+        "{what}: wanted 400 InvalidRequest, got {} {}",
+        got.0,
+        got.1
+    );
+    Ok(())
+}
+
+fn body(user: &str, image: &str) -> Value {
+    json!({"UserId": user, "Image": image})
+}
+
+async fn registered(s: &Stack, identity: &str) -> Result<String, String> {
+    let user = unique(identity);
+    let (status, answer) = s
+        .post("register", &body(&user, &photo(Case::Selfie, &user)))
+        .await;
+    ensure!(status == 200, "registering {user}: {status} {answer}");
+    Ok(user)
+}
+
+pub fn all() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("register_stores_face_image_and_record", || {
+            Box::pin(register_stores_face_image_and_record())
+        }),
+        ("register_rejects_every_quality_failure", || {
+            Box::pin(register_rejects_every_quality_failure())
+        }),
+        ("register_refuses_a_face_registered_to_another_user", || {
+            Box::pin(register_refuses_a_face_registered_to_another_user())
+        }),
+        ("register_refuses_an_existing_user", || {
+            Box::pin(register_refuses_an_existing_user())
+        }),
+        ("register_rejects_malformed_requests_without_state", || {
+            Box::pin(register_rejects_malformed_requests_without_state())
+        }),
+        ("register_idcard_merges_card_fields_with_analyze_id", || {
+            Box::pin(register_idcard_merges_card_fields(false))
+        }),
+        (
+            "register_idcard_merges_card_fields_with_detect_text",
+            || Box::pin(register_idcard_merges_card_fields(true)),
+        ),
+        ("register_idcard_refuses_someone_elses_card", || {
+            Box::pin(register_idcard_refuses_someone_elses_card())
+        }),
+        (
+            "register_idcard_rejects_unreadable_and_oversized_cards",
+            || Box::pin(register_idcard_rejects_bad_cards()),
+        ),
+        ("auth_verifies_the_right_person", || {
+            Box::pin(auth_verifies_the_right_person())
+        }),
+        (
+            "auth_denies_another_person_and_publishes_login_failed",
+            || Box::pin(auth_denies_and_publishes()),
+        ),
+        ("auth_answers_not_found_for_an_unknown_user", || {
+            Box::pin(auth_unknown_user())
+        }),
+        ("auth_falls_back_to_the_collection_search", || {
+            Box::pin(auth_falls_back_to_collection_search())
+        }),
+        ("update_adds_the_new_face_of_the_same_person", || {
+            Box::pin(update_same_person())
+        }),
+        ("update_denies_another_person_and_changes_nothing", || {
+            Box::pin(update_other_person())
+        }),
+        (
+            "rollback_leaves_nothing_when_the_record_write_fails",
+            || Box::pin(rollback_after_index_faces()),
+        ),
+        (
+            "concurrent_registrations_of_one_face_have_one_winner",
+            || Box::pin(concurrent_registrations()),
+        ),
+        ("concurrent_auths_are_all_correct", || {
+            Box::pin(concurrent_auths())
+        }),
+    ]
+}
+
+/// Runs one scenario by name.
+pub async fn run(name: &str) -> Outcome {
+    let scenario = all()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| s)
+        .ok_or(format!("no scenario {name}"))?;
+    scenario().await
+}
+
+async fn register_stores_face_image_and_record() -> Outcome {
+    let s = stack();
+    let user = unique("ann.lee@example.com");
+    let req = json!({"UserId": user, "Image": photo(Case::Selfie, &user), "Properties": {"dept": "sales"}});
+    let (status, answer) = s.post("register", &req).await;
+    ensure!(
+        status == 200 && answer["Status"] == "Registered",
+        "register: {status} {answer}"
+    );
+    let face_id = answer["FaceId"].as_str().unwrap_or_default().to_string();
+    let state = s.user_state(&user).await;
+    ensure!(
+        state.rows == ["FACE#".to_string() + &face_id, "PROFILE".into()],
+        "rows: {:?}",
+        state.rows
+    );
+    ensure!(
+        state.objects == [format!("faces/{user}/{face_id}.jpg")],
+        "objects: {:?}",
+        state.objects
+    );
+    ensure!(
+        state.faces == [face_id.clone()],
+        "faces: {:?} vs {face_id}",
+        state.faces
+    );
+    Ok(())
+}
+
+async fn register_rejects_every_quality_failure() -> Outcome {
+    let s = stack();
+    let cases = [
+        (Case::NoFace, "NoFaceDetected"),
+        (Case::TwoFaces, "TooManyFaces"),
+        (Case::PosePitch, "PoseOutOfRange"),
+        (Case::PoseRoll, "PoseOutOfRange"),
+        (Case::PoseYaw, "PoseOutOfRange"),
+        (Case::Sunglasses, "SunglassesDetected"),
+        (Case::EyesClosed, "EyesClosed"),
+        (Case::Dark, "LowQuality"),
+        (Case::Blurry, "LowQuality"),
+        (Case::SmallFace, "FaceTooSmall"),
+    ];
+    for (case, reason) in cases {
+        let user = unique("quality");
+        expect(
+            &format!("{case:?}"),
+            s.post("register", &body(&user, &photo(case, &user))).await,
+            422,
+            reason,
+        )?;
+        ensure!(
+            s.user_state(&user).await.is_empty(),
+            "{case:?} left state behind"
+        );
+    }
+    Ok(())
+}
+
+async fn register_refuses_a_face_registered_to_another_user() -> Outcome {
+    let s = stack();
+    let owner = registered(s, "owner").await?;
+    let thief = unique("thief");
+    let got = s
+        .post("register", &body(&thief, &photo(Case::Selfie, &owner)))
+        .await;
+    expect("same face, other user", got, 409, "FaceAlreadyRegistered")?;
+    ensure!(
+        s.user_state(&thief).await.is_empty(),
+        "the refused user has state"
+    );
+    Ok(())
+}
+
+async fn register_refuses_an_existing_user() -> Outcome {
+    let s = stack();
+    let user = registered(s, "twice").await?;
+    let before = s.user_state(&user).await;
+    let again = s
+        .post("register", &body(&user, &photo(Case::Selfie, &user)))
+        .await;
+    expect("same user, same face", again, 409, "UserAlreadyExists")?;
+    let other_face = s
+        .post(
+            "register",
+            &body(&user, &photo(Case::Selfie, &unique("new-face"))),
+        )
+        .await;
+    expect("same user, new face", other_face, 409, "UserAlreadyExists")?;
+    ensure!(
+        s.user_state(&user).await == before,
+        "the existing user's state changed"
+    );
+    Ok(())
+}
+
+async fn register_rejects_malformed_requests_without_state() -> Outcome {
+    let s = stack();
+    let user = unique("malformed");
+    let selfie = photo(Case::Selfie, &user);
+    let six_mib = b64(&testimage::padded_png(
+        &testimage::case(Case::Selfie, &user),
+        6 * 1024 * 1024,
+    ));
+    let cases = [
+        ("missing Image", json!({"UserId": user})),
+        ("missing UserId", json!({"Image": selfie})),
+        ("bad base64", body(&user, "not base64 at all!")),
+        (
+            "not an image",
+            body(&user, &b64(b"just some text, not a picture")),
+        ),
+        ("6 MiB image", body(&user, &six_mib)),
+        ("UserId ../x", body("../x", &selfie)),
+        ("1 MB UserId", body(&"u".repeat(1_000_000), &selfie)),
+        ("unicode UserId", body("anné", &selfie)),
+        (
+            "Properties not strings",
+            json!({"UserId": user, "Image": selfie, "Properties": {"n": 1}}),
+        ),
+    ];
+    for (what, req) in cases {
+        expect_bad_request(what, s.post("register", &req).await)?;
+    }
+    ensure!(
+        s.user_state(&user).await.is_empty(),
+        "a malformed request stored something"
+    );
+    Ok(())
+}
+
+fn card(identity: &str, fields: &[(&str, &str)]) -> String {
+    b64(&testimage::render(
+        &testimage::id_card_manifest(identity, fields),
+        Format::Png,
+    ))
+}
+
+const CARD_FIELDS: [(&str, &str); 4] = [
+    ("FIRST_NAME", "JANE"),
+    ("LAST_NAME", "DOE"),
+    ("DATE_OF_BIRTH", "01/31/1990"),
+    ("DOCUMENT_NUMBER", "D1234567"),
+];
+
+async fn register_idcard_merges_card_fields(detect_text: bool) -> Outcome {
+    let s = if detect_text {
+        variant("Riv-E2E-DetectText", &[("IdExtraction", "detect-text")])
+    } else {
+        stack()
+    };
+    let user = unique("carded");
+    let req = json!({
+        "UserId": user,
+        "Image": photo(Case::Selfie, &user),
+        "IdCard": card(&user, &CARD_FIELDS),
+        "Properties": {"LAST_NAME": "typed by the user", "team": "blue"},
+    });
+    let (status, answer) = s.post("register-idcard", &req).await;
+    ensure!(
+        status == 200 && answer["Status"] == "Registered",
+        "register-idcard: {status} {answer}"
+    );
+    let p = &answer["Properties"];
+    ensure!(
+        p["LAST_NAME"] == "DOE" && p["FIRST_NAME"] == "JANE" && p["team"] == "blue",
+        "properties: {p}"
+    );
+    ensure!(
+        p["DATE_OF_BIRTH"] == "1990-01-31" && p["DOCUMENT_NUMBER"] == "D1234567",
+        "properties: {p}"
+    );
+    let state = s.user_state(&user).await;
+    ensure!(
+        state
+            .objects
+            .iter()
+            .any(|o| o.starts_with(&format!("idcards/{user}/"))),
+        "no card stored: {state:?}"
+    );
+    Ok(())
+}
+
+async fn register_idcard_refuses_someone_elses_card() -> Outcome {
+    let s = stack();
+    let user = unique("impostor");
+    let req = json!({"UserId": user, "Image": photo(Case::Selfie, &user), "IdCard": card(&unique("victim"), &CARD_FIELDS)});
+    expect(
+        "card of someone else",
+        s.post("register-idcard", &req).await,
+        403,
+        "FaceNotMatchWithIdCard",
+    )?;
+    ensure!(
+        s.user_state(&user).await.is_empty(),
+        "a refused card stored something"
+    );
+    Ok(())
+}
+
+async fn register_idcard_rejects_bad_cards() -> Outcome {
+    let s = stack();
+    let user = unique("badcard");
+    let nameless = json!({"UserId": user, "Image": photo(Case::Selfie, &user), "IdCard": card(&user, &[("DOCUMENT_NUMBER", "X1")])});
+    expect(
+        "card without a name",
+        s.post("register-idcard", &nameless).await,
+        422,
+        "IdCardUnreadable",
+    )?;
+    let big = b64(&testimage::padded_png(
+        &testimage::id_card_manifest(&user, &CARD_FIELDS),
+        300 * 1024,
+    ));
+    let oversized = json!({"UserId": user, "Image": photo(Case::Selfie, &user), "IdCard": big});
+    expect_bad_request(
+        "card over 256 KiB",
+        s.post("register-idcard", &oversized).await,
+    )?;
+    let missing = body(&user, &photo(Case::Selfie, &user));
+    expect_bad_request("no card", s.post("register-idcard", &missing).await)?;
+    ensure!(
+        s.user_state(&user).await.is_empty(),
+        "a bad card stored something"
+    );
+    Ok(())
+}
+
+async fn auth_verifies_the_right_person() -> Outcome {
+    let s = stack();
+    let user = registered(s, "verified").await?;
+    let (status, answer) = s
+        .post("auth", &body(&user, &photo(Case::Selfie, &user)))
+        .await;
+    ensure!(
+        status == 200 && answer["Status"] == "Verified",
+        "auth: {status} {answer}"
+    );
+    ensure!(
+        answer["Similarity"].as_f64().unwrap_or(0.0) >= 95.0,
+        "similarity: {answer}"
+    );
+    Ok(())
+}
+
+async fn auth_denies_and_publishes() -> Outcome {
+    let s = stack();
+    let user = registered(s, "target").await?;
+    let config = s.sdk_config().await;
+    let (sqs, sns) = (
+        aws_sdk_sqs::Client::new(&config),
+        aws_sdk_sns::Client::new(&config),
+    );
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique("login-failed"))
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let queue_url = queue.queue_url().unwrap_or_default().to_string();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .unwrap_or_default();
+    sns.subscribe()
+        .topic_arn(s.output("LoginFailedTopic"))
+        .protocol("sqs")
+        .endpoint(arn)
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+
+    let intruder = photo(Case::Selfie, &unique("intruder"));
+    expect(
+        "auth by another person",
+        s.post("auth", &body(&user, &intruder)).await,
+        401,
+        "UserAccessDenied",
+    )?;
+    for _ in 0..10 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .wait_time_seconds(1)
+            .max_number_of_messages(10)
+            .send()
+            .await;
+        for message in got.map(|g| g.messages().to_vec()).unwrap_or_default() {
+            let envelope: Value =
+                serde_json::from_str(message.body().unwrap_or("{}")).unwrap_or_default();
+            let event: Value = serde_json::from_str(envelope["Message"].as_str().unwrap_or("{}"))
+                .unwrap_or_default();
+            if event["Event"] == "LoginFailed" && event["UserId"] == user.as_str() {
+                return Ok(());
+            }
+        }
+    }
+    Err(format!(
+        "no LoginFailed event for {user} arrived on the topic"
+    ))
+}
+
+async fn auth_unknown_user() -> Outcome {
+    let s = stack();
+    let ghost = unique("ghost");
+    expect(
+        "auth of an unknown user",
+        s.post("auth", &body(&ghost, &photo(Case::Selfie, &ghost)))
+            .await,
+        404,
+        "UserNotFound",
+    )
+}
+
+async fn auth_falls_back_to_collection_search() -> Outcome {
+    let s = stack();
+    let user = registered(s, "fallback").await?;
+    // Without stored images the comparison finds nothing; the collection still knows the face.
+    s.delete_face_images(&user).await;
+    let (status, answer) = s
+        .post("auth", &body(&user, &photo(Case::Selfie, &user)))
+        .await;
+    ensure!(
+        status == 200 && answer["Status"] == "Verified",
+        "fallback auth: {status} {answer}"
+    );
+    Ok(())
+}
+
+async fn update_same_person() -> Outcome {
+    let s = stack();
+    let user = registered(s, "updater").await?;
+    let new_photo = b64(&testimage::render(
+        &testimage::case(Case::Selfie, &user),
+        Format::Png,
+    ));
+    let req = json!({"UserId": user, "Image": new_photo, "Properties": {"team": "red"}});
+    let (status, answer) = s.post("update", &req).await;
+    ensure!(
+        status == 200 && answer["Status"] == "Updated",
+        "update: {status} {answer}"
+    );
+    let state = s.user_state(&user).await;
+    ensure!(
+        state.faces.len() == 2 && state.objects.len() == 2 && state.rows.len() == 3,
+        "after update: {state:?}"
+    );
+    ensure!(
+        state
+            .faces
+            .contains(&answer["FaceId"].as_str().unwrap_or_default().to_string()),
+        "new face missing"
+    );
+    Ok(())
+}
+
+async fn update_other_person() -> Outcome {
+    let s = stack();
+    let user = registered(s, "victim").await?;
+    let before = s.user_state(&user).await;
+    let req = body(&user, &photo(Case::Selfie, &unique("attacker")));
+    expect(
+        "update by another person",
+        s.post("update", &req).await,
+        401,
+        "UserAccessDenied",
+    )?;
+    ensure!(
+        s.user_state(&user).await == before,
+        "a denied update changed state"
+    );
+    Ok(())
+}
+
+async fn rollback_after_index_faces() -> Outcome {
+    let s = variant("Riv-E2E-Faults", &[("InjectFault", "record-write")]);
+    let user = unique("doomed");
+    let req = json!({"UserId": user, "Image": photo(Case::Selfie, &user), "IdCard": card(&user, &CARD_FIELDS)});
+    let got = s.post("register-idcard", &req).await;
+    ensure!(
+        got.0 >= 500 && got.1["Reason"] == "InternalError",
+        "wanted a 5xx InternalError, got {} {}",
+        got.0,
+        got.1
+    );
+    let state = s.user_state(&user).await;
+    ensure!(state.is_empty(), "the failed attempt left {state:?}");
+    Ok(())
+}
+
+async fn concurrent_registrations() -> Outcome {
+    let s = stack();
+    let face = photo(Case::Selfie, &unique("popular"));
+    let users: Vec<String> = (0..8).map(|_| unique("racer")).collect();
+    let bodies: Vec<Value> = users.iter().map(|u| body(u, &face)).collect();
+    let answers = futures_join(bodies.iter().map(|b| s.post("register", b))).await;
+    let winners = answers.iter().filter(|(status, _)| *status == 200).count();
+    let losers = answers
+        .iter()
+        .filter(|(status, a)| *status == 409 && a["Reason"] == "FaceAlreadyRegistered")
+        .count();
+    ensure!(
+        winners == 1 && losers == 7,
+        "8 racers: {winners} won, {losers} lost properly: {answers:?}"
+    );
+    let mut stored = 0;
+    for u in &users {
+        stored += s.user_state(u).await.faces.len();
+    }
+    ensure!(stored == 1, "{stored} faces stored for one person");
+    Ok(())
+}
+
+async fn concurrent_auths() -> Outcome {
+    let s = stack();
+    let (alice, bob) = (registered(s, "alice").await?, registered(s, "bob").await?);
+    let requests: Vec<(String, String, u16)> = (0..50)
+        .map(|i| match i % 3 {
+            0 => (alice.clone(), photo(Case::Selfie, &alice), 200),
+            1 => (bob.clone(), photo(Case::Selfie, &bob), 200),
+            _ => (alice.clone(), photo(Case::Selfie, &bob), 401),
+        })
+        .collect();
+    let bodies: Vec<Value> = requests.iter().map(|(u, img, _)| body(u, img)).collect();
+    let answers = futures_join(bodies.iter().map(|b| s.post("auth", b))).await;
+    for ((user, _, want), (status, answer)) in requests.iter().zip(&answers) {
+        ensure!(
+            status == want,
+            "auth of {user}: wanted {want}, got {status} {answer}"
+        );
+    }
+    Ok(())
+}
+
+/// Runs the futures concurrently and keeps their order.
+async fn futures_join<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    futures::future::join_all(futures).await
+}

@@ -1,0 +1,44 @@
+//! Every scenario of `riv_e2e::scenarios` as a test of its own, against the shared local stack.
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Err(e) = riv_e2e::scenarios::run(stringify!($name)).await {
+                    panic!("{e}");
+                }
+            }
+        )*
+
+        #[test]
+        fn every_scenario_has_a_test() {
+            let mut tested = vec![$(stringify!($name)),*];
+            let mut all: Vec<&str> = riv_e2e::scenarios::all().into_iter().map(|(n, _)| n).collect();
+            tested.sort_unstable();
+            all.sort_unstable();
+            assert_eq!(tested, all);
+        }
+    };
+}
+
+scenarios!(
+    register_stores_face_image_and_record,
+    register_rejects_every_quality_failure,
+    register_refuses_a_face_registered_to_another_user,
+    register_refuses_an_existing_user,
+    register_rejects_malformed_requests_without_state,
+    register_idcard_merges_card_fields_with_analyze_id,
+    register_idcard_merges_card_fields_with_detect_text,
+    register_idcard_refuses_someone_elses_card,
+    register_idcard_rejects_unreadable_and_oversized_cards,
+    auth_verifies_the_right_person,
+    auth_denies_another_person_and_publishes_login_failed,
+    auth_answers_not_found_for_an_unknown_user,
+    auth_falls_back_to_the_collection_search,
+    update_adds_the_new_face_of_the_same_person,
+    update_denies_another_person_and_changes_nothing,
+    rollback_leaves_nothing_when_the_record_write_fails,
+    concurrent_registrations_of_one_face_have_one_winner,
+    concurrent_auths_are_all_correct,
+);

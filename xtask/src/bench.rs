@@ -1,0 +1,65 @@
+//! `cargo xtask bench …`: speed figures, printed, never asserted.
+
+use crate::output::{self, Output};
+use anyhow::{anyhow, Result};
+use std::time::Duration;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Latency percentiles and throughput of register and auth through the local API (goals: auth p50 ≤ 50 ms,
+    /// p99 ≤ 200 ms, ≥ 50 req/s on 2 cores).
+    Flows {
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Seconds per flow (bounded at 20,000 requests a flow).
+        #[arg(long, default_value_t = 15)]
+        duration: u64,
+    },
+}
+
+pub fn run(command: Command, out: Output) -> Result<()> {
+    match command {
+        Command::Flows {
+            concurrency,
+            duration,
+        } => {
+            output::step("bringing up the stack under test");
+            let stack = riv_e2e::stack();
+            output::step(format!(
+                "loading {} with {concurrency} clients, {duration}s per flow",
+                stack.api_url
+            ));
+            let runtime = tokio::runtime::Runtime::new()?;
+            let figures = runtime
+                .block_on(riv_e2e::bench::flows(
+                    concurrency,
+                    Duration::from_secs(duration),
+                ))
+                .map_err(|e| anyhow!(e))?;
+            match out {
+                Output::Json => println!("{}", serde_json::to_string(&figures)?),
+                Output::Text => {
+                    println!(
+                        "{:<10} {:>8} {:>7} {:>9} {:>8} {:>8} {:>8}",
+                        "flow", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms"
+                    );
+                    for f in &figures {
+                        println!(
+                            "{:<10} {:>8} {:>7} {:>9.1} {:>8.1} {:>8.1} {:>8.1}",
+                            f.flow,
+                            f.requests,
+                            f.errors,
+                            f.per_second,
+                            f.p50_ms,
+                            f.p95_ms,
+                            f.p99_ms
+                        );
+                    }
+                    println!("goals: auth p50 <= 50 ms, p99 <= 200 ms, >= 50 req/s");
+                }
+            }
+            Ok(())
+        }
+    }
+}
