@@ -126,3 +126,69 @@ pub async fn flows(concurrency: usize, duration: Duration) -> Result<Vec<Figures
     .await;
     Ok(vec![register, auth])
 }
+
+/// How long `local up` takes and how fast a function starts in the process executor.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LocalUpFigures {
+    pub cold_venv: bool,
+    pub phases: Vec<(String, f64)>,
+    pub total_seconds: f64,
+    pub first_invoke_ms: f64,
+    pub warm_invoke_ms: f64,
+}
+
+/// Brings up a fresh local stack on a free port (after removing the venv when `cold`), invokes one function
+/// twice, and takes the stack down again.
+pub async fn local_up(cold: bool) -> Result<LocalUpFigures, String> {
+    use riv_deploy::local::{self as stack_local, UpOptions};
+    let root = crate::workspace_root();
+    let paths = riv_local::Paths::new(&root);
+    if cold {
+        for entry in std::fs::read_dir(&paths.work)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry.file_name().to_string_lossy().starts_with("venv-") {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let port = riv_local::http::free_port().map_err(|e| e.to_string())?;
+    let options = UpOptions {
+        port,
+        stack: "Riv-Bench".into(),
+        region: stack_local::REGION.into(),
+        parameters: Default::default(),
+    };
+    let started = Instant::now();
+    let up = stack_local::up(&root, &options, &|m| eprintln!("==> {m}")).await?;
+    let total_seconds = started.elapsed().as_secs_f64();
+    let target = riv_deploy::Target::local(&up.running.endpoint(), stack_local::REGION).await;
+    let lambda = aws_sdk_lambda::Client::new(&target.config);
+    let event = json!({"Input": {"UserId": "bench", "Image": photo(Case::Selfie, "bench")}});
+    let mut times = Vec::new();
+    for _ in 0..2 {
+        let t = Instant::now();
+        lambda
+            .invoke()
+            .function_name("Riv-Bench-detect-faces")
+            .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let _ = riv_local::stop(&up.running.dir);
+    Ok(LocalUpFigures {
+        cold_venv: cold,
+        phases: up
+            .phases
+            .iter()
+            .map(|(p, d)| (p.clone(), d.as_secs_f64()))
+            .collect(),
+        total_seconds,
+        first_invoke_ms: times[0],
+        warm_invoke_ms: times[1],
+    })
+}

@@ -13,7 +13,8 @@ pub type Scenario = fn() -> Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 macro_rules! ensure {
     ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
+        let holds: bool = $cond;
+        if !holds {
             return Err(format!($($msg)+));
         }
     };

@@ -16,10 +16,42 @@ pub enum Command {
         #[arg(long, default_value_t = 15)]
         duration: u64,
     },
+    /// Time `local up` on a fresh port (warm: venv and build cached; --cold: the venv is rebuilt first) and
+    /// a function's first and second invocation in the process executor (goals: warm up ≤ 60 s, cold
+    /// function start ≤ 50 ms).
+    LocalUp {
+        #[arg(long)]
+        cold: bool,
+    },
 }
 
 pub fn run(command: Command, out: Output) -> Result<()> {
     match command {
+        Command::LocalUp { cold } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let f = runtime
+                .block_on(riv_e2e::bench::local_up(cold))
+                .map_err(|e| anyhow!(e))?;
+            match out {
+                Output::Json => println!("{}", serde_json::to_string(&f)?),
+                Output::Text => {
+                    println!(
+                        "local up ({}): {:.1} s",
+                        if cold { "cold venv" } else { "warm" },
+                        f.total_seconds
+                    );
+                    for (phase, s) in &f.phases {
+                        println!("  {phase:<8} {s:>6.1} s");
+                    }
+                    println!(
+                        "first invoke (cold start) {:.0} ms, second (warm) {:.0} ms",
+                        f.first_invoke_ms, f.warm_invoke_ms
+                    );
+                    println!("goals: warm local up <= 60 s, cold function start <= 50 ms");
+                }
+            }
+            Ok(())
+        }
         Command::Flows {
             concurrency,
             duration,

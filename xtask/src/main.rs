@@ -2,6 +2,7 @@
 
 mod bench;
 mod build;
+mod deploy;
 mod e2e;
 mod local;
 mod output;
@@ -31,6 +32,13 @@ enum Command {
     Build(build::Args),
     /// Synthesize the Riv CloudFormation template (default: target/cfn/riv.template.yaml).
     Synth(synth::Args),
+    /// Build, upload and deploy the stack to a region through a reviewed change set, streaming its events.
+    Deploy(deploy::DeployArgs),
+    /// Print a deployed stack's outputs.
+    Outputs(deploy::Where),
+    /// Remove a stack completely: empty its image bucket (every version), delete the stack, then the bucket and
+    /// any collection left. Already gone is success.
+    Destroy(deploy::DestroyArgs),
     /// Run Riv offline on this machine: LocalStack (host process, no Docker) plus our Rekognition/Textract
     /// emulator, with the stack deployed into it.
     #[command(subcommand)]
@@ -58,6 +66,9 @@ fn main() -> std::process::ExitCode {
         Command::Build(args) => build::run(&args, cli.output),
         Command::Synth(args) => synth::run(&args, cli.output),
         Command::Local(command) => local::run(command, cli.output),
+        Command::Deploy(args) => deploy::deploy(&args, cli.output),
+        Command::Outputs(args) => deploy::outputs(&args, cli.output),
+        Command::Destroy(args) => deploy::destroy(&args, cli.output),
         Command::E2e(args) => e2e::run(&args, cli.output),
         Command::Bench(command) => bench::run(command, cli.output),
     };

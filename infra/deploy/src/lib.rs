@@ -2,8 +2,10 @@
 //! creating or updating the stack. `cargo xtask` and the end-to-end tests call the same code.
 
 pub mod build;
+pub mod changeset;
 pub mod local;
 pub mod stack;
 pub mod target;
+pub mod teardown;
 
 pub use target::Target;

@@ -133,7 +133,8 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
     })
 }
 
-/// Uploads the artifacts and creates or updates the stack with them.
+/// Uploads the artifacts and applies the template through a change set, approved without asking (the local
+/// stack is disposable); the same path `cargo xtask deploy` takes.
 pub async fn deploy(
     target: &Target,
     stack_name: &str,
@@ -154,7 +155,33 @@ pub async fn deploy(
     );
     params.extend(parameters.clone());
     let yaml = riv_infra::synth_yaml().map_err(|e| format!("rendering the template: {e}"))?;
-    stack::create_or_update(target, stack_name, &yaml, &bucket, &params, progress)
+    let url = stack::upload_template(target, &bucket, stack_name, &yaml)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    match crate::changeset::plan(target, stack_name, &url, &params)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        None => {
+            progress(&format!("{stack_name}: no changes"));
+            let outputs = stack::outputs(target, stack_name)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Deployed {
+                stack: stack_name.into(),
+                changed: false,
+                status: "UNCHANGED".into(),
+                outputs,
+            })
+        }
+        Some(plan) => {
+            progress(&format!(
+                "{stack_name}: applying {} resource changes",
+                plan.changes.len()
+            ));
+            crate::changeset::execute(target, &plan, &|_| {})
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
 }

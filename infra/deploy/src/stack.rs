@@ -3,7 +3,7 @@
 
 use crate::build::Manifest;
 use crate::Target;
-use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus, Tag};
+use aws_sdk_cloudformation::types::StackStatus;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use riv_infra::naming::code_key_parameter;
 use std::collections::BTreeMap;
@@ -162,6 +162,11 @@ fn in_progress(status: &StackStatus) -> bool {
     status.as_str().ends_with("_IN_PROGRESS")
 }
 
+/// The stack's status, `None` when it does not exist.
+pub async fn status(target: &Target, stack: &str) -> Result<Option<StackStatus>, DeployError> {
+    status_of(target, stack).await
+}
+
 async fn status_of(target: &Target, stack: &str) -> Result<Option<StackStatus>, DeployError> {
     match target
         .cloudformation
@@ -176,124 +181,28 @@ async fn status_of(target: &Target, stack: &str) -> Result<Option<StackStatus>, 
     }
 }
 
-/// Creates the stack, or updates it when it exists ("no updates" is success), and waits for the end.
-pub async fn create_or_update(
+/// Puts the template where CloudFormation reads it (too large for an inline body) and returns its URL.
+pub async fn upload_template(
     target: &Target,
-    stack: &str,
-    template_yaml: &str,
     bucket: &str,
-    parameters: &BTreeMap<String, String>,
-    progress: &dyn Fn(&str),
-) -> Result<Deployed, DeployError> {
+    stack: &str,
+    yaml: &str,
+) -> Result<String, DeployError> {
     use sha2::Digest;
     let key = format!(
         "templates/{stack}/{}.yaml",
-        hex::encode(sha2::Sha256::digest(template_yaml))
+        hex::encode(sha2::Sha256::digest(yaml))
     );
     target
         .s3
         .put_object()
         .bucket(bucket)
         .key(&key)
-        .body(template_yaml.as_bytes().to_vec().into())
+        .body(yaml.as_bytes().to_vec().into())
         .send()
         .await
         .map_err(aws("uploading the template"))?;
-    let url = target.object_url(bucket, &key);
-    let params: Vec<Parameter> = parameters
-        .iter()
-        .map(|(k, v)| {
-            Parameter::builder()
-                .parameter_key(k)
-                .parameter_value(v)
-                .build()
-        })
-        .collect();
-    let tag = Tag::builder()
-        .key(riv_infra::stack::STACK_TAG)
-        .value(stack)
-        .build();
-
-    let mut existing = status_of(target, stack).await?;
-    if existing == Some(StackStatus::RollbackComplete) {
-        // A failed first create can only be deleted.
-        progress(&format!(
-            "{stack} is in ROLLBACK_COMPLETE from a failed create: deleting it first"
-        ));
-        target
-            .cloudformation
-            .delete_stack()
-            .stack_name(stack)
-            .send()
-            .await
-            .map_err(aws("deleting the failed stack"))?;
-        wait(target, stack).await?;
-        existing = None;
-    }
-    let changed = if existing.is_none() {
-        progress(&format!("creating stack {stack}"));
-        match target
-            .cloudformation
-            .create_stack()
-            .stack_name(stack)
-            .template_url(&url)
-            .set_parameters(Some(params))
-            .capabilities(Capability::CapabilityIam)
-            .tags(tag)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            // A retried create whose first attempt went through: the stack is ours and on its way.
-            Err(e) if e.code() == Some("AlreadyExistsException") => {}
-            Err(e) => return Err(aws("cloudformation CreateStack")(e)),
-        }
-        true
-    } else {
-        progress(&format!("updating stack {stack}"));
-        match target
-            .cloudformation
-            .update_stack()
-            .stack_name(stack)
-            .template_url(&url)
-            .set_parameters(Some(params))
-            .capabilities(Capability::CapabilityIam)
-            .tags(tag)
-            .send()
-            .await
-        {
-            Ok(_) => true,
-            Err(e)
-                if e.message()
-                    .is_some_and(|m| m.contains("No updates are to be performed")) =>
-            {
-                false
-            }
-            Err(e) => return Err(aws("cloudformation UpdateStack")(e)),
-        }
-    };
-    let status = if changed {
-        wait(target, stack).await?
-    } else {
-        existing.unwrap_or(StackStatus::CreateComplete)
-    };
-    let ok = matches!(
-        status,
-        StackStatus::CreateComplete | StackStatus::UpdateComplete
-    );
-    if !ok {
-        return Err(DeployError::Failed {
-            stack: stack.into(),
-            status: status.as_str().into(),
-            reason: first_failure(target, stack).await,
-        });
-    }
-    Ok(Deployed {
-        stack: stack.into(),
-        changed,
-        status: status.as_str().into(),
-        outputs: outputs(target, stack).await?,
-    })
+    Ok(target.object_url(bucket, &key))
 }
 
 /// Polls until the stack leaves its `*_IN_PROGRESS` state; a deleted stack reads as `DELETE_COMPLETE`.
@@ -309,6 +218,28 @@ async fn wait(target: &Target, stack: &str) -> Result<StackStatus, DeployError> 
             Some(s) => return Ok(s),
             None => return Ok(StackStatus::DeleteComplete),
         }
+    }
+}
+
+/// Deletes the stack and waits; a stack that is gone already is success.
+pub async fn delete_stack(target: &Target, stack: &str) -> Result<(), DeployError> {
+    if status_of(target, stack).await?.is_none() {
+        return Ok(());
+    }
+    target
+        .cloudformation
+        .delete_stack()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(aws("cloudformation DeleteStack"))?;
+    match wait(target, stack).await? {
+        StackStatus::DeleteComplete => Ok(()),
+        other => Err(DeployError::Failed {
+            stack: stack.into(),
+            status: other.as_str().into(),
+            reason: first_failure(target, stack).await,
+        }),
     }
 }
 

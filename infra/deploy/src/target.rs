@@ -11,6 +11,7 @@ pub struct Target {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
+    pub rekognition: aws_sdk_rekognition::Client,
 }
 
 impl Target {
@@ -53,6 +54,7 @@ impl Target {
             cloudformation: aws_sdk_cloudformation::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3),
             sts: aws_sdk_sts::Client::new(&config),
+            rekognition: aws_sdk_rekognition::Client::new(&config),
             config,
         }
     }

@@ -1,0 +1,238 @@
+//! Deploys as a platform engineer wants them: a change set first, its resource changes shown for review, then
+//! executed with the stack's events streamed until a terminal state. "No changes" is a successful no-op.
+
+use crate::stack::{outputs, DeployError, Deployed};
+use crate::Target;
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetStatus, ChangeSetType, Parameter, StackStatus, Tag,
+};
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+/// One row of the review table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Change {
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    pub replacement: String,
+}
+
+/// A change set waiting for approval.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub stack: String,
+    pub change_set: String,
+    pub changes: Vec<Change>,
+}
+
+fn aws<E: std::error::Error + ProvideErrorMetadata + 'static>(
+    action: &str,
+) -> impl FnOnce(E) -> DeployError + '_ {
+    move |e| DeployError::Aws {
+        action: action.into(),
+        detail: e
+            .message()
+            .map(str::to_string)
+            .unwrap_or_else(|| e.to_string()),
+    }
+}
+
+fn pause(target: &Target) -> Duration {
+    if target.endpoint.is_some() {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_secs(3)
+    }
+}
+
+/// Creates a change set for the template at `template_url`; `None` when it would change nothing.
+pub async fn plan(
+    target: &Target,
+    stack: &str,
+    template_url: &str,
+    parameters: &BTreeMap<String, String>,
+) -> Result<Option<Plan>, DeployError> {
+    let status = crate::stack::status(target, stack).await?;
+    if status == Some(StackStatus::RollbackComplete) {
+        // A failed first create can only be deleted before trying again.
+        crate::stack::delete_stack(target, stack).await?;
+    }
+    let exists = matches!(status, Some(s) if s != StackStatus::RollbackComplete && s != StackStatus::ReviewInProgress);
+    let kind = if exists {
+        ChangeSetType::Update
+    } else {
+        ChangeSetType::Create
+    };
+    let name = format!(
+        "riv-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default()
+    );
+    let params: Vec<Parameter> = parameters
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect();
+    target
+        .cloudformation
+        .create_change_set()
+        .stack_name(stack)
+        .change_set_name(&name)
+        .change_set_type(kind)
+        .template_url(template_url)
+        .set_parameters(Some(params))
+        .capabilities(Capability::CapabilityIam)
+        .tags(
+            Tag::builder()
+                .key(riv_infra::stack::STACK_TAG)
+                .value(stack)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(aws("cloudformation CreateChangeSet"))?;
+    loop {
+        let cs = target
+            .cloudformation
+            .describe_change_set()
+            .stack_name(stack)
+            .change_set_name(&name)
+            .send()
+            .await
+            .map_err(aws("cloudformation DescribeChangeSet"))?;
+        match cs.status() {
+            Some(ChangeSetStatus::CreateComplete) => {
+                let changes = cs
+                    .changes()
+                    .iter()
+                    .filter_map(|c| c.resource_change())
+                    .map(|r| Change {
+                        action: r
+                            .action()
+                            .map(|a| a.as_str().to_string())
+                            .unwrap_or_default(),
+                        logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
+                        resource_type: r.resource_type().unwrap_or_default().to_string(),
+                        replacement: r
+                            .replacement()
+                            .map(|x| x.as_str().to_string())
+                            .unwrap_or_else(|| "-".into()),
+                    })
+                    .collect();
+                return Ok(Some(Plan {
+                    stack: stack.into(),
+                    change_set: name,
+                    changes,
+                }));
+            }
+            Some(ChangeSetStatus::Failed) => {
+                let reason = cs.status_reason().unwrap_or_default().to_string();
+                let _ = target
+                    .cloudformation
+                    .delete_change_set()
+                    .stack_name(stack)
+                    .change_set_name(&name)
+                    .send()
+                    .await;
+                if reason.contains("didn't contain changes") || reason.contains("No updates") {
+                    return Ok(None);
+                }
+                return Err(DeployError::Failed {
+                    stack: stack.into(),
+                    status: "change set FAILED".into(),
+                    reason,
+                });
+            }
+            _ => tokio::time::sleep(pause(target)).await,
+        }
+    }
+}
+
+/// Executes the change set and reports every stack event as it happens until the stack settles.
+pub async fn execute(
+    target: &Target,
+    plan: &Plan,
+    on_event: &dyn Fn(&str),
+) -> Result<Deployed, DeployError> {
+    let started = aws_sdk_cloudformation::primitives::DateTime::from(std::time::SystemTime::now());
+    target
+        .cloudformation
+        .execute_change_set()
+        .stack_name(&plan.stack)
+        .change_set_name(&plan.change_set)
+        .send()
+        .await
+        .map_err(aws("cloudformation ExecuteChangeSet"))?;
+    let mut seen = HashSet::new();
+    let mut first_failure: Option<String> = None;
+    loop {
+        tokio::time::sleep(pause(target)).await;
+        if let Ok(out) = target
+            .cloudformation
+            .describe_stack_events()
+            .stack_name(&plan.stack)
+            .send()
+            .await
+        {
+            let mut fresh: Vec<_> = out
+                .stack_events()
+                .iter()
+                .filter(|e| {
+                    e.timestamp()
+                        .is_some_and(|t| t.secs() >= started.secs() - 1)
+                })
+                .filter(|e| seen.insert(e.event_id().unwrap_or_default().to_string()))
+                .collect();
+            fresh.reverse();
+            for e in fresh {
+                let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
+                let reason = e.resource_status_reason().unwrap_or_default();
+                if status.ends_with("_FAILED")
+                    && first_failure.is_none()
+                    && !reason.contains("cancelled")
+                {
+                    first_failure = Some(format!(
+                        "{} ({}): {reason}",
+                        e.logical_resource_id().unwrap_or_default(),
+                        e.resource_type().unwrap_or_default()
+                    ));
+                }
+                on_event(&format!(
+                    "{:<44} {:<34} {:<28} {reason}",
+                    e.logical_resource_id().unwrap_or_default(),
+                    e.resource_type().unwrap_or_default(),
+                    status
+                ));
+            }
+        }
+        let status = crate::stack::status(target, &plan.stack).await?;
+        match status {
+            Some(s) if s.as_str().ends_with("_IN_PROGRESS") => continue,
+            Some(s @ (StackStatus::CreateComplete | StackStatus::UpdateComplete)) => {
+                return Ok(Deployed {
+                    stack: plan.stack.clone(),
+                    changed: true,
+                    status: s.as_str().into(),
+                    outputs: outputs(target, &plan.stack).await?,
+                })
+            }
+            other => {
+                return Err(DeployError::Failed {
+                    stack: plan.stack.clone(),
+                    status: other
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_else(|| "DELETED".into()),
+                    reason: first_failure.unwrap_or_else(|| "no failed resource reported".into()),
+                })
+            }
+        }
+    }
+}

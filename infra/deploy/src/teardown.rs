@@ -1,0 +1,229 @@
+//! Taking a stack down completely: its image bucket is retained by CloudFormation on purpose, so destroy empties
+//! it (every version, delete marker and unfinished upload, in batches of 1,000 sent concurrently), deletes the
+//! stack, then deletes the bucket and any collection left. Only buckets tagged with the stack's name are touched.
+
+use crate::stack::DeployError;
+use crate::Target;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use futures::stream::{self, StreamExt};
+use riv_infra::stack::STACK_TAG;
+
+/// Keys a DeleteObjects request takes at most.
+pub const BATCH: usize = 1000;
+/// DeleteObjects requests in flight at once.
+pub const PARALLEL_BATCHES: usize = 8;
+
+fn s3_error<E: ProvideErrorMetadata + std::fmt::Debug>(
+    action: &str,
+) -> impl FnOnce(E) -> DeployError + '_ {
+    move |e| DeployError::Aws {
+        action: action.into(),
+        detail: e
+            .message()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{e:?}")),
+    }
+}
+
+/// The `riv:stack` tag of a bucket, if it has one.
+pub async fn bucket_stack_tag(target: &Target, bucket: &str) -> Option<String> {
+    let tags = target
+        .s3
+        .get_bucket_tagging()
+        .bucket(bucket)
+        .send()
+        .await
+        .ok()?;
+    tags.tag_set()
+        .iter()
+        .find(|t| t.key() == STACK_TAG)
+        .map(|t| t.value().to_string())
+}
+
+/// Deletes every object version, delete marker and incomplete multipart upload; returns how many versions and
+/// markers went. Repeats the listing until it comes back empty, so writes racing the delete are caught too.
+pub async fn empty_bucket(
+    target: &Target,
+    bucket: &str,
+    progress: &dyn Fn(usize),
+) -> Result<usize, DeployError> {
+    let mut deleted = 0;
+    loop {
+        let mut batches: Vec<Vec<ObjectIdentifier>> = Vec::new();
+        let mut current = Vec::with_capacity(BATCH);
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = target
+                .s3
+                .list_object_versions()
+                .bucket(bucket)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker)
+                .send()
+                .await
+                .map_err(s3_error("listing object versions"))?;
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = page
+                .delete_markers()
+                .iter()
+                .map(|m| (m.key(), m.version_id()));
+            for (key, version) in versions.chain(markers) {
+                let Some(key) = key else { continue };
+                let id = ObjectIdentifier::builder()
+                    .key(key)
+                    .set_version_id(version.map(str::to_string))
+                    .build();
+                current.push(id.map_err(|e| DeployError::Other(e.to_string()))?);
+                if current.len() == BATCH {
+                    batches.push(std::mem::replace(&mut current, Vec::with_capacity(BATCH)));
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+        if batches.is_empty() {
+            break;
+        }
+        let results: Vec<Result<usize, DeployError>> = stream::iter(batches)
+            .map(|batch| async move {
+                let count = batch.len();
+                let delete = Delete::builder()
+                    .set_objects(Some(batch))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| DeployError::Other(e.to_string()))?;
+                let out = target
+                    .s3
+                    .delete_objects()
+                    .bucket(bucket)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(s3_error("deleting objects"))?;
+                if let Some(first) = out.errors().first() {
+                    return Err(DeployError::Other(format!(
+                        "could not delete {}: {}",
+                        first.key().unwrap_or("?"),
+                        first.message().unwrap_or("no reason given")
+                    )));
+                }
+                Ok(count)
+            })
+            .buffer_unordered(PARALLEL_BATCHES)
+            .collect()
+            .await;
+        for r in results {
+            deleted += r?;
+            progress(deleted);
+        }
+    }
+    abort_uploads(target, bucket).await?;
+    Ok(deleted)
+}
+
+async fn abort_uploads(target: &Target, bucket: &str) -> Result<(), DeployError> {
+    let uploads = target
+        .s3
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(s3_error("listing multipart uploads"))?;
+    for upload in uploads.uploads() {
+        target
+            .s3
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(upload.key().unwrap_or_default())
+            .upload_id(upload.upload_id().unwrap_or_default())
+            .send()
+            .await
+            .map_err(s3_error("aborting a multipart upload"))?;
+    }
+    Ok(())
+}
+
+/// What destroy found and removed.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+pub struct Destroyed {
+    pub stack_existed: bool,
+    pub bucket: Option<String>,
+    pub objects_deleted: usize,
+    pub collections_deleted: Vec<String>,
+    /// A bucket named by the stack but not tagged as its own, left alone.
+    pub skipped_bucket: Option<String>,
+}
+
+/// Empties and removes everything of `stack`; already gone is success.
+pub async fn destroy(
+    target: &Target,
+    stack: &str,
+    progress: &dyn Fn(&str),
+) -> Result<Destroyed, DeployError> {
+    let mut report = Destroyed::default();
+    let outputs = match crate::stack::outputs(target, stack).await {
+        Ok(o) => o,
+        Err(e) if e.to_string().contains("does not exist") => {
+            progress(&format!(
+                "stack {stack} does not exist in {}: nothing to destroy",
+                target.region
+            ));
+            return Ok(report);
+        }
+        Err(e) => return Err(e),
+    };
+    report.stack_existed = true;
+    if let Some(bucket) = outputs.get("ImageBucket") {
+        match bucket_stack_tag(target, bucket).await {
+            Some(tag) if tag == stack => {
+                progress(&format!("emptying {bucket} (all versions)"));
+                report.objects_deleted = empty_bucket(target, bucket, &|n| {
+                    progress(&format!("  {n} versions deleted"))
+                })
+                .await?;
+                report.bucket = Some(bucket.clone());
+            }
+            _ => {
+                progress(&format!(
+                    "{bucket} is not tagged {STACK_TAG}={stack}: leaving it alone"
+                ));
+                report.skipped_bucket = Some(bucket.clone());
+            }
+        }
+    }
+    progress(&format!("deleting stack {stack}"));
+    crate::stack::delete_stack(target, stack).await?;
+    if let Some(bucket) = &report.bucket {
+        match target.s3.delete_bucket().bucket(bucket).send().await {
+            Ok(_) => progress(&format!("deleted bucket {bucket}")),
+            Err(e) if e.code() == Some("NoSuchBucket") => {}
+            Err(e) => return Err(s3_error("deleting the image bucket")(e)),
+        }
+    }
+    for collection in outputs
+        .get("Collections")
+        .map(|c| c.split(','))
+        .into_iter()
+        .flatten()
+        .filter(|c| !c.is_empty())
+    {
+        if target
+            .rekognition
+            .delete_collection()
+            .collection_id(collection)
+            .send()
+            .await
+            .is_ok()
+        {
+            report.collections_deleted.push(collection.to_string());
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,214 @@
+//! `cargo xtask deploy | outputs | destroy`: one Riv stack per region, reviewed before it changes, removed
+//! completely when asked.
+
+use crate::output::{self, Output};
+use anyhow::{anyhow, bail, Result};
+use riv_deploy::build::Arch;
+use riv_deploy::{changeset, stack, teardown, Target};
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Where {
+    /// AWS region, e.g. eu-west-1.
+    #[arg(long)]
+    region: String,
+    #[arg(long, default_value = riv_infra::stack::DEFAULT_STACK_NAME)]
+    stack: String,
+    /// Named profile from ~/.aws (otherwise the standard chain: environment, SSO, instance role).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Another endpoint, e.g. LocalStack's http://127.0.0.1:4566.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    target: Where,
+    /// Stack parameter (repeatable), e.g. `--param FaceMatchThreshold=97`.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    /// Execute the change set without asking (required without a terminal).
+    #[arg(long)]
+    yes: bool,
+    /// Lambda architecture to build for.
+    #[arg(long, default_value = "x86_64", value_parser = ["x86_64", "arm64"])]
+    arch: String,
+}
+
+#[derive(clap::Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    target: Where,
+    /// Destroy without asking (required without a terminal).
+    #[arg(long)]
+    yes: bool,
+}
+
+async fn target(w: &Where) -> Target {
+    // LocalStack takes any credentials; do not make users invent some.
+    let local = w
+        .endpoint_url
+        .as_deref()
+        .is_some_and(|u| u.contains("127.0.0.1") || u.contains("localhost"));
+    let creds =
+        (local && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()).then_some(("test", "test"));
+    Target::new(
+        &w.region,
+        w.profile.as_deref(),
+        w.endpoint_url.as_deref(),
+        creds,
+    )
+    .await
+}
+
+fn confirm(question: &str, yes: bool) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("{question} needs confirmation and there is no terminal to ask on: pass --yes");
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+fn print_outputs(out: Output, outputs: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    match out {
+        Output::Json => println!("{}", serde_json::to_string(outputs)?),
+        Output::Text => {
+            for (k, v) in outputs {
+                println!("{k:<32} {v}");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
+    let started = Instant::now();
+    let mut template = riv_infra::stack::riv();
+    riv_infra::stack::set_defaults(&mut template, &args.params)?;
+    let root = crate::workspace_root()?;
+    let arch = if args.arch == "arm64" {
+        Arch::Arm64
+    } else {
+        Arch::X86_64
+    };
+    let manifest = riv_deploy::build::build(&root, arch, true, &|m| output::step(m))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let t = target(&args.target).await;
+        let w = &args.target;
+        output::step(format!("deploying {} to {}", w.stack, w.region));
+        let bucket = stack::artifact_bucket(&t).await?;
+        let keys = stack::upload_artifacts(&t, &bucket, &manifest, &|m| output::step(m)).await?;
+        let mut params = stack::code_parameters(&bucket, &keys);
+        params.insert(
+            riv_infra::stack::param::ARCHITECTURE.into(),
+            arch.lambda_name().into(),
+        );
+        params.extend(
+            args.params
+                .iter()
+                .filter_map(|p| p.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let yaml = template.to_yaml()?;
+        let url = stack::upload_template(&t, &bucket, &w.stack, &yaml).await?;
+        let Some(plan) = changeset::plan(&t, &w.stack, &url, &params).await? else {
+            output::step(format!("{}: no changes", w.stack));
+            output::done("deploy (nothing to do)", started);
+            return print_outputs(out, &stack::outputs(&t, &w.stack).await?);
+        };
+        eprintln!(
+            "{:<8} {:<44} {:<36} replacement",
+            "action", "logical id", "type"
+        );
+        for c in &plan.changes {
+            eprintln!(
+                "{:<8} {:<44} {:<36} {}",
+                c.action, c.logical_id, c.resource_type, c.replacement
+            );
+        }
+        if !confirm(
+            &format!(
+                "execute these {} changes on {} in {}?",
+                plan.changes.len(),
+                w.stack,
+                w.region
+            ),
+            args.yes,
+        )? {
+            let _ = t
+                .cloudformation
+                .delete_change_set()
+                .stack_name(&w.stack)
+                .change_set_name(&plan.change_set)
+                .send()
+                .await;
+            bail!("not executed; the change set was deleted");
+        }
+        let deployed = changeset::execute(&t, &plan, &|line| eprintln!("    {line}")).await?;
+        output::done(
+            &format!("{} is {}", deployed.stack, deployed.status),
+            started,
+        );
+        print_outputs(out, &deployed.outputs)
+    })
+}
+
+pub fn outputs(w: &Where, out: Output) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let t = target(w).await;
+        let outputs = stack::outputs(&t, &w.stack).await.map_err(|e| {
+            anyhow!(
+                "{e}: is {} deployed in {}? (`cargo xtask deploy --region {}`)",
+                w.stack,
+                w.region,
+                w.region
+            )
+        })?;
+        print_outputs(out, &outputs)
+    })
+}
+
+pub fn destroy(args: &DestroyArgs, out: Output) -> Result<()> {
+    let started = Instant::now();
+    let w = &args.target;
+    if !confirm(
+        &format!(
+            "destroy {} in {} and every image it stored?",
+            w.stack, w.region
+        ),
+        args.yes,
+    )? {
+        bail!("nothing was destroyed");
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    let report = runtime.block_on(async {
+        let t = target(w).await;
+        teardown::destroy(&t, &w.stack, &|m| output::step(m)).await
+    })?;
+    output::done("destroy", started);
+    match out {
+        Output::Json => println!("{}", serde_json::to_string(&report)?),
+        Output::Text if !report.stack_existed => {
+            println!("{} did not exist in {}: nothing to do", w.stack, w.region)
+        }
+        Output::Text => println!(
+            "destroyed {}: {} object versions, bucket {}, collections {:?}",
+            w.stack,
+            report.objects_deleted,
+            report.bucket.as_deref().unwrap_or("-"),
+            report.collections_deleted
+        ),
+    }
+    Ok(())
+}
