@@ -1,6 +1,7 @@
 //! Riv's domain: the names, types, reason codes and pure rules shared by the Lambda functions, the
 //! infrastructure synthesis and the end-to-end tests. No I/O lives here.
 
+pub mod clock;
 pub mod collections;
 pub mod config;
 pub mod events;

@@ -2,7 +2,6 @@
 //! AWS adapters for those ports, and the runtime glue the thin `bin/` entry points call.
 
 pub mod aws;
-pub mod clock;
 pub mod error;
 pub mod faults;
 pub mod handlers;

@@ -1,9 +1,8 @@
 //! Deploys as a platform engineer wants them: a change set first, its resource changes shown for review, then
 //! executed with the stack's events streamed until a terminal state. "No changes" is a successful no-op.
 
-use crate::stack::{outputs, DeployError, Deployed};
+use crate::stack::{aws, outputs, DeployError, Deployed};
 use crate::Target;
-use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, Parameter, StackStatus, Tag,
 };
@@ -25,18 +24,6 @@ pub struct Plan {
     pub stack: String,
     pub change_set: String,
     pub changes: Vec<Change>,
-}
-
-fn aws<E: std::error::Error + ProvideErrorMetadata + 'static>(
-    action: &str,
-) -> impl FnOnce(E) -> DeployError + '_ {
-    move |e| DeployError::Aws {
-        action: action.into(),
-        detail: e
-            .message()
-            .map(str::to_string)
-            .unwrap_or_else(|| e.to_string()),
-    }
 }
 
 fn pause(target: &Target) -> Duration {

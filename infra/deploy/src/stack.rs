@@ -24,7 +24,7 @@ pub enum DeployError {
     Other(String),
 }
 
-fn aws<E: std::error::Error + ProvideErrorMetadata + 'static>(
+pub(crate) fn aws<E: std::error::Error + ProvideErrorMetadata + 'static>(
     action: &str,
 ) -> impl FnOnce(E) -> DeployError + '_ {
     move |e| DeployError::Aws {

@@ -2,7 +2,7 @@
 //! it (every version, delete marker and unfinished upload, in batches of 1,000 sent concurrently), deletes the
 //! stack, then deletes the bucket and any collection left. Only buckets tagged with the stack's name are touched.
 
-use crate::stack::DeployError;
+use crate::stack::{aws, DeployError};
 use crate::Target;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
@@ -13,18 +13,6 @@ use riv_infra::stack::STACK_TAG;
 pub const BATCH: usize = 1000;
 /// DeleteObjects requests in flight at once.
 pub const PARALLEL_BATCHES: usize = 8;
-
-fn s3_error<E: ProvideErrorMetadata + std::fmt::Debug>(
-    action: &str,
-) -> impl FnOnce(E) -> DeployError + '_ {
-    move |e| DeployError::Aws {
-        action: action.into(),
-        detail: e
-            .message()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{e:?}")),
-    }
-}
 
 /// The `riv:stack` tag of a bucket, if it has one.
 pub async fn bucket_stack_tag(target: &Target, bucket: &str) -> Option<String> {
@@ -62,7 +50,7 @@ pub async fn empty_bucket(
                 .set_version_id_marker(version_marker)
                 .send()
                 .await
-                .map_err(s3_error("listing object versions"))?;
+                .map_err(aws("listing object versions"))?;
             let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
             let markers = page
                 .delete_markers()
@@ -106,7 +94,7 @@ pub async fn empty_bucket(
                     .delete(delete)
                     .send()
                     .await
-                    .map_err(s3_error("deleting objects"))?;
+                    .map_err(aws("deleting objects"))?;
                 if let Some(first) = out.errors().first() {
                     return Err(DeployError::Other(format!(
                         "could not delete {}: {}",
@@ -135,7 +123,7 @@ async fn abort_uploads(target: &Target, bucket: &str) -> Result<(), DeployError>
         .bucket(bucket)
         .send()
         .await
-        .map_err(s3_error("listing multipart uploads"))?;
+        .map_err(aws("listing multipart uploads"))?;
     for upload in uploads.uploads() {
         target
             .s3
@@ -145,7 +133,7 @@ async fn abort_uploads(target: &Target, bucket: &str) -> Result<(), DeployError>
             .upload_id(upload.upload_id().unwrap_or_default())
             .send()
             .await
-            .map_err(s3_error("aborting a multipart upload"))?;
+            .map_err(aws("aborting a multipart upload"))?;
     }
     Ok(())
 }
@@ -204,7 +192,7 @@ pub async fn destroy(
         match target.s3.delete_bucket().bucket(bucket).send().await {
             Ok(_) => progress(&format!("deleted bucket {bucket}")),
             Err(e) if e.code() == Some("NoSuchBucket") => {}
-            Err(e) => return Err(s3_error("deleting the image bucket")(e)),
+            Err(e) => return Err(aws("deleting the image bucket")(e)),
         }
     }
     for collection in outputs

@@ -3,7 +3,7 @@
 
 use super::image_error;
 use super::rollback::remove;
-use crate::clock;
+
 use crate::ports::{
     FaceEngine, FaceRecord, FaceRecords, ImageStore, Profile, ServiceError, ServiceErrorKind,
 };
@@ -118,7 +118,7 @@ impl IndexFace {
             face: Some(face.clone()),
             ..Default::default()
         };
-        let now = clock::now_rfc3339();
+        let now = riv_domain::clock::now(false);
 
         let outcome: Result<(), HandlerError> = async {
             let key = bucket::face_key(&user_id, &face_id, selfie.format.extension());
