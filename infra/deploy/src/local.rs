@@ -88,14 +88,18 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
     let t = Instant::now();
     let dir = paths.stack_dir(options.port);
     let running = match Running::load(&dir) {
-        Some(r) if r.is_alive() => {
+        Some(r) if r.is_alive() && r.python == python => {
             progress(&format!(
                 "LocalStack already runs on 127.0.0.1:{} (pid {})",
                 r.port, r.localstack_pid
             ));
             r
         }
-        _ => {
+        found => {
+            if found.is_some_and(|r| r.is_alive()) {
+                progress("LocalStack runs from an older venv (requirements or extension changed): restarting it");
+                riv_local::stop(&dir).map_err(|e| e.to_string())?;
+            }
             let release = root.join("target/release");
             let opts = Options {
                 port: options.port,

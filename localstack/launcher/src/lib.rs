@@ -71,6 +71,10 @@ pub struct Running {
     pub localstack_pid: u32,
     pub emulator_pid: u32,
     pub dir: PathBuf,
+    /// The venv Python LocalStack runs from: a stack started from an older venv must be restarted, and its venv
+    /// must not be deleted under it.
+    #[serde(default)]
+    pub python: PathBuf,
 }
 
 impl Running {
@@ -187,6 +191,7 @@ pub fn start(
         localstack_pid,
         emulator_pid,
         dir: dir.clone(),
+        python: python.to_path_buf(),
     };
     running.save()?;
     if let Err(e) = wait_healthy(
@@ -253,6 +258,17 @@ fn wait_healthy(
         seconds: timeout.as_secs(),
         log: log.display().to_string(),
     })
+}
+
+/// Every live stack of this workspace, whatever its port.
+pub fn live_stacks(paths: &Paths) -> Vec<Running> {
+    std::fs::read_dir(paths.work.join("local"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Running::load(&e.path()))
+        .filter(|r| process::alive(r.localstack_pid))
+        .collect()
 }
 
 /// What `stop` did.
