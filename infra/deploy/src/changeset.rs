@@ -7,7 +7,6 @@ use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, Parameter, StackStatus, Tag,
 };
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
 
 /// One row of the review table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -24,14 +23,6 @@ pub struct Plan {
     pub stack: String,
     pub change_set: String,
     pub changes: Vec<Change>,
-}
-
-fn pause(target: &Target) -> Duration {
-    if target.endpoint.is_some() {
-        Duration::from_millis(300)
-    } else {
-        Duration::from_secs(3)
-    }
 }
 
 /// Creates a change set for the template at `template_url`; `None` when it would change nothing.
@@ -138,7 +129,7 @@ pub async fn plan(
                     reason,
                 });
             }
-            _ => tokio::time::sleep(pause(target)).await,
+            _ => tokio::time::sleep(crate::stack::poll_interval(target)).await,
         }
     }
 }
@@ -161,7 +152,7 @@ pub async fn execute(
     let mut seen = HashSet::new();
     let mut first_failure: Option<String> = None;
     loop {
-        tokio::time::sleep(pause(target)).await;
+        tokio::time::sleep(crate::stack::poll_interval(target)).await;
         if let Ok(out) = target
             .cloudformation
             .describe_stack_events()

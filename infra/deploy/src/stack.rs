@@ -164,10 +164,6 @@ fn in_progress(status: &StackStatus) -> bool {
 
 /// The stack's status, `None` when it does not exist.
 pub async fn status(target: &Target, stack: &str) -> Result<Option<StackStatus>, DeployError> {
-    status_of(target, stack).await
-}
-
-async fn status_of(target: &Target, stack: &str) -> Result<Option<StackStatus>, DeployError> {
     match target
         .cloudformation
         .describe_stacks()
@@ -205,15 +201,20 @@ pub async fn upload_template(
     Ok(target.object_url(bucket, &key))
 }
 
-/// Polls until the stack leaves its `*_IN_PROGRESS` state; a deleted stack reads as `DELETE_COMPLETE`.
-async fn wait(target: &Target, stack: &str) -> Result<StackStatus, DeployError> {
-    let pause = if target.endpoint.is_some() {
+/// How often to ask CloudFormation for progress: LocalStack answers in milliseconds, AWS in seconds.
+pub fn poll_interval(target: &Target) -> Duration {
+    if target.endpoint.is_some() {
         Duration::from_millis(300)
     } else {
-        Duration::from_secs(5)
-    };
+        Duration::from_secs(3)
+    }
+}
+
+/// Polls until the stack leaves its `*_IN_PROGRESS` state; a deleted stack reads as `DELETE_COMPLETE`.
+async fn wait(target: &Target, stack: &str) -> Result<StackStatus, DeployError> {
+    let pause = poll_interval(target);
     loop {
-        match status_of(target, stack).await? {
+        match status(target, stack).await? {
             Some(s) if in_progress(&s) => tokio::time::sleep(pause).await,
             Some(s) => return Ok(s),
             None => return Ok(StackStatus::DeleteComplete),
@@ -223,7 +224,7 @@ async fn wait(target: &Target, stack: &str) -> Result<StackStatus, DeployError> 
 
 /// Deletes the stack and waits; a stack that is gone already is success.
 pub async fn delete_stack(target: &Target, stack: &str) -> Result<(), DeployError> {
-    if status_of(target, stack).await?.is_none() {
+    if status(target, stack).await?.is_none() {
         return Ok(());
     }
     target

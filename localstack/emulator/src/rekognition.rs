@@ -85,7 +85,31 @@ fn wants_all(req: &Value, field: &str) -> bool {
         .is_some_and(|a| a.iter().any(|v| v.as_str().is_some_and(|s| s != "DEFAULT")))
 }
 
+/// An image field as Rekognition reads it: base64 JPEG or PNG, at most 5 MiB.
+fn image(r: &Req, field: &str) -> Result<Vec<u8>> {
+    r.image(
+        field,
+        MAX_IMAGE_BYTES,
+        "ImageTooLargeException",
+        "InvalidImageFormatException",
+    )
+}
+
+type Collections = BTreeMap<String, Collection>;
+
 impl Rekognition {
+    fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, Collections>> {
+        self.collections
+            .read()
+            .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))
+    }
+
+    fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, Collections>> {
+        self.collections
+            .write()
+            .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))
+    }
+
     pub fn call(&self, engine: &dyn Engine, op: &str, body: &Value) -> Result<Value> {
         let r = Req(body);
         match op {
@@ -109,10 +133,7 @@ impl Rekognition {
     }
 
     fn with<T>(&self, id: &str, f: impl FnOnce(&Collection) -> T) -> Result<T> {
-        let collections = self
-            .collections
-            .read()
-            .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))?;
+        let collections = self.read()?;
         collections
             .get(id)
             .map(f)
@@ -120,10 +141,7 @@ impl Rekognition {
     }
 
     fn with_mut<T>(&self, id: &str, f: impl FnOnce(&mut Collection) -> T) -> Result<T> {
-        let mut collections = self
-            .collections
-            .write()
-            .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))?;
+        let mut collections = self.write()?;
         collections
             .get_mut(id)
             .map(f)
@@ -132,10 +150,7 @@ impl Rekognition {
 
     fn create_collection(&self, r: &Req) -> Result<Value> {
         let id = r.id("CollectionId")?;
-        let mut collections = self
-            .collections
-            .write()
-            .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))?;
+        let mut collections = self.write()?;
         if collections.contains_key(id) {
             return Err(AwsError::new(
                 "ResourceAlreadyExistsException",
@@ -156,10 +171,7 @@ impl Rekognition {
 
     fn delete_collection(&self, r: &Req) -> Result<Value> {
         let id = r.id("CollectionId")?;
-        let mut collections = self
-            .collections
-            .write()
-            .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))?;
+        let mut collections = self.write()?;
         collections
             .remove(id)
             .map(|_| json!({"StatusCode": 200}))
@@ -182,10 +194,7 @@ impl Rekognition {
     fn list_collections(&self, r: &Req) -> Result<Value> {
         let max = r.number("MaxResults", 1000.0, 0.0, 4096.0)? as usize;
         let start = r.opt_str("NextToken").unwrap_or_default();
-        let collections = self
-            .collections
-            .read()
-            .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))?;
+        let collections = self.read()?;
         let ids: Vec<&String> = collections
             .keys()
             .filter(|k| k.as_str() > start || start.is_empty())
@@ -203,12 +212,7 @@ impl Rekognition {
 
     fn index_faces(&self, engine: &dyn Engine, r: &Req) -> Result<Value> {
         let id = r.id("CollectionId")?;
-        let image = r.image(
-            "Image",
-            MAX_IMAGE_BYTES,
-            "ImageTooLargeException",
-            "InvalidImageFormatException",
-        )?;
+        let image = image(r, "Image")?;
         let external = r.opt_str("ExternalImageId");
         if let Some(ext) = external {
             let ok = !ext.is_empty()
@@ -278,12 +282,7 @@ impl Rekognition {
 
     fn search_faces_by_image(&self, engine: &dyn Engine, r: &Req) -> Result<Value> {
         let id = r.id("CollectionId")?;
-        let image = r.image(
-            "Image",
-            MAX_IMAGE_BYTES,
-            "ImageTooLargeException",
-            "InvalidImageFormatException",
-        )?;
+        let image = image(r, "Image")?;
         self.with(id, |_| ())?;
         let faces = engine.faces(&image);
         let face = faces.first().ok_or_else(|| {
@@ -365,30 +364,15 @@ impl Rekognition {
 }
 
 fn detect_faces(engine: &dyn Engine, r: &Req) -> Result<Value> {
-    let image = r.image(
-        "Image",
-        MAX_IMAGE_BYTES,
-        "ImageTooLargeException",
-        "InvalidImageFormatException",
-    )?;
+    let image = image(r, "Image")?;
     let all = wants_all(r.0, "Attributes");
     let faces = engine.faces(&image);
     Ok(json!({"FaceDetails": faces.iter().map(|f| face_detail(f, all)).collect::<Vec<_>>()}))
 }
 
 fn compare_faces(engine: &dyn Engine, r: &Req) -> Result<Value> {
-    let source = r.image(
-        "SourceImage",
-        MAX_IMAGE_BYTES,
-        "ImageTooLargeException",
-        "InvalidImageFormatException",
-    )?;
-    let target = r.image(
-        "TargetImage",
-        MAX_IMAGE_BYTES,
-        "ImageTooLargeException",
-        "InvalidImageFormatException",
-    )?;
+    let source = image(r, "SourceImage")?;
+    let target = image(r, "TargetImage")?;
     let threshold = r.number("SimilarityThreshold", 80.0, 0.0, 100.0)? as f32;
     let source_faces = engine.faces(&source);
     let face = source_faces.first().ok_or_else(|| {
@@ -417,12 +401,7 @@ fn compare_faces(engine: &dyn Engine, r: &Req) -> Result<Value> {
 }
 
 fn detect_text(engine: &dyn Engine, r: &Req) -> Result<Value> {
-    let image = r.image(
-        "Image",
-        MAX_IMAGE_BYTES,
-        "ImageTooLargeException",
-        "InvalidImageFormatException",
-    )?;
+    let image = image(r, "Image")?;
     let mut detections = Vec::new();
     let lines = engine.text(&image);
     let count = lines.len().max(1) as f32;
