@@ -9,7 +9,8 @@ use std::sync::RwLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const FACE_MODEL_VERSION: &str = "7.0";
-pub const REGION: &str = "us-east-1";
+/// The region of requests that carry no SigV4 credential scope.
+pub const DEFAULT_REGION: &str = "us-east-1";
 const ACCOUNT: &str = "000000000000";
 
 #[derive(Debug, Clone)]
@@ -26,12 +27,20 @@ struct StoredFace {
 struct Collection {
     created: f64,
     faces: Vec<StoredFace>,
+    tags: BTreeMap<String, String>,
 }
 
-/// All collections of the emulated account, safe under concurrent requests.
+/// All collections of the emulated account, safe under concurrent requests. Collections are regional on AWS (a
+/// stack of the same name in two regions owns two collections of the same id), so they are keyed by region.
 #[derive(Default)]
 pub struct Rekognition {
-    collections: RwLock<BTreeMap<String, Collection>>,
+    collections: RwLock<Collections>,
+}
+
+/// The collections of one region, as one request sees them.
+struct Regional<'a> {
+    rekognition: &'a Rekognition,
+    region: &'a str,
 }
 
 fn now() -> f64 {
@@ -75,8 +84,38 @@ fn stored_face(f: &StoredFace) -> Value {
     v
 }
 
-fn collection_arn(id: &str) -> String {
-    format!("aws:rekognition:{REGION}:{ACCOUNT}:collection/{id}")
+/// Without the `arn:` prefix, as CreateCollection answers on AWS.
+fn collection_arn(region: &str, id: &str) -> String {
+    format!("aws:rekognition:{region}:{ACCOUNT}:collection/{id}")
+}
+
+/// (region, collection id) of a collection ARN, with or without the `arn:` prefix.
+fn parse_collection_arn(arn: &str) -> Result<(&str, &str)> {
+    let rest = arn.strip_prefix("arn:").unwrap_or(arn);
+    let parts: Vec<&str> = rest.splitn(5, ':').collect();
+    match parts.as_slice() {
+        ["aws", "rekognition", region, _account, resource] => resource
+            .strip_prefix("collection/")
+            .filter(|id| !id.is_empty())
+            .map(|id| (*region, id))
+            .ok_or_else(|| AwsError::invalid(format!("{arn} is not a collection ARN"))),
+        _ => Err(AwsError::invalid(format!("{arn} is not a collection ARN"))),
+    }
+}
+
+fn string_map(r: &Req, field: &str) -> Result<BTreeMap<String, String>> {
+    match r.0.get(field) {
+        None => Ok(BTreeMap::new()),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|v| (k.clone(), v.to_string()))
+                    .ok_or_else(|| AwsError::invalid(format!("{field}.{k} must be a string")))
+            })
+            .collect(),
+        Some(_) => Err(AwsError::invalid(format!("{field} must be a map"))),
+    }
 }
 
 fn wants_all(req: &Value, field: &str) -> bool {
@@ -95,28 +134,48 @@ fn image(r: &Req, field: &str) -> Result<Vec<u8>> {
     )
 }
 
-type Collections = BTreeMap<String, Collection>;
+type Collections = BTreeMap<(String, String), Collection>;
 
 impl Rekognition {
+    /// Answers one operation for a caller in `region` (the SigV4 credential scope's).
+    pub fn call(&self, engine: &dyn Engine, region: &str, op: &str, body: &Value) -> Result<Value> {
+        let regional = Regional {
+            rekognition: self,
+            region,
+        };
+        regional.call(engine, op, body)
+    }
+}
+
+impl Regional<'_> {
+    fn key(&self, id: &str) -> (String, String) {
+        (self.region.to_string(), id.to_string())
+    }
+
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, Collections>> {
-        self.collections
+        self.rekognition
+            .collections
             .read()
             .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))
     }
 
     fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, Collections>> {
-        self.collections
+        self.rekognition
+            .collections
             .write()
             .map_err(|_| AwsError::new("InternalServerError", "state poisoned"))
     }
 
-    pub fn call(&self, engine: &dyn Engine, op: &str, body: &Value) -> Result<Value> {
+    fn call(&self, engine: &dyn Engine, op: &str, body: &Value) -> Result<Value> {
         let r = Req(body);
         match op {
             "CreateCollection" => self.create_collection(&r),
             "DeleteCollection" => self.delete_collection(&r),
             "DescribeCollection" => self.describe_collection(&r),
             "ListCollections" => self.list_collections(&r),
+            "ListTagsForResource" => self.list_tags(&r),
+            "TagResource" => self.tag_resource(&r),
+            "UntagResource" => self.untag_resource(&r),
             "DetectFaces" => detect_faces(engine, &r),
             "IndexFaces" => self.index_faces(engine, &r),
             "SearchFacesByImage" => self.search_faces_by_image(engine, &r),
@@ -135,7 +194,7 @@ impl Rekognition {
     fn with<T>(&self, id: &str, f: impl FnOnce(&Collection) -> T) -> Result<T> {
         let collections = self.read()?;
         collections
-            .get(id)
+            .get(&self.key(id))
             .map(f)
             .ok_or_else(|| AwsError::not_found(format!("The collection id: {id} does not exist")))
     }
@@ -143,29 +202,31 @@ impl Rekognition {
     fn with_mut<T>(&self, id: &str, f: impl FnOnce(&mut Collection) -> T) -> Result<T> {
         let mut collections = self.write()?;
         collections
-            .get_mut(id)
+            .get_mut(&self.key(id))
             .map(f)
             .ok_or_else(|| AwsError::not_found(format!("The collection id: {id} does not exist")))
     }
 
     fn create_collection(&self, r: &Req) -> Result<Value> {
         let id = r.id("CollectionId")?;
+        let tags = string_map(r, "Tags")?;
         let mut collections = self.write()?;
-        if collections.contains_key(id) {
+        if collections.contains_key(&self.key(id)) {
             return Err(AwsError::new(
                 "ResourceAlreadyExistsException",
                 format!("The collection id: {id} already exists"),
             ));
         }
         collections.insert(
-            id.to_string(),
+            self.key(id),
             Collection {
                 created: now(),
                 faces: Vec::new(),
+                tags,
             },
         );
         Ok(
-            json!({"StatusCode": 200, "CollectionArn": collection_arn(id), "FaceModelVersion": FACE_MODEL_VERSION}),
+            json!({"StatusCode": 200, "CollectionArn": collection_arn(self.region, id), "FaceModelVersion": FACE_MODEL_VERSION}),
         )
     }
 
@@ -173,7 +234,7 @@ impl Rekognition {
         let id = r.id("CollectionId")?;
         let mut collections = self.write()?;
         collections
-            .remove(id)
+            .remove(&self.key(id))
             .map(|_| json!({"StatusCode": 200}))
             .ok_or_else(|| AwsError::not_found(format!("The collection id: {id} does not exist")))
     }
@@ -185,7 +246,7 @@ impl Rekognition {
                 "FaceCount": c.faces.len(),
                 "UserCount": 0,
                 "FaceModelVersion": FACE_MODEL_VERSION,
-                "CollectionARN": collection_arn(id),
+                "CollectionARN": collection_arn(self.region, id),
                 "CreationTimestamp": c.created,
             })
         })
@@ -197,6 +258,8 @@ impl Rekognition {
         let collections = self.read()?;
         let ids: Vec<&String> = collections
             .keys()
+            .filter(|(region, _)| region == self.region)
+            .map(|(_, id)| id)
             .filter(|k| k.as_str() > start || start.is_empty())
             .collect();
         let page: Vec<&String> = ids.iter().take(max).copied().collect();
@@ -208,6 +271,42 @@ impl Rekognition {
             out["NextToken"] = json!(page.last());
         }
         Ok(out)
+    }
+
+    /// The collection an ARN names; tagging calls carry the region in the ARN, not only in the signature.
+    fn tagged<T>(&self, r: &Req, f: impl FnOnce(&mut Collection) -> T) -> Result<T> {
+        let (region, id) = parse_collection_arn(r.str("ResourceArn")?)?;
+        let mut collections = self.write()?;
+        collections
+            .get_mut(&(region.to_string(), id.to_string()))
+            .map(f)
+            .ok_or_else(|| AwsError::not_found(format!("The collection id: {id} does not exist")))
+    }
+
+    fn list_tags(&self, r: &Req) -> Result<Value> {
+        self.tagged(r, |c| json!({"Tags": c.tags}))
+    }
+
+    fn tag_resource(&self, r: &Req) -> Result<Value> {
+        let tags = string_map(r, "Tags")?;
+        self.tagged(r, |c| {
+            c.tags.extend(tags);
+            json!({})
+        })
+    }
+
+    fn untag_resource(&self, r: &Req) -> Result<Value> {
+        let keys: Vec<String> =
+            r.0.get("TagKeys")
+                .and_then(Value::as_array)
+                .ok_or_else(|| AwsError::invalid("TagKeys must list tag keys"))?
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+        self.tagged(r, |c| {
+            c.tags.retain(|k, _| !keys.contains(k));
+            json!({})
+        })
     }
 
     fn index_faces(&self, engine: &dyn Engine, r: &Req) -> Result<Value> {

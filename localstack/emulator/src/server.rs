@@ -28,8 +28,8 @@ impl Emulator {
         }
     }
 
-    /// Answers one AWS JSON 1.1 call: (`X-Amz-Target`, body) → (status, JSON body).
-    pub fn dispatch(&self, target: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    /// Answers one AWS JSON 1.1 call: (`X-Amz-Target`, caller's region, body) → (status, JSON body).
+    pub fn dispatch(&self, target: &str, region: &str, body: &[u8]) -> (u16, serde_json::Value) {
         let request: serde_json::Value =
             match serde_json::from_slice(if body.is_empty() { b"{}" } else { body }) {
                 Ok(v) => v,
@@ -41,7 +41,9 @@ impl Emulator {
                 }
             };
         let result = match target.split_once('.') {
-            Some(("RekognitionService", op)) => self.rekognition.call(&*self.engine, op, &request),
+            Some(("RekognitionService", op)) => {
+                self.rekognition.call(&*self.engine, region, op, &request)
+            }
             Some(("Textract", op)) => crate::textract::call(&*self.engine, op, &request),
             _ => Err(AwsError::new(
                 "UnknownOperationException",
@@ -53,6 +55,13 @@ impl Emulator {
             Err(e) => error(&e),
         }
     }
+}
+
+/// The region of a SigV4 `Authorization` header: `… Credential=<key>/<date>/<region>/<service>/aws4_request, …`.
+pub fn signed_region(authorization: &str) -> Option<&str> {
+    let scope = authorization.split("Credential=").nth(1)?;
+    let scope = scope.split([',', ' ']).next()?;
+    scope.split('/').nth(2).filter(|r| !r.is_empty())
 }
 
 fn error(e: &AwsError) -> (u16, serde_json::Value) {
@@ -80,11 +89,17 @@ async fn handle(
     if request.method() == Method::GET && request.uri().path() == "/health" {
         return Ok(respond(200, br#"{"status":"ok"}"#.to_vec(), None));
     }
-    let target = request
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let target = header("x-amz-target");
+    let region = signed_region(&header("authorization"))
+        .unwrap_or(crate::rekognition::DEFAULT_REGION)
         .to_string();
     let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
@@ -100,7 +115,7 @@ async fn handle(
             ));
         }
     };
-    let (status, json) = emulator.dispatch(&target, &body);
+    let (status, json) = emulator.dispatch(&target, &region, &body);
     let kind = json
         .get("__type")
         .and_then(|t| t.as_str())

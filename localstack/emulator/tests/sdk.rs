@@ -19,9 +19,13 @@ async fn endpoint() -> String {
 }
 
 async fn sdk_config(url: &str) -> aws_config::SdkConfig {
+    sdk_config_in(url, "us-east-1").await
+}
+
+async fn sdk_config_in(url: &str, region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
+        .region(aws_config::Region::new(region.to_string()))
         .credentials_provider(aws_sdk_rekognition::config::Credentials::new(
             "test", "test", None, None, "test",
         ))
@@ -103,6 +107,95 @@ async fn collections_have_a_lifecycle_and_say_when_they_are_missing() {
         .await
         .unwrap_err();
     assert_eq!(code(&bad), "ValidationException");
+}
+
+#[tokio::test]
+async fn collections_are_regional_and_keep_their_tags() {
+    let url = endpoint().await;
+    let east = aws_sdk_rekognition::Client::new(&sdk_config_in(&url, "us-east-1").await);
+    let west = aws_sdk_rekognition::Client::new(&sdk_config_in(&url, "eu-west-1").await);
+    let created = east
+        .create_collection()
+        .collection_id("Riv-Prod-1")
+        .tags("riv:stack", "Riv-Prod")
+        .send()
+        .await
+        .unwrap();
+    // The same id in another region is another collection.
+    west.create_collection()
+        .collection_id("Riv-Prod-1")
+        .send()
+        .await
+        .unwrap();
+    let listed = west.list_collections().send().await.unwrap();
+    assert_eq!(listed.collection_ids(), ["Riv-Prod-1"]);
+    west.delete_collection()
+        .collection_id("Riv-Prod-1")
+        .send()
+        .await
+        .unwrap();
+    assert!(east
+        .describe_collection()
+        .collection_id("Riv-Prod-1")
+        .send()
+        .await
+        .is_ok());
+
+    let arn = created.collection_arn().unwrap().to_string();
+    let tags = east
+        .list_tags_for_resource()
+        .resource_arn(format!("arn:{arn}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.tags()
+            .and_then(|t| t.get("riv:stack"))
+            .map(String::as_str),
+        Some("Riv-Prod")
+    );
+    east.tag_resource()
+        .resource_arn(&arn)
+        .tags("owner", "platform")
+        .send()
+        .await
+        .unwrap();
+    east.untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("riv:stack")
+        .send()
+        .await
+        .unwrap();
+    let tags = east
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let tags = tags.tags().cloned().unwrap_or_default();
+    assert_eq!(tags.len(), 1, "{tags:?}");
+    assert_eq!(tags["owner"], "platform");
+    let gone = west
+        .list_tags_for_resource()
+        .resource_arn(arn.replace("us-east-1", "eu-west-1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&gone.into_service_error()),
+        "ResourceNotFoundException"
+    );
+}
+
+#[test]
+fn the_region_comes_from_the_credential_scope() {
+    let header = "AWS4-HMAC-SHA256 Credential=test/20261126/eu-west-1/rekognition/aws4_request, \
+                  SignedHeaders=host;x-amz-date, Signature=abc";
+    assert_eq!(
+        riv_emulator::server::signed_region(header),
+        Some("eu-west-1")
+    );
+    assert_eq!(riv_emulator::server::signed_region(""), None);
 }
 
 #[tokio::test]

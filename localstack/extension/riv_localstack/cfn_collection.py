@@ -106,9 +106,15 @@ class RekognitionCollectionProvider(ResourceProvider[dict]):
         return ProgressEvent(status=OperationStatus.SUCCESS, resource_model=model)
 
     def update(self, request: ResourceRequest[dict]) -> ProgressEvent[dict]:
-        # CollectionId is create-only (a change replaces the resource); the Riv emulator keeps tags from creation
-        # only, so an update carries the new Tags in the model without calling the service.
+        # CollectionId is create-only (a change replaces the resource), so an update can only change the tags.
         model = dict(request.desired_state)
         previous = request.previous_state or {}
-        model["Arn"] = previous.get("Arn") or _collection_arn(request, model["CollectionId"])
+        arn = previous.get("Arn") or _collection_arn(request, model["CollectionId"])
+        model["Arn"] = arn
+        desired, before = _tags_as_map(model.get("Tags")), _tags_as_map(previous.get("Tags"))
+        client = request.aws_client_factory.rekognition
+        if gone := [k for k in before if k not in desired]:
+            client.untag_resource(ResourceArn=arn, TagKeys=gone)
+        if desired and desired != before:
+            client.tag_resource(ResourceArn=arn, Tags=desired)
         return ProgressEvent(status=OperationStatus.SUCCESS, resource_model=model)
