@@ -48,23 +48,18 @@ pub struct DestroyArgs {
 }
 
 async fn target(w: &Where) -> Target {
-    // LocalStack takes any credentials; do not make users invent some.
-    let local = w
-        .endpoint_url
-        .as_deref()
-        .is_some_and(|u| u.contains("127.0.0.1") || u.contains("localhost"));
-    let creds =
-        (local && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()).then_some(("test", "test"));
-    Target::new(
-        &w.region,
-        w.profile.as_deref(),
-        w.endpoint_url.as_deref(),
-        creds,
-    )
-    .await
+    target_in(&w.region, w.profile.as_deref(), w.endpoint_url.as_deref()).await
 }
 
-fn confirm(question: &str, yes: bool) -> Result<bool> {
+/// Clients for a region; LocalStack takes any credentials, so users need not invent some for it.
+pub async fn target_in(region: &str, profile: Option<&str>, endpoint_url: Option<&str>) -> Target {
+    let local = endpoint_url.is_some_and(|u| u.contains("127.0.0.1") || u.contains("localhost"));
+    let creds =
+        (local && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()).then_some(("test", "test"));
+    Target::new(region, profile, endpoint_url, creds).await
+}
+
+pub fn confirm(question: &str, yes: bool) -> Result<bool> {
     if yes {
         return Ok(true);
     }

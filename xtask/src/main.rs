@@ -2,6 +2,7 @@
 
 mod bench;
 mod build;
+mod cleanup;
 mod deploy;
 mod e2e;
 mod local;
@@ -39,6 +40,9 @@ enum Command {
     /// Remove a stack completely: empty its image bucket (every version), delete the stack, then the bucket and
     /// any collection left. Already gone is success.
     Destroy(deploy::DestroyArgs),
+    /// Find what deleted Riv stacks left behind (retained image buckets, collections, unreferenced artifacts,
+    /// log groups), show it with sizes and ages, and delete it on confirmation.
+    Cleanup(cleanup::Args),
     /// Run Riv offline on this machine: LocalStack (host process, no Docker) plus our Rekognition/Textract
     /// emulator, with the stack deployed into it.
     #[command(subcommand)]
@@ -69,6 +73,7 @@ fn main() -> std::process::ExitCode {
         Command::Deploy(args) => deploy::deploy(&args, cli.output),
         Command::Outputs(args) => deploy::outputs(&args, cli.output),
         Command::Destroy(args) => deploy::destroy(&args, cli.output),
+        Command::Cleanup(args) => cleanup::run(&args, cli.output),
         Command::E2e(args) => e2e::run(&args, cli.output),
         Command::Bench(command) => bench::run(command, cli.output),
     };

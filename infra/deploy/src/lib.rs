@@ -3,8 +3,10 @@
 
 pub mod build;
 pub mod changeset;
+pub mod cleanup;
 pub mod local;
 pub mod stack;
+pub mod sweep;
 pub mod target;
 pub mod teardown;
 

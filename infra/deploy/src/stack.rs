@@ -37,7 +37,7 @@ pub(crate) fn aws<E: std::error::Error + ProvideErrorMetadata + 'static>(
 }
 
 /// `riv-artifacts-<account>-<region>`: one per account and region, so stacks of a region share uploads.
-pub async fn artifact_bucket(target: &Target) -> Result<String, DeployError> {
+pub async fn artifact_bucket_name(target: &Target) -> Result<String, DeployError> {
     let identity = target
         .sts
         .get_caller_identity()
@@ -45,7 +45,16 @@ pub async fn artifact_bucket(target: &Target) -> Result<String, DeployError> {
         .await
         .map_err(aws("sts GetCallerIdentity"))?;
     let account = identity.account().unwrap_or("000000000000");
-    let bucket = format!("riv-artifacts-{account}-{}", target.region);
+    Ok(format!("riv-artifacts-{account}-{}", target.region))
+}
+
+/// Days an artifact superseded by a newer upload of the same key is kept.
+pub const ARTIFACT_NONCURRENT_DAYS: i32 = 30;
+
+/// The region's artifact bucket, created if missing: versioned, encrypted, private, and with a lifecycle that
+/// expires superseded versions and abandoned uploads (unreferenced artifacts are `cargo xtask cleanup`'s job).
+pub async fn artifact_bucket(target: &Target) -> Result<String, DeployError> {
+    let bucket = artifact_bucket_name(target).await?;
     if target.s3.head_bucket().bucket(&bucket).send().await.is_ok() {
         return Ok(bucket);
     }
@@ -89,6 +98,59 @@ pub async fn artifact_bucket(target: &Target) -> Result<String, DeployError> {
         .send()
         .await
         .map_err(aws("blocking public access to the artifact bucket"))?;
+    use aws_sdk_s3::types::{
+        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+        LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration, ServerSideEncryption,
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    let sse = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::Aes256)
+        .build()
+        .map_err(|e| DeployError::Other(e.to_string()))?;
+    let encryption = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(sse)
+                .build(),
+        )
+        .build()
+        .map_err(|e| DeployError::Other(e.to_string()))?;
+    target
+        .s3
+        .put_bucket_encryption()
+        .bucket(&bucket)
+        .server_side_encryption_configuration(encryption)
+        .send()
+        .await
+        .map_err(aws("encrypting the artifact bucket"))?;
+    let rule = LifecycleRule::builder()
+        .id("ExpireSupersededArtifacts")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(ARTIFACT_NONCURRENT_DAYS)
+                .build(),
+        )
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(1)
+                .build(),
+        )
+        .build()
+        .map_err(|e| DeployError::Other(e.to_string()))?;
+    let lifecycle = BucketLifecycleConfiguration::builder()
+        .rules(rule)
+        .build()
+        .map_err(|e| DeployError::Other(e.to_string()))?;
+    target
+        .s3
+        .put_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .lifecycle_configuration(lifecycle)
+        .send()
+        .await
+        .map_err(aws("setting the artifact bucket's lifecycle"))?;
     Ok(bucket)
 }
 

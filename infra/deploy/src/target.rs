@@ -2,6 +2,15 @@
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+/// The region the standard configuration (AWS_REGION, the profile) names, if any.
+pub async fn configured_region(profile: Option<&str>) -> Option<String> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    loader.load().await.region().map(|r| r.to_string())
+}
+
 /// A region of an account, with the clients deploy needs.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -12,6 +21,7 @@ pub struct Target {
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
     pub rekognition: aws_sdk_rekognition::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl Target {
@@ -55,6 +65,7 @@ impl Target {
             s3: aws_sdk_s3::Client::from_conf(s3),
             sts: aws_sdk_sts::Client::new(&config),
             rekognition: aws_sdk_rekognition::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             config,
         }
     }

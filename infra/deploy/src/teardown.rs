@@ -38,8 +38,7 @@ pub async fn empty_bucket(
 ) -> Result<usize, DeployError> {
     let mut deleted = 0;
     loop {
-        let mut batches: Vec<Vec<ObjectIdentifier>> = Vec::new();
-        let mut current = Vec::with_capacity(BATCH);
+        let mut ids = Vec::new();
         let (mut key_marker, mut version_marker) = (None, None);
         loop {
             let page = target
@@ -62,10 +61,7 @@ pub async fn empty_bucket(
                     .key(key)
                     .set_version_id(version.map(str::to_string))
                     .build();
-                current.push(id.map_err(|e| DeployError::Other(e.to_string()))?);
-                if current.len() == BATCH {
-                    batches.push(std::mem::replace(&mut current, Vec::with_capacity(BATCH)));
-                }
+                ids.push(id.map_err(|e| DeployError::Other(e.to_string()))?);
             }
             if page.is_truncated() != Some(true) {
                 break;
@@ -73,46 +69,69 @@ pub async fn empty_bucket(
             key_marker = page.next_key_marker().map(str::to_string);
             version_marker = page.next_version_id_marker().map(str::to_string);
         }
-        if !current.is_empty() {
-            batches.push(current);
-        }
-        if batches.is_empty() {
+        if ids.is_empty() {
             break;
         }
-        let results: Vec<Result<usize, DeployError>> = stream::iter(batches)
-            .map(|batch| async move {
-                let count = batch.len();
-                let delete = Delete::builder()
-                    .set_objects(Some(batch))
-                    .quiet(true)
-                    .build()
-                    .map_err(|e| DeployError::Other(e.to_string()))?;
-                let out = target
-                    .s3
-                    .delete_objects()
-                    .bucket(bucket)
-                    .delete(delete)
-                    .send()
-                    .await
-                    .map_err(aws("deleting objects"))?;
-                if let Some(first) = out.errors().first() {
-                    return Err(DeployError::Other(format!(
-                        "could not delete {}: {}",
-                        first.key().unwrap_or("?"),
-                        first.message().unwrap_or("no reason given")
-                    )));
-                }
-                Ok(count)
-            })
-            .buffer_unordered(PARALLEL_BATCHES)
-            .collect()
-            .await;
-        for r in results {
-            deleted += r?;
-            progress(deleted);
-        }
+        let before = deleted;
+        deleted += delete_batched(target, bucket, ids, &|n| progress(before + n)).await?;
     }
     abort_uploads(target, bucket).await?;
+    Ok(deleted)
+}
+
+/// Deletes the given versions with DeleteObjects, [`BATCH`] keys a request and [`PARALLEL_BATCHES`] requests at
+/// once; returns how many went.
+pub async fn delete_versions(
+    target: &Target,
+    bucket: &str,
+    ids: Vec<ObjectIdentifier>,
+) -> Result<usize, DeployError> {
+    delete_batched(target, bucket, ids, &|_| {}).await
+}
+
+async fn delete_batched(
+    target: &Target,
+    bucket: &str,
+    ids: Vec<ObjectIdentifier>,
+    progress: &dyn Fn(usize),
+) -> Result<usize, DeployError> {
+    let mut batches: Vec<Vec<ObjectIdentifier>> = Vec::new();
+    let mut rest = ids;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(BATCH));
+        batches.push(std::mem::replace(&mut rest, tail));
+    }
+    let mut results = stream::iter(batches)
+        .map(|batch| async move {
+            let count = batch.len();
+            let delete = Delete::builder()
+                .set_objects(Some(batch))
+                .quiet(true)
+                .build()
+                .map_err(|e| DeployError::Other(e.to_string()))?;
+            let out = target
+                .s3
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(aws("deleting objects"))?;
+            if let Some(first) = out.errors().first() {
+                return Err(DeployError::Other(format!(
+                    "could not delete {}: {}",
+                    first.key().unwrap_or("?"),
+                    first.message().unwrap_or("no reason given")
+                )));
+            }
+            Ok(count)
+        })
+        .buffer_unordered(PARALLEL_BATCHES);
+    let mut deleted = 0;
+    while let Some(result) = results.next().await {
+        deleted += result?;
+        progress(deleted);
+    }
     Ok(deleted)
 }
 

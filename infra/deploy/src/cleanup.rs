@@ -1,0 +1,448 @@
+//! What old Riv stacks left behind, decided from an inventory of one region without calling AWS: image buckets
+//! the stack retained on delete, collections, function and template artifacts no live stack references, and log
+//! groups (Lambda recreates a function's group when a late invocation logs after the stack is gone).
+//!
+//! The rules are conservative: only resources tagged `riv:stack` (or named exactly as Riv names them) are
+//! candidates, nothing of a stack that is still changing is touched, and artifacts younger than a grace period
+//! are kept because a deploy may be about to reference them.
+
+use riv_domain::names::function;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What kind of leftover, in the order cleanup deletes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Kind {
+    ImageBucket,
+    Collection,
+    Artifact,
+    LogGroup,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::ImageBucket => "image bucket",
+            Kind::Collection => "collection",
+            Kind::Artifact => "artifact",
+            Kind::LogGroup => "log group",
+        }
+    }
+}
+
+/// One resource cleanup would delete, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Leftover {
+    pub region: String,
+    pub kind: Kind,
+    /// Bucket name, collection id, `s3://bucket/key` of an artifact, or log group name.
+    pub name: String,
+    pub stack: Option<String>,
+    /// Stored bytes (all object versions of a bucket, stored bytes of a log group).
+    pub bytes: Option<u64>,
+    /// Object versions of a bucket, faces of a collection, versions of an artifact.
+    pub items: Option<u64>,
+    /// Creation (or last modification) time, seconds since the epoch.
+    pub created: Option<i64>,
+    pub why: String,
+}
+
+/// A stack that exists in the region (any status but `DELETE_COMPLETE`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveStack {
+    pub outputs: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
+    /// `*_IN_PROGRESS`: its outputs and parameters may not name what it is creating yet.
+    pub changing: bool,
+}
+
+/// A bucket, collection or log group with its `riv:stack` tag, if any.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Found {
+    pub name: String,
+    pub stack_tag: Option<String>,
+    pub bytes: Option<u64>,
+    pub items: Option<u64>,
+    pub created: Option<i64>,
+}
+
+/// One key of the artifact bucket, all its versions together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArtifactObject {
+    pub key: String,
+    pub bytes: u64,
+    pub versions: u64,
+    pub modified: i64,
+}
+
+/// Everything cleanup looked at in one region.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub region: String,
+    pub now: i64,
+    pub stacks: BTreeMap<String, LiveStack>,
+    pub buckets: Vec<Found>,
+    pub collections: Vec<Found>,
+    pub log_groups: Vec<Found>,
+    pub artifact_bucket: Option<String>,
+    pub artifacts: Vec<ArtifactObject>,
+}
+
+/// The regions `--all-regions` visits: every commercial region that offers Rekognition's face APIs, which Riv
+/// needs. A fixed list because asking EC2 (DescribeRegions) would add a permission and a large SDK for one call;
+/// `--regions` reaches any other.
+pub const RIV_REGIONS: [&str; 13] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-central-1",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+];
+
+/// Artifacts younger than this are kept: a deploy uploads them before its change set references them.
+pub const ARTIFACT_GRACE_SECS: i64 = 3600;
+
+/// The leftovers of one region, sorted by kind then name.
+pub fn plan(inv: &Inventory) -> Vec<Leftover> {
+    let mut out = Vec::new();
+    let owned = |stack: &str, output: &str, name: &str| -> Result<(), String> {
+        match inv.stacks.get(stack) {
+            None => Err(format!("stack {stack} no longer exists")),
+            Some(s) if s.changing => Ok(()),
+            Some(s) => {
+                let named = s
+                    .outputs
+                    .get(output)
+                    .is_some_and(|v| v.split(',').any(|n| n == name));
+                if named {
+                    Ok(())
+                } else {
+                    Err(format!("stack {stack} no longer uses it"))
+                }
+            }
+        }
+    };
+    let leftover = |kind: Kind, found: &Found, stack: &str, why: String| Leftover {
+        region: inv.region.clone(),
+        kind,
+        name: found.name.clone(),
+        stack: Some(stack.to_string()),
+        bytes: found.bytes,
+        items: found.items,
+        created: found.created,
+        why,
+    };
+    for (kind, output, found) in [
+        (Kind::ImageBucket, "ImageBucket", &inv.buckets),
+        (Kind::Collection, "Collections", &inv.collections),
+    ] {
+        for f in found {
+            let Some(stack) = &f.stack_tag else { continue };
+            if let Err(why) = owned(stack, output, &f.name) {
+                out.push(leftover(kind, f, stack, why));
+            }
+        }
+    }
+    let mut riv_stacks: BTreeSet<&str> = inv
+        .buckets
+        .iter()
+        .chain(&inv.collections)
+        .chain(&inv.log_groups)
+        .filter_map(|f| f.stack_tag.as_deref())
+        .collect();
+    riv_stacks.extend(
+        inv.log_groups
+            .iter()
+            .filter_map(|g| lambda_log_stack(&g.name)),
+    );
+    for g in &inv.log_groups {
+        let stack = g
+            .stack_tag
+            .as_deref()
+            .or_else(|| lambda_log_stack(&g.name))
+            .or_else(|| states_log_stack(&g.name).filter(|s| riv_stacks.contains(s)));
+        if let Some(stack) = stack.filter(|s| !inv.stacks.contains_key(*s)) {
+            out.push(leftover(
+                Kind::LogGroup,
+                g,
+                stack,
+                format!("stack {stack} no longer exists"),
+            ));
+        }
+    }
+    out.extend(artifacts(inv));
+    out.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    out
+}
+
+/// `/aws/lambda/<stack>-<function>` for one of Riv's functions → the stack.
+fn lambda_log_stack(group: &str) -> Option<&str> {
+    let name = group.strip_prefix("/aws/lambda/")?;
+    function::ALL.iter().find_map(|f| {
+        name.strip_suffix(f)
+            .and_then(|s| s.strip_suffix('-'))
+            .filter(|s| !s.is_empty())
+    })
+}
+
+/// `/aws/vendedlogs/states/<stack>` → the stack (Riv's only if something else says the stack was Riv's).
+fn states_log_stack(group: &str) -> Option<&str> {
+    group
+        .strip_prefix("/aws/vendedlogs/states/")
+        .filter(|s| !s.is_empty() && !s.contains('/'))
+}
+
+/// Function zips no live stack's parameters name, and templates other than each live stack's newest.
+fn artifacts(inv: &Inventory) -> Vec<Leftover> {
+    let Some(bucket) = &inv.artifact_bucket else {
+        return Vec::new();
+    };
+    if inv.stacks.values().any(|s| s.changing) {
+        return Vec::new();
+    }
+    let referenced: BTreeSet<&str> = inv
+        .stacks
+        .values()
+        .flat_map(|s| &s.parameters)
+        .filter(|(k, _)| k.ends_with("CodeKey"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let mut newest_template: BTreeMap<&str, &ArtifactObject> = BTreeMap::new();
+    for a in &inv.artifacts {
+        if let Some(stack) = template_stack(&a.key) {
+            let newest = newest_template.entry(stack).or_insert(a);
+            if a.modified > newest.modified {
+                *newest = a;
+            }
+        }
+    }
+    inv.artifacts
+        .iter()
+        .filter(|a| inv.now - a.modified >= ARTIFACT_GRACE_SECS)
+        .filter_map(|a| {
+            let (stack, why) = match template_stack(&a.key) {
+                Some(stack) if !inv.stacks.contains_key(stack) => {
+                    (Some(stack), format!("stack {stack} no longer exists"))
+                }
+                Some(stack) if newest_template.get(stack).map(|n| &n.key) != Some(&a.key) => {
+                    (Some(stack), format!("an older template of {stack}"))
+                }
+                Some(_) => return None,
+                None if a.key.starts_with("functions/") && !referenced.contains(a.key.as_str()) => {
+                    (None, "no live stack runs this code".to_string())
+                }
+                None => return None,
+            };
+            Some(Leftover {
+                region: inv.region.clone(),
+                kind: Kind::Artifact,
+                name: format!("s3://{bucket}/{}", a.key),
+                stack: stack.map(str::to_string),
+                bytes: Some(a.bytes),
+                items: Some(a.versions),
+                created: Some(a.modified),
+                why,
+            })
+        })
+        .collect()
+}
+
+/// `templates/<stack>/<sha256>.yaml` → the stack.
+fn template_stack(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("templates/")?;
+    let (stack, file) = rest.split_once('/')?;
+    (file.ends_with(".yaml") && !stack.is_empty()).then_some(stack)
+}
+
+/// `1.5 GiB`-style sizes for the table.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `3d`, `5h`, `12m`, `40s`: how long ago.
+pub fn human_age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        s if s >= 86_400 => format!("{}d", s / 86_400),
+        s if s >= 3_600 => format!("{}h", s / 3_600),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn found(name: &str, tag: Option<&str>) -> Found {
+        Found {
+            name: name.into(),
+            stack_tag: tag.map(str::to_string),
+            created: Some(NOW - 86_400),
+            ..Found::default()
+        }
+    }
+
+    fn live(outputs: &[(&str, &str)], parameters: &[(&str, &str)]) -> LiveStack {
+        let map = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        LiveStack {
+            outputs: map(outputs),
+            parameters: map(parameters),
+            changing: false,
+        }
+    }
+
+    fn artifact(key: &str, age: i64) -> ArtifactObject {
+        ArtifactObject {
+            key: key.into(),
+            bytes: 10,
+            versions: 1,
+            modified: NOW - age,
+        }
+    }
+
+    fn inventory() -> Inventory {
+        Inventory {
+            region: "eu-west-1".into(),
+            now: NOW,
+            stacks: BTreeMap::from([(
+                "Riv-Prod".to_string(),
+                live(
+                    &[
+                        ("ImageBucket", "prod-images-2"),
+                        ("Collections", "Riv-Prod-1,Riv-Prod-2"),
+                    ],
+                    &[("IndexFaceCodeKey", "functions/index-face/bbb.zip")],
+                ),
+            )]),
+            ..Inventory::default()
+        }
+    }
+
+    fn names(plan: &[Leftover]) -> Vec<&str> {
+        plan.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    #[test]
+    fn tagged_buckets_and_collections_of_dead_stacks_are_leftovers() {
+        let mut inv = inventory();
+        inv.buckets = vec![
+            found("gone-images", Some("Riv-Gone")),
+            found("prod-images-1", Some("Riv-Prod")),
+            found("prod-images-2", Some("Riv-Prod")),
+            found("someone-elses", None),
+        ];
+        inv.collections = vec![
+            found("Riv-Gone-1", Some("Riv-Gone")),
+            found("Riv-Prod-1", Some("Riv-Prod")),
+            found("Riv-Prod-2", Some("Riv-Prod")),
+            found("untagged-1", None),
+        ];
+        let plan = plan(&inv);
+        assert_eq!(names(&plan), ["gone-images", "prod-images-1", "Riv-Gone-1"]);
+        assert_eq!(plan[0].why, "stack Riv-Gone no longer exists");
+        assert_eq!(plan[1].why, "stack Riv-Prod no longer uses it");
+        assert_eq!(plan[2].kind, Kind::Collection);
+    }
+
+    #[test]
+    fn nothing_of_a_stack_that_is_changing_is_touched() {
+        let mut inv = inventory();
+        inv.stacks.insert(
+            "Riv-New".into(),
+            LiveStack {
+                changing: true,
+                ..LiveStack::default()
+            },
+        );
+        inv.buckets = vec![found("new-images", Some("Riv-New"))];
+        inv.artifact_bucket = Some("riv-artifacts".into());
+        inv.artifacts = vec![artifact("functions/index-face/old.zip", 86_400)];
+        assert!(plan(&inv).is_empty());
+    }
+
+    #[test]
+    fn log_groups_of_dead_stacks_are_found_by_tag_or_riv_name() {
+        let mut inv = inventory();
+        inv.log_groups = vec![
+            found("/aws/lambda/Riv-Gone-index-face", None),
+            found("/aws/vendedlogs/states/Riv-Gone", None),
+            found("/aws/vendedlogs/states/Other", None),
+            found("/aws/lambda/Riv-Prod-index-face", Some("Riv-Prod")),
+            found("/aws/lambda/Tagged-Old-thing", Some("Tagged-Old")),
+            found("/aws/lambda/unrelated-function", None),
+        ];
+        let plan = plan(&inv);
+        assert_eq!(
+            names(&plan),
+            [
+                "/aws/lambda/Riv-Gone-index-face",
+                "/aws/lambda/Tagged-Old-thing",
+                "/aws/vendedlogs/states/Riv-Gone",
+            ]
+        );
+        assert!(plan.iter().all(|l| l.kind == Kind::LogGroup));
+    }
+
+    #[test]
+    fn artifacts_no_live_stack_references_go_after_the_grace_period() {
+        let mut inv = inventory();
+        inv.artifact_bucket = Some("riv-artifacts-1-eu-west-1".into());
+        inv.artifacts = vec![
+            artifact("functions/index-face/aaa.zip", 7_200),
+            artifact("functions/index-face/bbb.zip", 7_200),
+            artifact("functions/index-face/fresh.zip", 60),
+            artifact("templates/Riv-Prod/old.yaml", 9_000),
+            artifact("templates/Riv-Prod/new.yaml", 7_200),
+            artifact("templates/Riv-Gone/x.yaml", 9_000),
+            artifact("notes/readme.txt", 9_000),
+        ];
+        let plan = plan(&inv);
+        assert_eq!(
+            names(&plan),
+            [
+                "s3://riv-artifacts-1-eu-west-1/functions/index-face/aaa.zip",
+                "s3://riv-artifacts-1-eu-west-1/templates/Riv-Gone/x.yaml",
+                "s3://riv-artifacts-1-eu-west-1/templates/Riv-Prod/old.yaml",
+            ]
+        );
+        assert_eq!(plan[2].why, "an older template of Riv-Prod");
+    }
+
+    #[test]
+    fn sizes_and_ages_read_like_people_write_them() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+        assert_eq!(human_age(40), "40s");
+        assert_eq!(human_age(3 * 3600 + 5), "3h");
+        assert_eq!(human_age(-5), "0s");
+        assert_eq!(human_age(2 * 86_400), "2d");
+    }
+}

@@ -1,0 +1,420 @@
+//! The AWS side of `cleanup`: reading one region into an [`Inventory`] and deleting the leftovers
+//! [`cleanup::plan`](crate::cleanup::plan) chose. Buckets of other regions are skipped (ListBuckets is global).
+
+use crate::cleanup::{ArtifactObject, Found, Inventory, Kind, Leftover, LiveStack};
+use crate::stack::{aws, DeployError};
+use crate::teardown::{bucket_stack_tag, delete_versions, empty_bucket};
+use crate::Target;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::types::ObjectIdentifier;
+use std::collections::BTreeMap;
+
+/// Reads everything [`crate::cleanup::plan`] decides on in the target's region.
+pub async fn inventory(target: &Target) -> Result<Inventory, DeployError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let artifact_bucket = crate::stack::artifact_bucket_name(target).await?;
+    let artifacts = artifact_objects(target, &artifact_bucket).await?;
+    Ok(Inventory {
+        region: target.region.clone(),
+        now,
+        stacks: live_stacks(target).await?,
+        buckets: tagged_buckets(target).await?,
+        collections: collections(target).await?,
+        log_groups: log_groups(target).await?,
+        artifact_bucket: artifacts.is_some().then_some(artifact_bucket),
+        artifacts: artifacts.unwrap_or_default(),
+    })
+}
+
+async fn live_stacks(target: &Target) -> Result<BTreeMap<String, LiveStack>, DeployError> {
+    let mut stacks = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = target
+            .cloudformation
+            .describe_stacks()
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(aws("cloudformation DescribeStacks"))?;
+        for s in page.stacks() {
+            let Some(name) = s.stack_name() else { continue };
+            let status = s.stack_status().map(|s| s.as_str()).unwrap_or_default();
+            if status == "DELETE_COMPLETE" {
+                continue;
+            }
+            let outputs = s
+                .outputs()
+                .iter()
+                .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+                .collect();
+            let parameters = s
+                .parameters()
+                .iter()
+                .filter_map(|p| {
+                    Some((
+                        p.parameter_key()?.to_string(),
+                        p.parameter_value()?.to_string(),
+                    ))
+                })
+                .collect();
+            stacks.insert(
+                name.to_string(),
+                LiveStack {
+                    outputs,
+                    parameters,
+                    changing: status.ends_with("_IN_PROGRESS"),
+                },
+            );
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(stacks);
+        }
+    }
+}
+
+/// S3 answers `None` (or an empty constraint) for us-east-1 and the legacy `EU` for eu-west-1.
+fn bucket_region(constraint: Option<&str>) -> &str {
+    match constraint {
+        None | Some("") => "us-east-1",
+        Some("EU") => "eu-west-1",
+        Some(region) => region,
+    }
+}
+
+/// Buckets of this region that carry a `riv:stack` tag, with the size of all their versions.
+async fn tagged_buckets(target: &Target) -> Result<Vec<Found>, DeployError> {
+    let listed = target
+        .s3
+        .list_buckets()
+        .send()
+        .await
+        .map_err(aws("s3 ListBuckets"))?;
+    let mut found = Vec::new();
+    for b in listed.buckets() {
+        let Some(name) = b.name() else { continue };
+        let Ok(location) = target.s3.get_bucket_location().bucket(name).send().await else {
+            continue; // deleted meanwhile, or not ours to read
+        };
+        let constraint = location.location_constraint().map(|c| c.as_str());
+        if bucket_region(constraint) != target.region {
+            continue;
+        }
+        let Some(stack) = bucket_stack_tag(target, name).await else {
+            continue;
+        };
+        let (items, bytes) = bucket_size(target, name).await?;
+        found.push(Found {
+            name: name.to_string(),
+            stack_tag: Some(stack),
+            bytes: Some(bytes),
+            items: Some(items),
+            created: b.creation_date().map(|d| d.secs()),
+        });
+    }
+    Ok(found)
+}
+
+/// (object versions and delete markers, bytes) of a bucket.
+async fn bucket_size(target: &Target, bucket: &str) -> Result<(u64, u64), DeployError> {
+    let (mut items, mut bytes) = (0, 0);
+    for_each_version(target, bucket, None, |v| {
+        items += 1;
+        bytes += v.size;
+    })
+    .await?;
+    Ok((items, bytes))
+}
+
+/// One object version or delete marker.
+struct Version {
+    key: String,
+    version_id: Option<String>,
+    size: u64,
+    modified: i64,
+}
+
+async fn for_each_version(
+    target: &Target,
+    bucket: &str,
+    prefix: Option<&str>,
+    mut each: impl FnMut(Version),
+) -> Result<(), DeployError> {
+    let (mut key_marker, mut version_marker) = (None, None);
+    loop {
+        let page = target
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .set_prefix(prefix.map(str::to_string))
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+            .map_err(aws("listing object versions"))?;
+        for v in page.versions() {
+            each(Version {
+                key: v.key().unwrap_or_default().to_string(),
+                version_id: v.version_id().map(str::to_string),
+                size: v.size().unwrap_or_default().max(0) as u64,
+                modified: v.last_modified().map(|d| d.secs()).unwrap_or_default(),
+            });
+        }
+        for m in page.delete_markers() {
+            each(Version {
+                key: m.key().unwrap_or_default().to_string(),
+                version_id: m.version_id().map(str::to_string),
+                size: 0,
+                modified: m.last_modified().map(|d| d.secs()).unwrap_or_default(),
+            });
+        }
+        if page.is_truncated() != Some(true) {
+            return Ok(());
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        version_marker = page.next_version_id_marker().map(str::to_string);
+    }
+}
+
+/// Every key of the artifact bucket, its versions summed; `None` when the region has no artifact bucket.
+async fn artifact_objects(
+    target: &Target,
+    bucket: &str,
+) -> Result<Option<Vec<ArtifactObject>>, DeployError> {
+    if target.s3.head_bucket().bucket(bucket).send().await.is_err() {
+        return Ok(None);
+    }
+    let mut by_key: BTreeMap<String, ArtifactObject> = BTreeMap::new();
+    for_each_version(target, bucket, None, |v| {
+        let entry = by_key
+            .entry(v.key.clone())
+            .or_insert_with(|| ArtifactObject {
+                key: v.key,
+                ..ArtifactObject::default()
+            });
+        entry.bytes += v.size;
+        entry.versions += 1;
+        entry.modified = entry.modified.max(v.modified);
+    })
+    .await?;
+    Ok(Some(by_key.into_values().collect()))
+}
+
+fn collection_arn(arn: &str) -> String {
+    if arn.starts_with("arn:") {
+        arn.to_string()
+    } else {
+        format!("arn:{arn}")
+    }
+}
+
+async fn collections(target: &Target) -> Result<Vec<Found>, DeployError> {
+    let mut ids = Vec::new();
+    let mut token = None;
+    loop {
+        let page = target
+            .rekognition
+            .list_collections()
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(aws("rekognition ListCollections"))?;
+        ids.extend(page.collection_ids().iter().cloned());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut found = Vec::new();
+    for id in ids {
+        let Ok(described) = target
+            .rekognition
+            .describe_collection()
+            .collection_id(&id)
+            .send()
+            .await
+        else {
+            continue; // deleted meanwhile
+        };
+        let stack_tag = match described.collection_arn() {
+            Some(arn) => target
+                .rekognition
+                .list_tags_for_resource()
+                .resource_arn(collection_arn(arn))
+                .send()
+                .await
+                .ok()
+                .and_then(|t| {
+                    t.tags()
+                        .and_then(|t| t.get(riv_infra::stack::STACK_TAG))
+                        .cloned()
+                }),
+            None => None,
+        };
+        found.push(Found {
+            name: id,
+            stack_tag,
+            bytes: None,
+            items: described.face_count().map(|n| n.max(0) as u64),
+            created: described.creation_timestamp().map(|d| d.secs()),
+        });
+    }
+    Ok(found)
+}
+
+/// Log groups under the prefixes Riv names its groups with; tags are read only for those.
+async fn log_groups(target: &Target) -> Result<Vec<Found>, DeployError> {
+    let mut found = Vec::new();
+    for prefix in ["/aws/lambda/", "/aws/vendedlogs/states/"] {
+        let mut token = None;
+        loop {
+            let page = target
+                .logs
+                .describe_log_groups()
+                .log_group_name_prefix(prefix)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(aws("logs DescribeLogGroups"))?;
+            for g in page.log_groups() {
+                let Some(name) = g.log_group_name() else {
+                    continue;
+                };
+                let arn = g
+                    .log_group_arn()
+                    .map(str::to_string)
+                    .or_else(|| g.arn().map(|a| a.trim_end_matches(":*").to_string()));
+                let stack_tag = match arn {
+                    Some(arn) => target
+                        .logs
+                        .list_tags_for_resource()
+                        .resource_arn(arn)
+                        .send()
+                        .await
+                        .ok()
+                        .and_then(|t| {
+                            t.tags()
+                                .and_then(|t| t.get(riv_infra::stack::STACK_TAG))
+                                .cloned()
+                        }),
+                    None => None,
+                };
+                found.push(Found {
+                    name: name.to_string(),
+                    stack_tag,
+                    bytes: g.stored_bytes().map(|b| b.max(0) as u64),
+                    items: None,
+                    created: g.creation_time().map(|ms| ms / 1000),
+                });
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Deletes one leftover; one that is gone already counts as deleted.
+pub async fn delete(
+    target: &Target,
+    leftover: &Leftover,
+    progress: &dyn Fn(&str),
+) -> Result<(), DeployError> {
+    let name = leftover.name.as_str();
+    match leftover.kind {
+        Kind::ImageBucket => {
+            if target.s3.head_bucket().bucket(name).send().await.is_err() {
+                return Ok(());
+            }
+            empty_bucket(target, name, &|n| {
+                progress(&format!("  {name}: {n} versions deleted"))
+            })
+            .await?;
+            match target.s3.delete_bucket().bucket(name).send().await {
+                Ok(_) => Ok(()),
+                Err(e) if e.code() == Some("NoSuchBucket") => Ok(()),
+                Err(e) => Err(aws("deleting a leftover bucket")(e)),
+            }
+        }
+        Kind::Collection => {
+            match target
+                .rekognition
+                .delete_collection()
+                .collection_id(name)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+                Err(e) => Err(aws("deleting a leftover collection")(e)),
+            }
+        }
+        Kind::Artifact => {
+            let (bucket, key) = name
+                .strip_prefix("s3://")
+                .and_then(|rest| rest.split_once('/'))
+                .ok_or_else(|| DeployError::Other(format!("{name} is not an s3:// address")))?;
+            let mut ids = Vec::new();
+            let mut failed = None;
+            for_each_version(target, bucket, Some(key), |v| {
+                if v.key != key {
+                    return;
+                }
+                match ObjectIdentifier::builder()
+                    .key(v.key)
+                    .set_version_id(v.version_id)
+                    .build()
+                {
+                    Ok(id) => ids.push(id),
+                    Err(e) => failed = Some(e.to_string()),
+                }
+            })
+            .await?;
+            if let Some(e) = failed {
+                return Err(DeployError::Other(e));
+            }
+            delete_versions(target, bucket, ids).await.map(|_| ())
+        }
+        Kind::LogGroup => {
+            match target
+                .logs
+                .delete_log_group()
+                .log_group_name(name)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+                Err(e) => Err(aws("deleting a leftover log group")(e)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_locations_name_regions_as_s3_spells_them() {
+        assert_eq!(bucket_region(None), "us-east-1");
+        assert_eq!(bucket_region(Some("")), "us-east-1");
+        assert_eq!(bucket_region(Some("EU")), "eu-west-1");
+        assert_eq!(bucket_region(Some("ap-south-1")), "ap-south-1");
+    }
+
+    #[test]
+    fn collection_arns_get_their_prefix() {
+        assert_eq!(
+            collection_arn("aws:rekognition:eu-west-1:1:collection/x"),
+            "arn:aws:rekognition:eu-west-1:1:collection/x"
+        );
+        assert_eq!(collection_arn("arn:aws:x"), "arn:aws:x");
+    }
+}

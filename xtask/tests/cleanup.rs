@@ -1,0 +1,198 @@
+//! `cargo xtask cleanup` against the local stack: a stack deleted by CloudFormation alone leaves its image bucket
+//! (retained by design); with a collection and a log group it also left, cleanup lists them on `--dry-run`
+//! without touching them, refuses to delete without `--yes` when nobody can confirm, removes them with `--yes`,
+//! and never touches an untagged bucket or a Riv bucket of another region.
+
+use riv_deploy::{local as stack_local, Target};
+use riv_e2e::{stack, unique, workspace_root};
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+
+const REGION: &str = "ap-southeast-2";
+const OTHER_REGION: &str = "ca-central-1";
+const STACK: &str = "Riv-Cleanup";
+
+fn xtask(endpoint: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["--output", "json", "cleanup", "--regions", REGION])
+        .args(["--endpoint-url", endpoint])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("xtask runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn leftover_names(stdout: &str) -> Vec<(String, String)> {
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON report");
+    report["leftovers"]
+        .as_array()
+        .expect("a leftovers list")
+        .iter()
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap_or_default().to_string(),
+                l["name"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn tagged_bucket(target: &Target, name: &str, tag: Option<&str>) {
+    let mut create = target.s3.create_bucket().bucket(name);
+    if target.region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(target.region.as_str().into())
+                .build(),
+        );
+    }
+    create.send().await.unwrap();
+    if let Some(stack) = tag {
+        let tag = aws_sdk_s3::types::Tag::builder()
+            .key(riv_infra::stack::STACK_TAG)
+            .value(stack)
+            .build()
+            .unwrap();
+        target
+            .s3
+            .put_bucket_tagging()
+            .bucket(name)
+            .tagging(
+                aws_sdk_s3::types::Tagging::builder()
+                    .tag_set(tag)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    target
+        .s3
+        .put_object()
+        .bucket(name)
+        .key("kept.txt")
+        .body(b"not riv's".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn bucket_exists(target: &Target, name: &str) -> bool {
+    target.s3.head_bucket().bucket(name).send().await.is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else() {
+    let endpoint = stack().endpoint.clone();
+    let target = Target::local(&endpoint, REGION).await;
+    let manifest = riv_deploy::build::Manifest::load(&workspace_root())
+        .expect("target/lambda/manifest.json: run cargo xtask build --release");
+    let deployed = stack_local::deploy(&target, STACK, &manifest, &BTreeMap::new(), &|m| {
+        eprintln!("==> {m}")
+    })
+    .await
+    .unwrap();
+    let image_bucket = deployed.outputs["ImageBucket"].clone();
+    for body in ["v1", "v2"] {
+        target
+            .s3
+            .put_object()
+            .bucket(&image_bucket)
+            .key("faces/someone/1.jpg")
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    // CloudFormation alone: the image bucket stays, as its DeletionPolicy says.
+    riv_deploy::stack::delete_stack(&target, STACK)
+        .await
+        .unwrap();
+    assert!(bucket_exists(&target, &image_bucket).await);
+    // What a failed collection delete and a late Lambda log write leave.
+    let collection = format!("{STACK}-7");
+    target
+        .rekognition
+        .create_collection()
+        .collection_id(&collection)
+        .tags(riv_infra::stack::STACK_TAG, STACK)
+        .send()
+        .await
+        .unwrap();
+    let log_group = format!("/aws/lambda/{STACK}-index-face");
+    target
+        .logs
+        .create_log_group()
+        .log_group_name(&log_group)
+        .send()
+        .await
+        .unwrap();
+    let untagged = unique("not-riv").to_lowercase();
+    tagged_bucket(&target, &untagged, None).await;
+    let elsewhere = Target::local(&endpoint, OTHER_REGION).await;
+    let other_region_bucket = unique("riv-other-region").to_lowercase();
+    tagged_bucket(&elsewhere, &other_region_bucket, Some(STACK)).await;
+
+    let (ok, stdout, stderr) = xtask(&endpoint, &["--dry-run"]);
+    assert!(ok, "{stderr}");
+    let listed = leftover_names(&stdout);
+    for expected in [
+        ("ImageBucket", image_bucket.as_str()),
+        ("Collection", collection.as_str()),
+        ("LogGroup", log_group.as_str()),
+    ] {
+        assert!(
+            listed
+                .iter()
+                .any(|(k, n)| k == expected.0 && n == expected.1),
+            "{expected:?} not listed in {listed:?}"
+        );
+    }
+    assert!(
+        !listed
+            .iter()
+            .any(|(_, n)| n == &untagged || n == &other_region_bucket),
+        "{listed:?}"
+    );
+    assert!(
+        bucket_exists(&target, &image_bucket).await,
+        "--dry-run deletes nothing"
+    );
+
+    let (ok, _, stderr) = xtask(&endpoint, &[]);
+    assert!(!ok && stderr.contains("--yes"), "{stderr}");
+    assert!(bucket_exists(&target, &image_bucket).await);
+
+    let (ok, stdout, stderr) = xtask(&endpoint, &["--yes"]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(report["deleted"].as_u64() >= Some(3), "{report}");
+    assert!(!bucket_exists(&target, &image_bucket).await);
+    assert!(target
+        .rekognition
+        .describe_collection()
+        .collection_id(&collection)
+        .send()
+        .await
+        .is_err());
+    let groups = target
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(&log_group)
+        .send()
+        .await
+        .unwrap();
+    assert!(groups.log_groups().is_empty(), "{groups:?}");
+    assert!(bucket_exists(&target, &untagged).await);
+    assert!(bucket_exists(&elsewhere, &other_region_bucket).await);
+
+    let (ok, stdout, stderr) = xtask(&endpoint, &["--dry-run"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(leftover_names(&stdout), Vec::<(String, String)>::new());
+}
