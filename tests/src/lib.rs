@@ -10,6 +10,7 @@ use std::sync::{Mutex, OnceLock};
 pub mod bench;
 pub mod scenarios;
 pub mod state;
+pub mod teardown_bench;
 
 /// What the tests need to know about the stack under test.
 #[derive(Debug, Clone)]

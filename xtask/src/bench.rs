@@ -23,10 +23,46 @@ pub enum Command {
         #[arg(long)]
         cold: bool,
     },
+    /// Empty two identical versioned buckets in the local stack, one with Riv's destroy code and one with the AWS
+    /// CLI from PyPI (`aws s3 rm --recursive`, then versions and delete markers 1,000 at a time), and print both
+    /// times and their ratio (goal: Riv >= 3x faster).
+    Teardown {
+        /// Objects per bucket; every fifth is overwritten and every tenth deleted, so versions and delete markers
+        /// exist too.
+        #[arg(long, default_value_t = 10_000)]
+        objects: usize,
+    },
 }
 
 pub fn run(command: Command, out: Output) -> Result<()> {
     match command {
+        Command::Teardown { objects } => {
+            output::step("bringing up the stack under test");
+            riv_e2e::stack();
+            let runtime = tokio::runtime::Runtime::new()?;
+            let f = runtime
+                .block_on(riv_e2e::teardown_bench::teardown(objects))
+                .map_err(|e| anyhow!(e))?;
+            match out {
+                Output::Json => println!("{}", serde_json::to_string(&f)?),
+                Output::Text => {
+                    println!(
+                        "{} objects, {} versions and delete markers per bucket (filled both in {:.1} s)",
+                        f.objects, f.versions, f.fill_seconds
+                    );
+                    println!("riv empty_bucket        {:>8.1} s", f.riv_seconds);
+                    println!(
+                        "aws cli ({})  {:>8.1} s  (s3 rm {:.1} s + versions/markers {:.1} s)",
+                        riv_e2e::teardown_bench::AWSCLI,
+                        f.cli_seconds,
+                        f.cli_rm_seconds,
+                        f.cli_versions_seconds
+                    );
+                    println!("riv is {:.1}x faster (goal: >= 3x)", f.speedup);
+                }
+            }
+            Ok(())
+        }
         Command::LocalUp { cold } => {
             let runtime = tokio::runtime::Runtime::new()?;
             let f = runtime

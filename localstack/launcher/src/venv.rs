@@ -139,3 +139,43 @@ pub fn ensure(paths: &Paths, progress: &dyn Fn(&str)) -> Result<PathBuf, LocalEr
     }
     Ok(python)
 }
+
+/// A venv holding one pinned command-line tool from PyPI (e.g. `awscli==1.46.2` for the teardown bench), kept
+/// apart from LocalStack's pins; returns its `bin/` directory.
+pub fn tool(
+    paths: &Paths,
+    requirement: &str,
+    progress: &dyn Fn(&str),
+) -> Result<PathBuf, LocalError> {
+    let tag = hex::encode(Sha256::digest(requirement))[..16].to_string();
+    let venv = paths.work.join(format!("tool-{tag}"));
+    let complete = venv.join(".riv-complete");
+    if complete.exists() {
+        return Ok(venv.join("bin"));
+    }
+    let base = find_python()?;
+    let _ = std::fs::remove_dir_all(&venv);
+    std::fs::create_dir_all(&paths.work).map_err(io("creating .riv"))?;
+    progress(&format!(
+        "installing {requirement} from PyPI into {}",
+        venv.display()
+    ));
+    run(
+        Command::new(&base).args(["-m", "venv"]).arg(&venv),
+        "creating the tool venv",
+    )?;
+    run(
+        Command::new(venv.join("bin/python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .arg(requirement),
+        &format!("pip install {requirement}"),
+    )?;
+    std::fs::write(&complete, requirement).map_err(io("marking the tool venv complete"))?;
+    Ok(venv.join("bin"))
+}
