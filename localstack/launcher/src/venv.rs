@@ -46,9 +46,13 @@ fn version(python: &Path) -> Option<(u32, u32)> {
     Some((parts.next()??, parts.next()??))
 }
 
-/// Hash of everything installed into the venv: requirements and the extension's files.
-fn inputs_hash(root: &Path) -> Result<String, LocalError> {
-    let mut files = vec![root.join("localstack/requirements.txt")];
+/// Hash of everything installed into the venv (requirements and the extension's files) and of `salt`, which
+/// names the recipe that installs them.
+pub(crate) fn inputs_hash(root: &Path, salt: &str) -> Result<String, LocalError> {
+    let mut files = vec![
+        root.join("localstack/requirements.txt"),
+        root.join("localstack/constraints.txt"),
+    ];
     let ext = root.join("localstack/extension");
     files.push(ext.join("pyproject.toml"));
     let mut modules: Vec<PathBuf> = std::fs::read_dir(ext.join("riv_localstack"))
@@ -60,6 +64,7 @@ fn inputs_hash(root: &Path) -> Result<String, LocalError> {
     modules.sort();
     files.extend(modules);
     let mut hash = Sha256::new();
+    hash.update(salt);
     for f in files {
         hash.update(f.strip_prefix(root).unwrap_or(&f).display().to_string());
         hash.update(std::fs::read(&f).map_err(io(format!("reading {}", f.display())))?);
@@ -83,7 +88,7 @@ fn run(command: &mut Command, what: &str) -> Result<(), LocalError> {
 /// The venv's Python, creating or refreshing the venv when its inputs changed. A marker written last tells a
 /// complete venv from one an interrupted install left behind.
 pub fn ensure(paths: &Paths, progress: &dyn Fn(&str)) -> Result<PathBuf, LocalError> {
-    let tag = inputs_hash(&paths.root)?;
+    let tag = inputs_hash(&paths.root, "")?;
     let venv = paths.work.join(format!("venv-{tag}"));
     let python = venv.join("bin/python");
     let complete = venv.join(".riv-complete");
@@ -115,9 +120,10 @@ pub fn ensure(paths: &Paths, progress: &dyn Fn(&str)) -> Result<PathBuf, LocalEr
     };
     progress("installing localstack-core 4.14.0 and its pins from PyPI");
     let requirements = paths.root.join("localstack/requirements.txt");
+    let constraints = paths.root.join("localstack/constraints.txt");
     run(
-        pip(&["-r"]).arg(&requirements),
-        "pip install -r localstack/requirements.txt",
+        pip(&["-r"]).arg(&requirements).arg("-c").arg(&constraints),
+        "pip install -r localstack/requirements.txt -c localstack/constraints.txt",
     )?;
     progress("installing Riv's LocalStack extension");
     let extension = paths.root.join("localstack/extension");
