@@ -155,12 +155,7 @@ pub async fn local_up(cold: bool) -> Result<LocalUpFigures, String> {
         }
     }
     let port = riv_local::http::free_port().map_err(|e| e.to_string())?;
-    let options = UpOptions {
-        port,
-        stack: "Riv-Bench".into(),
-        region: stack_local::REGION.into(),
-        parameters: Default::default(),
-    };
+    let options = UpOptions::on_port(port, "Riv-Bench")?;
     let started = Instant::now();
     let up = stack_local::up(&root, &options, &|m| eprintln!("==> {m}")).await?;
     let total_seconds = started.elapsed().as_secs_f64();

@@ -73,12 +73,7 @@ fn start_or_reuse() -> Result<Stack, String> {
         });
     }
     let port = riv_local::http::free_port().map_err(|e| e.to_string())?;
-    let options = UpOptions {
-        port,
-        stack: name.clone(),
-        region: region.clone(),
-        parameters: BTreeMap::new(),
-    };
+    let options = UpOptions::on_port(port, &name)?;
     let root = workspace_root();
     *STARTED.lock().map_err(|e| e.to_string())? =
         Some(riv_local::Paths::new(&root).stack_dir(port));

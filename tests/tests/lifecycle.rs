@@ -4,7 +4,6 @@
 use riv_deploy::local::{self as stack_local, UpOptions};
 use riv_e2e::{photo, workspace_root};
 use riv_emulator::testimage::Case;
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Processes whose command line mentions `needle`.
@@ -27,12 +26,7 @@ fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
 async fn local_down_leaves_no_process_behind() {
     let root = workspace_root();
     let port = riv_local::http::free_port().unwrap();
-    let options = UpOptions {
-        port,
-        stack: "Riv-Lifecycle".into(),
-        region: stack_local::REGION.into(),
-        parameters: BTreeMap::new(),
-    };
+    let options = UpOptions::on_port(port, "Riv-Lifecycle").unwrap();
     let up = stack_local::up(&root, &options, &|m| eprintln!("==> {m}"))
         .await
         .unwrap();

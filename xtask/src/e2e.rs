@@ -15,9 +15,18 @@ pub struct Args {
     /// Use the stack at this LocalStack endpoint (deployed by `cargo xtask local up`) instead of starting one.
     #[arg(long)]
     endpoint_url: Option<String>,
+    #[command(flatten)]
+    backend: crate::local::BackendArgs,
 }
 
 pub fn run(args: &Args, out: Output) -> Result<()> {
+    // Read by riv_e2e::stack() when it starts a stack, before any thread starts.
+    if let Some(backend) = &args.backend.backend {
+        std::env::set_var(riv_local::BACKEND_ENV, backend);
+    }
+    if let Some(image) = &args.backend.image {
+        std::env::set_var(riv_local::IMAGE_ENV, image);
+    }
     if let Some(url) = &args.endpoint_url {
         // Read by riv_e2e::stack(), before any thread starts.
         std::env::set_var("RIV_ENDPOINT_URL", url);

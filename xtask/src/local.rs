@@ -11,7 +11,8 @@ pub enum Command {
     /// Start LocalStack and the emulator (if not running), build the functions and deploy the stack; prints
     /// the API URL. Re-running with nothing changed is quick and leaves the stack as it was.
     Up(UpArgs),
-    /// Stop the LocalStack and emulator processes of this workspace's local stack (its data goes with them).
+    /// Stop the LocalStack process (or container) and the emulator of this workspace's local stack (its data goes
+    /// with them).
     Down(PortArg),
     /// Say whether the local stack runs, and which services LocalStack reports.
     Status(PortArg),
@@ -39,6 +40,31 @@ pub struct UpArgs {
     /// Stack parameter, e.g. `--param IdExtraction=detect-text` (repeatable).
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
+    #[command(flatten)]
+    backend: BackendArgs,
+}
+
+/// Where LocalStack runs; shared by `local up` and `e2e`.
+#[derive(clap::Args, Clone)]
+pub struct BackendArgs {
+    /// `host`: a LocalStack process from the project venv (no Docker). `container`: LocalStack in a container
+    /// started with testcontainers (needs a Docker daemon and the image, see `cargo xtask image localstack`).
+    /// `auto`: container when a daemon answers and has the image, else host. Default: RIV_BACKEND, else host.
+    #[arg(long, value_parser = ["host", "container", "auto"])]
+    pub backend: Option<String>,
+    /// The container backend's LocalStack image (default: RIV_LOCALSTACK_IMAGE, else the image `cargo xtask
+    /// image localstack` builds for this workspace).
+    #[arg(long)]
+    pub image: Option<String>,
+}
+
+impl BackendArgs {
+    pub fn backend(&self) -> Result<riv_local::BackendChoice> {
+        match &self.backend {
+            Some(b) => b.parse().map_err(|e: String| anyhow!(e)),
+            None => riv_local::BackendChoice::from_env().map_err(|e| anyhow!(e)),
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -79,6 +105,8 @@ fn up(paths: &Paths, args: UpArgs, out: Output) -> Result<()> {
         stack: args.stack,
         region: args.region,
         parameters,
+        backend: args.backend.backend()?,
+        image: args.backend.image,
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let up = runtime
@@ -132,12 +160,18 @@ fn down(paths: &Paths, port: u16, out: Output) -> Result<()> {
     match out {
         Output::Json => println!(
             "{}",
-            serde_json::json!({"port": port, "stopped": stopped.processes})
+            serde_json::json!({"port": port, "stopped": stopped.processes, "container": stopped.container})
         ),
-        Output::Text if stopped.processes.is_empty() => {
+        Output::Text if stopped.processes.is_empty() && stopped.container.is_none() => {
             println!("no local stack was running on port {port}")
         }
-        Output::Text => println!("stopped processes {:?} (port {port})", stopped.processes),
+        Output::Text => {
+            print!("stopped processes {:?}", stopped.processes);
+            if let Some(id) = &stopped.container {
+                print!(" and container {}", &id[..id.len().min(12)]);
+            }
+            println!(" (port {port})");
+        }
     }
     Ok(())
 }
@@ -156,9 +190,9 @@ fn status(paths: &Paths, port: u16, out: Output) -> Result<()> {
         Output::Text => match (&running, &health) {
             (Some(r), Some(h)) => {
                 println!(
-                    "running on {} (LocalStack pid {}, emulator pid {} on port {})",
+                    "running on {} (LocalStack {}, emulator pid {} on port {})",
                     r.endpoint(),
-                    r.localstack_pid,
+                    r.describe(),
                     r.emulator_pid,
                     r.emulator_port
                 );
@@ -190,11 +224,13 @@ fn logs(paths: &Paths, args: LogsArgs) -> Result<()> {
             args.port.port
         );
     };
-    let log = if args.emulator {
-        running.emulator_log()
+    if args.emulator {
+        println!(
+            "{}",
+            riv_local::process::tail(&running.emulator_log(), args.lines)
+        );
     } else {
-        running.localstack_log()
-    };
-    println!("{}", riv_local::process::tail(&log, args.lines));
+        println!("{}", running.localstack_tail(args.lines));
+    }
     Ok(())
 }

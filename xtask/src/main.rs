@@ -5,6 +5,7 @@ mod build;
 mod cleanup;
 mod deploy;
 mod e2e;
+mod image;
 mod local;
 mod output;
 mod synth;
@@ -43,13 +44,16 @@ enum Command {
     /// Find what deleted Riv stacks left behind (retained image buckets, collections, unreferenced artifacts,
     /// log groups), show it with sizes and ages, and delete it on confirmation.
     Cleanup(cleanup::Args),
-    /// Run Riv offline on this machine: LocalStack (host process, no Docker) plus our Rekognition/Textract
-    /// emulator, with the stack deployed into it.
+    /// Run Riv offline on this machine: LocalStack (a host process, or a container with --backend container)
+    /// plus our Rekognition/Textract emulator, with the stack deployed into it.
     #[command(subcommand)]
     Local(local::Command),
     /// Run every end-to-end scenario against a local stack (started for the run, or --endpoint-url) and print a
     /// summary; exits non-zero when any fails.
     E2e(e2e::Args),
+    /// Container images for the container backend.
+    #[command(subcommand)]
+    Image(image::Command),
     /// Speed figures (printed, not asserted).
     #[command(subcommand)]
     Bench(bench::Command),
@@ -75,6 +79,7 @@ fn main() -> std::process::ExitCode {
         Command::Destroy(args) => deploy::destroy(&args, cli.output),
         Command::Cleanup(args) => cleanup::run(&args, cli.output),
         Command::E2e(args) => e2e::run(&args, cli.output),
+        Command::Image(command) => image::run(command, cli.output),
         Command::Bench(command) => bench::run(command, cli.output),
     };
     match result {

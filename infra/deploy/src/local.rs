@@ -4,7 +4,7 @@
 use crate::build::{self, Arch};
 use crate::stack::{self, Deployed};
 use crate::Target;
-use riv_local::{Options, Paths, Running};
+use riv_local::{Backend, BackendChoice, Options, Paths, Running};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -20,6 +20,24 @@ pub struct UpOptions {
     pub region: String,
     /// Extra stack parameters (`FaceMatchThreshold`, `IdExtraction`, …).
     pub parameters: BTreeMap<String, String>,
+    /// Where LocalStack runs.
+    pub backend: BackendChoice,
+    /// The container backend's image (default: `RIV_LOCALSTACK_IMAGE`, then the image built from this workspace).
+    pub image: Option<String>,
+}
+
+impl UpOptions {
+    /// Defaults for a stack on `port`: the default stack name and region, `RIV_BACKEND`'s backend.
+    pub fn on_port(port: u16, stack: &str) -> Result<UpOptions, String> {
+        Ok(UpOptions {
+            port,
+            stack: stack.to_string(),
+            region: REGION.to_string(),
+            parameters: BTreeMap::new(),
+            backend: BackendChoice::from_env()?,
+            image: None,
+        })
+    }
 }
 
 /// A deployed local stack and how long each phase took.
@@ -76,8 +94,16 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
     let mut phase =
         |name: &str, started: Instant| phases.push((name.to_string(), started.elapsed()));
 
+    let backend = options
+        .backend
+        .resolve(&paths, options.image.as_deref())
+        .map_err(|e| e.to_string())?;
     let t = Instant::now();
-    let python = riv_local::venv::ensure(&paths, progress).map_err(|e| e.to_string())?;
+    // The container brings its own LocalStack; only the host backend needs the venv.
+    let python = match backend {
+        Backend::Host => riv_local::venv::ensure(&paths, progress).map_err(|e| e.to_string())?,
+        Backend::Container { .. } => Default::default(),
+    };
     phase("venv", t);
 
     let t = Instant::now();
@@ -87,17 +113,22 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
 
     let t = Instant::now();
     let dir = paths.stack_dir(options.port);
+    let same_launch = |r: &Running| match &backend {
+        Backend::Host => r.container.is_none() && r.python == python,
+        Backend::Container { image } => r.image.as_ref() == Some(image),
+    };
     let running = match Running::load(&dir) {
-        Some(r) if r.is_alive() && r.python == python => {
+        Some(r) if r.is_alive() && same_launch(&r) => {
             progress(&format!(
-                "LocalStack already runs on 127.0.0.1:{} (pid {})",
-                r.port, r.localstack_pid
+                "LocalStack already runs on 127.0.0.1:{} ({})",
+                r.port,
+                r.describe()
             ));
             r
         }
         found => {
             if found.is_some_and(|r| r.is_alive()) {
-                progress("LocalStack runs from an older venv (requirements or extension changed): restarting it");
+                progress("LocalStack runs from another venv or image (requirements, extension or backend changed): restarting it");
                 riv_local::stop(&dir).map_err(|e| e.to_string())?;
             }
             let release = root.join("target/release");
@@ -105,6 +136,7 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
                 port: options.port,
                 runner: release.join("riv-lambda-runner"),
                 emulator: release.join("riv-emulator"),
+                backend,
             };
             riv_local::start(&paths, &python, &opts, progress).map_err(|e| e.to_string())?
         }

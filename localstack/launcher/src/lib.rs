@@ -1,7 +1,9 @@
 //! Starts, watches and stops Riv's local stack: LocalStack 4.14 as a host process in a project venv, with our
 //! extension, plus the Rekognition/Textract emulator. `cargo xtask local …` and the end-to-end tests share it.
 
+pub mod container;
 pub mod http;
+pub mod image;
 pub mod process;
 pub mod venv;
 
@@ -23,8 +25,8 @@ pub enum LocalError {
     Command { what: String, detail: String },
     #[error("port {port} on 127.0.0.1 is in use by another program: stop it or pick another with --port")]
     PortBusy { port: u16 },
-    #[error("a local stack already runs on port {port} (pid {pid}): use it, or run `cargo xtask local down --port {port}` first")]
-    AlreadyRunning { port: u16, pid: u32 },
+    #[error("a local stack already runs on port {port} ({what}): use it, or run `cargo xtask local down --port {port}` first")]
+    AlreadyRunning { port: u16, what: String },
     #[error("LocalStack did not become healthy within {seconds}s: see {log}")]
     NotHealthy { seconds: u64, log: String },
     #[error("LocalStack exited during start ({status}); last lines of {log}:\n{tail}")]
@@ -35,6 +37,10 @@ pub enum LocalError {
     },
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
+    #[error("no Docker daemon answers (DOCKER_HOST or /var/run/docker.sock): start one, or use --backend host")]
+    NoDocker,
+    #[error("the Docker daemon has no image {image}: build it offline with `cargo xtask image localstack`, or from the official image with `cargo xtask image localstack --from-official` (needs internet)")]
+    NoImage { image: String },
 }
 
 pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LocalError {
@@ -72,9 +78,15 @@ pub struct Running {
     pub emulator_pid: u32,
     pub dir: PathBuf,
     /// The venv Python LocalStack runs from: a stack started from an older venv must be restarted, and its venv
-    /// must not be deleted under it.
+    /// must not be deleted under it. Empty on the container backend.
     #[serde(default)]
     pub python: PathBuf,
+    /// The container LocalStack runs in (container backend; `localstack_pid` is 0 then).
+    #[serde(default)]
+    pub container: Option<String>,
+    /// The image of that container.
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 impl Running {
@@ -105,8 +117,108 @@ impl Running {
         serde_json::from_str(&text).ok()
     }
 
+    /// LocalStack's process or container still runs (it may not answer yet).
+    pub fn runs(&self) -> bool {
+        match &self.container {
+            Some(id) => container::exited(id).is_none(),
+            None => process::alive(self.localstack_pid),
+        }
+    }
+
     pub fn is_alive(&self) -> bool {
-        process::alive(self.localstack_pid) && http::get(self.port, "/_localstack/health").is_ok()
+        self.runs() && http::get(self.port, "/_localstack/health").is_ok()
+    }
+
+    /// The last lines LocalStack wrote.
+    pub fn localstack_tail(&self, lines: usize) -> String {
+        match &self.container {
+            Some(id) => container::logs(id, lines),
+            None => process::tail(&self.localstack_log(), lines),
+        }
+    }
+
+    /// What runs LocalStack, for people: `pid 123` or `container 0123abcd…`.
+    pub fn describe(&self) -> String {
+        match &self.container {
+            Some(id) => format!("container {}", &id[..id.len().min(12)]),
+            None => format!("pid {}", self.localstack_pid),
+        }
+    }
+}
+
+/// Where LocalStack runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// A process on this machine from the project venv (no Docker needed).
+    Host,
+    /// A container of this image, started with testcontainers.
+    Container { image: String },
+}
+
+/// What users ask for with `--backend` / `RIV_BACKEND`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    #[default]
+    Host,
+    Container,
+    /// The container backend when a Docker daemon answers and has the image, else the host backend.
+    Auto,
+}
+
+/// The environment variable the tests read the backend from.
+pub const BACKEND_ENV: &str = "RIV_BACKEND";
+/// The environment variable naming the LocalStack image of the container backend.
+pub const IMAGE_ENV: &str = "RIV_LOCALSTACK_IMAGE";
+
+impl std::str::FromStr for BackendChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "host" => Ok(BackendChoice::Host),
+            "container" => Ok(BackendChoice::Container),
+            "auto" => Ok(BackendChoice::Auto),
+            other => Err(format!(
+                "unknown backend {other:?}: use host, container or auto"
+            )),
+        }
+    }
+}
+
+impl BackendChoice {
+    /// `RIV_BACKEND`, host when unset.
+    pub fn from_env() -> Result<Self, String> {
+        std::env::var(BACKEND_ENV)
+            .map(|v| v.parse())
+            .unwrap_or(Ok(BackendChoice::Host))
+    }
+
+    /// The backend to use; `image` defaults to `RIV_LOCALSTACK_IMAGE`, then the image `cargo xtask image
+    /// localstack` builds from this workspace.
+    pub fn resolve(self, paths: &Paths, image: Option<&str>) -> Result<Backend, LocalError> {
+        let image = match image
+            .map(str::to_string)
+            .or_else(|| std::env::var(IMAGE_ENV).ok())
+        {
+            Some(i) => i,
+            None => image::tag(paths)?,
+        };
+        let container = Backend::Container {
+            image: image.clone(),
+        };
+        match self {
+            BackendChoice::Host => Ok(Backend::Host),
+            BackendChoice::Auto
+                if container::daemon_answers() && container::image_present(&image) =>
+            {
+                Ok(container)
+            }
+            BackendChoice::Auto => Ok(Backend::Host),
+            BackendChoice::Container if !container::daemon_answers() => Err(LocalError::NoDocker),
+            BackendChoice::Container if !container::image_present(&image) => {
+                Err(LocalError::NoImage { image })
+            }
+            BackendChoice::Container => Ok(container),
+        }
     }
 }
 
@@ -118,6 +230,7 @@ pub struct Options {
     pub runner: PathBuf,
     /// The `riv-emulator` binary.
     pub emulator: PathBuf,
+    pub backend: Backend,
 }
 
 /// Starts the emulator and LocalStack, and waits until LocalStack reports healthy.
@@ -132,7 +245,7 @@ pub fn start(
         if running.is_alive() {
             return Err(LocalError::AlreadyRunning {
                 port: running.port,
-                pid: running.localstack_pid,
+                what: running.describe(),
             });
         }
         // A stale record: whatever it names is gone or not ours any more.
@@ -163,42 +276,68 @@ pub fn start(
         emulator_port,
         "/health",
         Duration::from_secs(10),
-        emulator_pid,
+        &|| process::exit_status(emulator_pid),
+        &|| process::tail(&emulator_log, 15),
         &emulator_log,
     )?;
 
-    progress(&format!(
-        "starting LocalStack 4.14 on 127.0.0.1:{}",
-        options.port
-    ));
     let localstack_log = dir.join("localstack.log");
     let env = localstack_env(options, emulator_port, &dir);
-    let localstack_pid = match process::spawn_daemon(
-        python,
-        &["-m".into(), "localstack.runtime.main".into()],
-        &env,
-        &localstack_log,
-    ) {
-        Ok(pid) => pid,
-        Err(e) => {
-            process::terminate(emulator_pid);
-            return Err(e);
-        }
-    };
-    let running = Running {
+    let mut running = Running {
         port: options.port,
         emulator_port,
-        localstack_pid,
+        localstack_pid: 0,
         emulator_pid,
         dir: dir.clone(),
         python: python.to_path_buf(),
+        container: None,
+        image: None,
     };
+    let launched = match &options.backend {
+        Backend::Host => {
+            progress(&format!(
+                "starting LocalStack 4.14 on 127.0.0.1:{}",
+                options.port
+            ));
+            process::spawn_daemon(
+                python,
+                &["-m".into(), "localstack.runtime.main".into()],
+                &env,
+                &localstack_log,
+            )
+            .map(|pid| running.localstack_pid = pid)
+        }
+        Backend::Container { image } => {
+            progress(&format!(
+                "starting LocalStack in a container of {image} on 127.0.0.1:{}",
+                options.port
+            ));
+            running.python = PathBuf::new();
+            running.image = Some(image.clone());
+            container::run(container::Spec {
+                image,
+                name: format!("riv-localstack-{}", options.port),
+                env,
+                mounts: vec![(&dir, true), (&options.runner, false)],
+            })
+            .map(|id| running.container = Some(id))
+        }
+    };
+    if let Err(e) = launched {
+        process::terminate(emulator_pid);
+        return Err(e);
+    }
     running.save()?;
+    let exited = || match &running.container {
+        Some(id) => container::exited(id),
+        None => process::exit_status(running.localstack_pid),
+    };
     if let Err(e) = wait_healthy(
         options.port,
         "/_localstack/health",
         START_TIMEOUT,
-        localstack_pid,
+        &exited,
+        &|| running.localstack_tail(15),
         &localstack_log,
     ) {
         let _ = stop(&dir);
@@ -237,16 +376,17 @@ fn wait_healthy(
     port: u16,
     path: &str,
     timeout: Duration,
-    pid: u32,
+    exited: &dyn Fn() -> Option<String>,
+    tail: &dyn Fn() -> String,
     log: &Path,
 ) -> Result<(), LocalError> {
     let started = Instant::now();
     while started.elapsed() < timeout {
-        if let Some(status) = process::exit_status(pid) {
+        if let Some(status) = exited() {
             return Err(LocalError::Exited {
                 status,
                 log: log.display().to_string(),
-                tail: process::tail(log, 15),
+                tail: tail(),
             });
         }
         if matches!(http::get(port, path), Ok((200, _))) {
@@ -267,7 +407,7 @@ pub fn live_stacks(paths: &Paths) -> Vec<Running> {
         .flatten()
         .flatten()
         .filter_map(|e| Running::load(&e.path()))
-        .filter(|r| process::alive(r.localstack_pid))
+        .filter(Running::runs)
         .collect()
 }
 
@@ -275,6 +415,7 @@ pub fn live_stacks(paths: &Paths) -> Vec<Running> {
 #[derive(Debug, Default, PartialEq)]
 pub struct Stopped {
     pub processes: Vec<u32>,
+    pub container: Option<String>,
 }
 
 /// Stops exactly the processes the state file in `dir` names (and their process groups), then forgets them.
@@ -283,11 +424,37 @@ pub fn stop(dir: &Path) -> Result<Stopped, LocalError> {
         return Ok(Stopped::default());
     };
     let mut stopped = Stopped::default();
+    if let Some(id) = &running.container {
+        stopped.container = container::remove(id).then(|| id.clone());
+    }
     for pid in [running.localstack_pid, running.emulator_pid] {
-        if process::alive(pid) && process::terminate(pid) {
+        if pid != 0 && process::alive(pid) && process::terminate(pid) {
             stopped.processes.push(pid);
         }
     }
     std::fs::remove_file(Running::state_file(dir)).map_err(io("removing the state file"))?;
     Ok(stopped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_parse_from_their_names_and_refuse_others() {
+        assert_eq!("host".parse(), Ok(BackendChoice::Host));
+        assert_eq!("container".parse(), Ok(BackendChoice::Container));
+        assert_eq!("auto".parse(), Ok(BackendChoice::Auto));
+        let err = "docker".parse::<BackendChoice>().unwrap_err();
+        assert!(err.contains("host, container or auto"), "{err}");
+    }
+
+    #[test]
+    fn the_host_backend_needs_no_docker() {
+        let paths = Paths::new(Path::new("/nonexistent"));
+        assert_eq!(
+            BackendChoice::Host.resolve(&paths, Some("any:tag")).unwrap(),
+            Backend::Host
+        );
+    }
 }
