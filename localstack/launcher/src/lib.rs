@@ -453,7 +453,9 @@ mod tests {
     fn the_host_backend_needs_no_docker() {
         let paths = Paths::new(Path::new("/nonexistent"));
         assert_eq!(
-            BackendChoice::Host.resolve(&paths, Some("any:tag")).unwrap(),
+            BackendChoice::Host
+                .resolve(&paths, Some("any:tag"))
+                .unwrap(),
             Backend::Host
         );
     }
