@@ -29,26 +29,12 @@ pub struct TeardownFigures {
 }
 
 async fn versioned_bucket(target: &Target, name: &str) -> Result<(), String> {
-    target
-        .s3
-        .create_bucket()
-        .bucket(name)
-        .send()
+    riv_deploy::stack::create_bucket(target, name)
         .await
-        .map_err(|e| format!("creating {name}: {e:?}"))?;
-    target
-        .s3
-        .put_bucket_versioning()
-        .bucket(name)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
+        .map_err(|e| e.to_string())?;
+    riv_deploy::stack::enable_versioning(target, name)
         .await
-        .map_err(|e| format!("versioning {name}: {e:?}"))?;
-    Ok(())
+        .map_err(|e| e.to_string())
 }
 
 /// `objects` keys, every fifth overwritten (a second version) and every tenth deleted (a delete marker);

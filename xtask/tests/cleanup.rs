@@ -43,15 +43,9 @@ fn leftover_names(stdout: &str) -> Vec<(String, String)> {
 }
 
 async fn tagged_bucket(target: &Target, name: &str, tag: Option<&str>) {
-    let mut create = target.s3.create_bucket().bucket(name);
-    if target.region != "us-east-1" {
-        create = create.create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(target.region.as_str().into())
-                .build(),
-        );
-    }
-    create.send().await.unwrap();
+    riv_deploy::stack::create_bucket(target, name)
+        .await
+        .unwrap();
     if let Some(stack) = tag {
         let tag = aws_sdk_s3::types::Tag::builder()
             .key(riv_infra::stack::STACK_TAG)

@@ -48,17 +48,9 @@ pub async fn artifact_bucket_name(target: &Target) -> Result<String, DeployError
     Ok(format!("riv-artifacts-{account}-{}", target.region))
 }
 
-/// Days an artifact superseded by a newer upload of the same key is kept.
-pub const ARTIFACT_NONCURRENT_DAYS: i32 = 30;
-
-/// The region's artifact bucket, created if missing: versioned, encrypted, private, and with a lifecycle that
-/// expires superseded versions and abandoned uploads (unreferenced artifacts are `cargo xtask cleanup`'s job).
-pub async fn artifact_bucket(target: &Target) -> Result<String, DeployError> {
-    let bucket = artifact_bucket_name(target).await?;
-    if target.s3.head_bucket().bucket(&bucket).send().await.is_ok() {
-        return Ok(bucket);
-    }
-    let mut create = target.s3.create_bucket().bucket(&bucket);
+/// Creates a bucket in the target's region (us-east-1 takes no location constraint).
+pub async fn create_bucket(target: &Target, bucket: &str) -> Result<(), DeployError> {
+    let mut create = target.s3.create_bucket().bucket(bucket);
     if target.region != "us-east-1" {
         create = create.create_bucket_configuration(
             aws_sdk_s3::types::CreateBucketConfiguration::builder()
@@ -71,11 +63,16 @@ pub async fn artifact_bucket(target: &Target) -> Result<String, DeployError> {
     create
         .send()
         .await
-        .map_err(aws("creating the artifact bucket"))?;
+        .map(|_| ())
+        .map_err(aws(&format!("creating bucket {bucket}")))
+}
+
+/// Keeps every version of every object from now on.
+pub async fn enable_versioning(target: &Target, bucket: &str) -> Result<(), DeployError> {
     target
         .s3
         .put_bucket_versioning()
-        .bucket(&bucket)
+        .bucket(bucket)
         .versioning_configuration(
             aws_sdk_s3::types::VersioningConfiguration::builder()
                 .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
@@ -83,7 +80,22 @@ pub async fn artifact_bucket(target: &Target) -> Result<String, DeployError> {
         )
         .send()
         .await
-        .map_err(aws("enabling artifact bucket versioning"))?;
+        .map(|_| ())
+        .map_err(aws(&format!("enabling versioning on {bucket}")))
+}
+
+/// Days an artifact superseded by a newer upload of the same key is kept.
+pub const ARTIFACT_NONCURRENT_DAYS: i32 = 30;
+
+/// The region's artifact bucket, created if missing: versioned, encrypted, private, and with a lifecycle that
+/// expires superseded versions and abandoned uploads (unreferenced artifacts are `cargo xtask cleanup`'s job).
+pub async fn artifact_bucket(target: &Target) -> Result<String, DeployError> {
+    let bucket = artifact_bucket_name(target).await?;
+    if target.s3.head_bucket().bucket(&bucket).send().await.is_ok() {
+        return Ok(bucket);
+    }
+    create_bucket(target, &bucket).await?;
+    enable_versioning(target, &bucket).await?;
     let block = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
         .block_public_acls(true)
         .block_public_policy(true)

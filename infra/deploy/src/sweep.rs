@@ -3,10 +3,11 @@
 
 use crate::cleanup::{ArtifactObject, Found, Inventory, Kind, Leftover, LiveStack};
 use crate::stack::{aws, DeployError};
-use crate::teardown::{bucket_stack_tag, delete_versions, empty_bucket};
+use crate::teardown::{
+    bucket_stack_tag, delete_versions, empty_bucket, for_each_version, version_ids,
+};
 use crate::Target;
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::types::ObjectIdentifier;
 use std::collections::BTreeMap;
 
 /// Reads everything [`crate::cleanup::plan`] decides on in the target's region.
@@ -31,15 +32,13 @@ pub async fn inventory(target: &Target) -> Result<Inventory, DeployError> {
 
 async fn live_stacks(target: &Target) -> Result<BTreeMap<String, LiveStack>, DeployError> {
     let mut stacks = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let page = target
-            .cloudformation
-            .describe_stacks()
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(aws("cloudformation DescribeStacks"))?;
+    let mut pages = target
+        .cloudformation
+        .describe_stacks()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws("cloudformation DescribeStacks"))?;
         for s in page.stacks() {
             let Some(name) = s.stack_name() else { continue };
             let status = s.stack_status().map(|s| s.as_str()).unwrap_or_default();
@@ -70,11 +69,8 @@ async fn live_stacks(target: &Target) -> Result<BTreeMap<String, LiveStack>, Dep
                 },
             );
         }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(stacks);
-        }
     }
+    Ok(stacks)
 }
 
 /// S3 answers `None` (or an empty constraint) for us-east-1 and the legacy `EU` for eu-west-1.
@@ -130,56 +126,6 @@ async fn bucket_size(target: &Target, bucket: &str) -> Result<(u64, u64), Deploy
     Ok((items, bytes))
 }
 
-/// One object version or delete marker.
-struct Version {
-    key: String,
-    version_id: Option<String>,
-    size: u64,
-    modified: i64,
-}
-
-async fn for_each_version(
-    target: &Target,
-    bucket: &str,
-    prefix: Option<&str>,
-    mut each: impl FnMut(Version),
-) -> Result<(), DeployError> {
-    let (mut key_marker, mut version_marker) = (None, None);
-    loop {
-        let page = target
-            .s3
-            .list_object_versions()
-            .bucket(bucket)
-            .set_prefix(prefix.map(str::to_string))
-            .set_key_marker(key_marker)
-            .set_version_id_marker(version_marker)
-            .send()
-            .await
-            .map_err(aws("listing object versions"))?;
-        for v in page.versions() {
-            each(Version {
-                key: v.key().unwrap_or_default().to_string(),
-                version_id: v.version_id().map(str::to_string),
-                size: v.size().unwrap_or_default().max(0) as u64,
-                modified: v.last_modified().map(|d| d.secs()).unwrap_or_default(),
-            });
-        }
-        for m in page.delete_markers() {
-            each(Version {
-                key: m.key().unwrap_or_default().to_string(),
-                version_id: m.version_id().map(str::to_string),
-                size: 0,
-                modified: m.last_modified().map(|d| d.secs()).unwrap_or_default(),
-            });
-        }
-        if page.is_truncated() != Some(true) {
-            return Ok(());
-        }
-        key_marker = page.next_key_marker().map(str::to_string);
-        version_marker = page.next_version_id_marker().map(str::to_string);
-    }
-}
-
 /// Every key of the artifact bucket, its versions summed; `None` when the region has no artifact bucket.
 async fn artifact_objects(
     target: &Target,
@@ -204,6 +150,10 @@ async fn artifact_objects(
     Ok(Some(by_key.into_values().collect()))
 }
 
+fn stack_tag(tags: Option<&std::collections::HashMap<String, String>>) -> Option<String> {
+    tags?.get(riv_infra::stack::STACK_TAG).cloned()
+}
+
 fn collection_arn(arn: &str) -> String {
     if arn.starts_with("arn:") {
         arn.to_string()
@@ -214,20 +164,14 @@ fn collection_arn(arn: &str) -> String {
 
 async fn collections(target: &Target) -> Result<Vec<Found>, DeployError> {
     let mut ids = Vec::new();
-    let mut token = None;
-    loop {
-        let page = target
-            .rekognition
-            .list_collections()
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(aws("rekognition ListCollections"))?;
+    let mut pages = target
+        .rekognition
+        .list_collections()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws("rekognition ListCollections"))?;
         ids.extend(page.collection_ids().iter().cloned());
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
     }
     let mut found = Vec::new();
     for id in ids {
@@ -248,11 +192,7 @@ async fn collections(target: &Target) -> Result<Vec<Found>, DeployError> {
                 .send()
                 .await
                 .ok()
-                .and_then(|t| {
-                    t.tags()
-                        .and_then(|t| t.get(riv_infra::stack::STACK_TAG))
-                        .cloned()
-                }),
+                .and_then(|t| stack_tag(t.tags())),
             None => None,
         };
         found.push(Found {
@@ -270,16 +210,14 @@ async fn collections(target: &Target) -> Result<Vec<Found>, DeployError> {
 async fn log_groups(target: &Target) -> Result<Vec<Found>, DeployError> {
     let mut found = Vec::new();
     for prefix in ["/aws/lambda/", "/aws/vendedlogs/states/"] {
-        let mut token = None;
-        loop {
-            let page = target
-                .logs
-                .describe_log_groups()
-                .log_group_name_prefix(prefix)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(aws("logs DescribeLogGroups"))?;
+        let mut pages = target
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(aws("logs DescribeLogGroups"))?;
             for g in page.log_groups() {
                 let Some(name) = g.log_group_name() else {
                     continue;
@@ -296,11 +234,7 @@ async fn log_groups(target: &Target) -> Result<Vec<Found>, DeployError> {
                         .send()
                         .await
                         .ok()
-                        .and_then(|t| {
-                            t.tags()
-                                .and_then(|t| t.get(riv_infra::stack::STACK_TAG))
-                                .cloned()
-                        }),
+                        .and_then(|t| stack_tag(t.tags())),
                     None => None,
                 };
                 found.push(Found {
@@ -311,13 +245,23 @@ async fn log_groups(target: &Target) -> Result<Vec<Found>, DeployError> {
                     created: g.creation_time().map(|ms| ms / 1000),
                 });
             }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
         }
     }
     Ok(found)
+}
+
+const NOT_FOUND: &str = "ResourceNotFoundException";
+
+/// A delete whose target is gone already (the `missing` error code) succeeded all the same.
+fn gone_is_fine<T, E>(result: Result<T, E>, missing: &str, action: &str) -> Result<(), DeployError>
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some(missing) => Ok(()),
+        Err(e) => Err(aws(action)(e)),
+    }
 }
 
 /// Deletes one leftover; one that is gone already counts as deleted.
@@ -336,63 +280,34 @@ pub async fn delete(
                 progress(&format!("  {name}: {n} versions deleted"))
             })
             .await?;
-            match target.s3.delete_bucket().bucket(name).send().await {
-                Ok(_) => Ok(()),
-                Err(e) if e.code() == Some("NoSuchBucket") => Ok(()),
-                Err(e) => Err(aws("deleting a leftover bucket")(e)),
-            }
+            let result = target.s3.delete_bucket().bucket(name).send().await;
+            gone_is_fine(result, "NoSuchBucket", "deleting a leftover bucket")
         }
         Kind::Collection => {
-            match target
+            let result = target
                 .rekognition
                 .delete_collection()
                 .collection_id(name)
                 .send()
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-                Err(e) => Err(aws("deleting a leftover collection")(e)),
-            }
+                .await;
+            gone_is_fine(result, NOT_FOUND, "deleting a leftover collection")
         }
         Kind::Artifact => {
             let (bucket, key) = name
                 .strip_prefix("s3://")
                 .and_then(|rest| rest.split_once('/'))
                 .ok_or_else(|| DeployError::Other(format!("{name} is not an s3:// address")))?;
-            let mut ids = Vec::new();
-            let mut failed = None;
-            for_each_version(target, bucket, Some(key), |v| {
-                if v.key != key {
-                    return;
-                }
-                match ObjectIdentifier::builder()
-                    .key(v.key)
-                    .set_version_id(v.version_id)
-                    .build()
-                {
-                    Ok(id) => ids.push(id),
-                    Err(e) => failed = Some(e.to_string()),
-                }
-            })
-            .await?;
-            if let Some(e) = failed {
-                return Err(DeployError::Other(e));
-            }
+            let ids = version_ids(target, bucket, Some(key)).await?;
             delete_versions(target, bucket, ids).await.map(|_| ())
         }
         Kind::LogGroup => {
-            match target
+            let result = target
                 .logs
                 .delete_log_group()
                 .log_group_name(name)
                 .send()
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-                Err(e) => Err(aws("deleting a leftover log group")(e)),
-            }
+                .await;
+            gone_is_fine(result, NOT_FOUND, "deleting a leftover log group")
         }
     }
 }

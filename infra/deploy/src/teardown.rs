@@ -38,37 +38,7 @@ pub async fn empty_bucket(
 ) -> Result<usize, DeployError> {
     let mut deleted = 0;
     loop {
-        let mut ids = Vec::new();
-        let (mut key_marker, mut version_marker) = (None, None);
-        loop {
-            let page = target
-                .s3
-                .list_object_versions()
-                .bucket(bucket)
-                .set_key_marker(key_marker)
-                .set_version_id_marker(version_marker)
-                .send()
-                .await
-                .map_err(aws("listing object versions"))?;
-            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-            let markers = page
-                .delete_markers()
-                .iter()
-                .map(|m| (m.key(), m.version_id()));
-            for (key, version) in versions.chain(markers) {
-                let Some(key) = key else { continue };
-                let id = ObjectIdentifier::builder()
-                    .key(key)
-                    .set_version_id(version.map(str::to_string))
-                    .build();
-                ids.push(id.map_err(|e| DeployError::Other(e.to_string()))?);
-            }
-            if page.is_truncated() != Some(true) {
-                break;
-            }
-            key_marker = page.next_key_marker().map(str::to_string);
-            version_marker = page.next_version_id_marker().map(str::to_string);
-        }
+        let ids = version_ids(target, bucket, None).await?;
         if ids.is_empty() {
             break;
         }
@@ -133,6 +103,85 @@ async fn delete_batched(
         progress(deleted);
     }
     Ok(deleted)
+}
+
+/// One object version or delete marker.
+pub(crate) struct Version {
+    pub key: String,
+    pub version_id: Option<String>,
+    pub size: u64,
+    pub modified: i64,
+}
+
+/// Every version and delete marker of the bucket, or of exactly the key `only`, ready for DeleteObjects.
+pub(crate) async fn version_ids(
+    target: &Target,
+    bucket: &str,
+    only: Option<&str>,
+) -> Result<Vec<ObjectIdentifier>, DeployError> {
+    let mut ids = Vec::new();
+    let mut invalid = None;
+    for_each_version(target, bucket, only, |v| {
+        if only.is_some_and(|key| key != v.key) {
+            return;
+        }
+        match ObjectIdentifier::builder()
+            .key(v.key)
+            .set_version_id(v.version_id)
+            .build()
+        {
+            Ok(id) => ids.push(id),
+            Err(e) => invalid = Some(e.to_string()),
+        }
+    })
+    .await?;
+    match invalid {
+        Some(e) => Err(DeployError::Other(e)),
+        None => Ok(ids),
+    }
+}
+
+/// Calls `each` for every version and delete marker, of keys starting with `prefix` if given.
+pub(crate) async fn for_each_version(
+    target: &Target,
+    bucket: &str,
+    prefix: Option<&str>,
+    mut each: impl FnMut(Version),
+) -> Result<(), DeployError> {
+    let (mut key_marker, mut version_marker) = (None, None);
+    loop {
+        let page = target
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .set_prefix(prefix.map(str::to_string))
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+            .map_err(aws("listing object versions"))?;
+        for v in page.versions() {
+            each(Version {
+                key: v.key().unwrap_or_default().to_string(),
+                version_id: v.version_id().map(str::to_string),
+                size: v.size().unwrap_or_default().max(0) as u64,
+                modified: v.last_modified().map(|d| d.secs()).unwrap_or_default(),
+            });
+        }
+        for m in page.delete_markers() {
+            each(Version {
+                key: m.key().unwrap_or_default().to_string(),
+                version_id: m.version_id().map(str::to_string),
+                size: 0,
+                modified: m.last_modified().map(|d| d.secs()).unwrap_or_default(),
+            });
+        }
+        if page.is_truncated() != Some(true) {
+            return Ok(());
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        version_marker = page.next_version_id_marker().map(str::to_string);
+    }
 }
 
 async fn abort_uploads(target: &Target, bucket: &str) -> Result<(), DeployError> {
