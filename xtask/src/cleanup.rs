@@ -37,6 +37,8 @@ struct Report {
     dry_run: bool,
     /// Regions that could not be read, with the reason (e.g. an opt-in region not enabled).
     unreadable: Vec<(String, String)>,
+    /// Leftovers whose deletion failed, with the reason; the others are still deleted.
+    failed: Vec<(String, String)>,
 }
 
 async fn regions(args: &Args) -> Result<Vec<String>> {
@@ -92,6 +94,7 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
             deleted: 0,
             dry_run: args.dry_run,
             unreadable: Vec::new(),
+            failed: Vec::new(),
         };
         let mut targets = Vec::new();
         let mut now = 0;
@@ -135,8 +138,13 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
                     l.name,
                     l.region
                 ));
-                sweep::delete(target, l, &|m| output::step(m)).await?;
-                report.deleted += 1;
+                match sweep::delete(target, l, &|m| output::step(m)).await {
+                    Ok(()) => report.deleted += 1,
+                    Err(e) => {
+                        output::step(format!("  could not delete {}: {e}", l.name));
+                        report.failed.push((l.name.clone(), e.to_string()));
+                    }
+                }
             }
         }
         output::done(&format!("cleanup ({} deleted)", report.deleted), started);
@@ -145,16 +153,25 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
         } else if args.dry_run {
             println!("dry run: nothing was deleted");
         }
+        let listed = |pairs: &[(String, String)]| {
+            pairs
+                .iter()
+                .map(|(what, why)| format!("{what} ({why})"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        if !report.failed.is_empty() {
+            bail!(
+                "{} leftover(s) could not be deleted (check the permissions in the README's \"Removing everything\"): {}",
+                report.failed.len(),
+                listed(&report.failed)
+            );
+        }
         if !report.unreadable.is_empty() {
             bail!(
                 "{} region(s) could not be read: {}",
                 report.unreadable.len(),
-                report
-                    .unreadable
-                    .iter()
-                    .map(|(r, e)| format!("{r} ({e})"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                listed(&report.unreadable)
             );
         }
         Ok(())

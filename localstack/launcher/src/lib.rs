@@ -195,6 +195,9 @@ impl BackendChoice {
     /// The backend to use; `image` defaults to `RIV_LOCALSTACK_IMAGE`, then the image `cargo xtask image
     /// localstack` builds from this workspace.
     pub fn resolve(self, paths: &Paths, image: Option<&str>) -> Result<Backend, LocalError> {
+        if self == BackendChoice::Host {
+            return Ok(Backend::Host);
+        }
         let image = match image
             .map(str::to_string)
             .or_else(|| std::env::var(IMAGE_ENV).ok())
@@ -453,9 +456,7 @@ mod tests {
     fn the_host_backend_needs_no_docker() {
         let paths = Paths::new(Path::new("/nonexistent"));
         assert_eq!(
-            BackendChoice::Host
-                .resolve(&paths, Some("any:tag"))
-                .unwrap(),
+            BackendChoice::Host.resolve(&paths, None).unwrap(),
             Backend::Host
         );
     }
