@@ -4,7 +4,7 @@
 //!
 //! With internet, `--from-official` instead layers the extension on the official image with `docker build`.
 
-use crate::{io, venv, LocalError, Paths};
+use crate::{io, run, venv, LocalError, Paths};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -42,21 +42,6 @@ pub struct Built {
     pub reused: bool,
     pub seconds: f64,
     pub size_bytes: u64,
-}
-
-/// Runs a command to its end (stdin stays whatever the caller set: `output()` closes it otherwise).
-fn run(command: &mut Command, what: &str) -> Result<(), LocalError> {
-    let out = command.output().map_err(io(format!("running {what}")))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let text =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    let tail: Vec<&str> = text.lines().rev().take(15).collect();
-    Err(LocalError::Command {
-        what: what.into(),
-        detail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-    })
 }
 
 fn need(tool: &str, package: &str) -> Result<(), LocalError> {

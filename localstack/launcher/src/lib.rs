@@ -48,6 +48,22 @@ pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LocalError 
     move |e| LocalError::Io(what, e)
 }
 
+/// Runs a command to its end; a failure carries the last lines it printed (stdin is closed unless the caller
+/// set it).
+pub(crate) fn run(command: &mut std::process::Command, what: &str) -> Result<(), LocalError> {
+    let out = command.output().map_err(io(format!("running {what}")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let tail: Vec<&str> = text.lines().rev().take(15).collect();
+    Err(LocalError::Command {
+        what: what.into(),
+        detail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+    })
+}
+
 /// Where a workspace keeps its local stack: `<root>/.riv` (git-ignored).
 #[derive(Debug, Clone)]
 pub struct Paths {

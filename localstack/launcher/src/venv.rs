@@ -1,7 +1,7 @@
 //! The project's LocalStack venv: found or created from `localstack/requirements.txt` plus our extension, and
 //! rebuilt when either changes.
 
-use crate::{io, LocalError, Paths};
+use crate::{io, run, LocalError, Paths};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -72,17 +72,27 @@ pub(crate) fn inputs_hash(root: &Path, salt: &str) -> Result<String, LocalError>
     Ok(hex::encode(hash.finalize())[..16].to_string())
 }
 
-fn run(command: &mut Command, what: &str) -> Result<(), LocalError> {
-    let out = command.output().map_err(io(what.to_string()))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let text = String::from_utf8_lossy(&out.stderr);
-    let tail: Vec<&str> = text.lines().rev().take(12).collect();
-    Err(LocalError::Command {
-        what: what.into(),
-        detail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-    })
+/// Replaces whatever is at `venv` (an interrupted install, older inputs) with an empty venv of `base`.
+fn recreate(paths: &Paths, base: &Path, venv: &Path) -> Result<(), LocalError> {
+    let _ = std::fs::remove_dir_all(venv);
+    std::fs::create_dir_all(&paths.work).map_err(io("creating .riv"))?;
+    run(
+        Command::new(base).args(["-m", "venv"]).arg(venv),
+        "creating the venv",
+    )
+}
+
+/// `pip install` in `venv`, quietly; the caller adds what to install.
+fn pip_install(venv: &Path) -> Command {
+    let mut c = Command::new(venv.join("bin/python"));
+    c.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]);
+    c
 }
 
 /// The venv's Python, creating or refreshing the venv when its inputs changed. A marker written last tells a
@@ -96,26 +106,14 @@ pub fn ensure(paths: &Paths, progress: &dyn Fn(&str)) -> Result<PathBuf, LocalEr
         return Ok(python);
     }
     let base = find_python()?;
-    let _ = std::fs::remove_dir_all(&venv);
-    std::fs::create_dir_all(&paths.work).map_err(io("creating .riv"))?;
     progress(&format!(
         "creating the LocalStack venv with {} (first run only: about a minute)",
         base.display()
     ));
-    run(
-        Command::new(&base).args(["-m", "venv"]).arg(&venv),
-        "creating the venv",
-    )?;
+    recreate(paths, &base, &venv)?;
     let pip = |args: &[&str]| {
-        let mut c = Command::new(&python);
-        c.args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(args);
+        let mut c = pip_install(&venv);
+        c.args(args);
         c
     };
     progress("installing localstack-core 4.14.0 and its pins from PyPI");
@@ -159,27 +157,13 @@ pub fn tool(
     if complete.exists() {
         return Ok(venv.join("bin"));
     }
-    let base = find_python()?;
-    let _ = std::fs::remove_dir_all(&venv);
-    std::fs::create_dir_all(&paths.work).map_err(io("creating .riv"))?;
     progress(&format!(
         "installing {requirement} from PyPI into {}",
         venv.display()
     ));
+    recreate(paths, &find_python()?, &venv)?;
     run(
-        Command::new(&base).args(["-m", "venv"]).arg(&venv),
-        "creating the tool venv",
-    )?;
-    run(
-        Command::new(venv.join("bin/python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .arg(requirement),
+        pip_install(&venv).arg(requirement),
         &format!("pip install {requirement}"),
     )?;
     std::fs::write(&complete, requirement).map_err(io("marking the tool venv complete"))?;
