@@ -232,7 +232,7 @@ pub struct Deployed {
     pub outputs: BTreeMap<String, String>,
 }
 
-fn in_progress(status: &StackStatus) -> bool {
+pub(crate) fn in_progress(status: &StackStatus) -> bool {
     status.as_str().ends_with("_IN_PROGRESS")
 }
 
@@ -359,14 +359,32 @@ pub async fn outputs(
         .send()
         .await
         .map_err(aws("cloudformation DescribeStacks"))?;
-    Ok(out
-        .stacks()
-        .first()
-        .map(|s| {
-            s.outputs()
-                .iter()
-                .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default())
+    Ok(out.stacks().first().map(stack_outputs).unwrap_or_default())
+}
+
+/// A described stack's outputs by key.
+pub(crate) fn stack_outputs(
+    stack: &aws_sdk_cloudformation::types::Stack,
+) -> BTreeMap<String, String> {
+    stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+        .collect()
+}
+
+/// A delete whose target is gone already (the `missing` error code) succeeded all the same.
+pub(crate) fn gone_is_fine<T, E>(
+    result: Result<T, E>,
+    missing: &str,
+    action: &str,
+) -> Result<(), DeployError>
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some(missing) => Ok(()),
+        Err(e) => Err(aws(action)(e)),
+    }
 }

@@ -2,12 +2,12 @@
 //! [`cleanup::plan`](crate::cleanup::plan) chose. Buckets of other regions are skipped (ListBuckets is global).
 
 use crate::cleanup::{ArtifactObject, Found, Inventory, Kind, Leftover, LiveStack};
-use crate::stack::{aws, DeployError};
+use crate::stack::{aws, gone_is_fine, in_progress, stack_outputs, DeployError};
 use crate::teardown::{
     bucket_stack_tag, delete_versions, empty_bucket, for_each_version, version_ids,
 };
 use crate::Target;
-use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::types::StackStatus;
 use std::collections::BTreeMap;
 
 /// Reads everything [`crate::cleanup::plan`] decides on in the target's region.
@@ -41,15 +41,12 @@ async fn live_stacks(target: &Target) -> Result<BTreeMap<String, LiveStack>, Dep
         let page = page.map_err(aws("cloudformation DescribeStacks"))?;
         for s in page.stacks() {
             let Some(name) = s.stack_name() else { continue };
-            let status = s.stack_status().map(|s| s.as_str()).unwrap_or_default();
-            if status == "DELETE_COMPLETE" {
+            let Some(status) = s.stack_status() else {
+                continue;
+            };
+            if *status == StackStatus::DeleteComplete {
                 continue;
             }
-            let outputs = s
-                .outputs()
-                .iter()
-                .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
-                .collect();
             let parameters = s
                 .parameters()
                 .iter()
@@ -63,9 +60,9 @@ async fn live_stacks(target: &Target) -> Result<BTreeMap<String, LiveStack>, Dep
             stacks.insert(
                 name.to_string(),
                 LiveStack {
-                    outputs,
+                    outputs: stack_outputs(s),
                     parameters,
-                    changing: status.ends_with("_IN_PROGRESS"),
+                    changing: in_progress(status),
                 },
             );
         }
@@ -251,18 +248,6 @@ async fn log_groups(target: &Target) -> Result<Vec<Found>, DeployError> {
 }
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
-
-/// A delete whose target is gone already (the `missing` error code) succeeded all the same.
-fn gone_is_fine<T, E>(result: Result<T, E>, missing: &str, action: &str) -> Result<(), DeployError>
-where
-    E: std::error::Error + ProvideErrorMetadata + 'static,
-{
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some(missing) => Ok(()),
-        Err(e) => Err(aws(action)(e)),
-    }
-}
 
 /// Deletes one leftover; one that is gone already counts as deleted.
 pub async fn delete(

@@ -2,9 +2,8 @@
 //! it (every version, delete marker and unfinished upload, in batches of 1,000 sent concurrently), deletes the
 //! stack, then deletes the bucket and any collection left. Only buckets tagged with the stack's name are touched.
 
-use crate::stack::{aws, DeployError};
+use crate::stack::{aws, gone_is_fine, DeployError};
 use crate::Target;
-use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use futures::stream::{self, StreamExt};
 use riv_infra::stack::STACK_TAG;
@@ -257,11 +256,9 @@ pub async fn destroy(
     progress(&format!("deleting stack {stack}"));
     crate::stack::delete_stack(target, stack).await?;
     if let Some(bucket) = &report.bucket {
-        match target.s3.delete_bucket().bucket(bucket).send().await {
-            Ok(_) => progress(&format!("deleted bucket {bucket}")),
-            Err(e) if e.code() == Some("NoSuchBucket") => {}
-            Err(e) => return Err(aws("deleting the image bucket")(e)),
-        }
+        let result = target.s3.delete_bucket().bucket(bucket).send().await;
+        gone_is_fine(result, "NoSuchBucket", "deleting the image bucket")?;
+        progress(&format!("bucket {bucket} is gone"));
     }
     for collection in outputs
         .get("Collections")
