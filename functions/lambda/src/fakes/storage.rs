@@ -95,6 +95,22 @@ pub struct FakeRecords {
 }
 
 impl FakeRecords {
+    /// What `pick` takes from the rows of one user (one partition, as a DynamoDB Query reads it).
+    fn user_rows<T>(
+        &self,
+        user_id: &str,
+        mut pick: impl FnMut(&(String, String), &Row) -> Option<T>,
+    ) -> Vec<T> {
+        let pk = table::user_pk(user_id);
+        self.rows
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((p, _), _)| *p == pk)
+            .filter_map(|(key, row)| pick(key, row))
+            .collect()
+    }
+
     pub fn row_count(&self) -> usize {
         self.rows.lock().unwrap().len()
     }
@@ -132,18 +148,10 @@ impl FaceRecords for FakeRecords {
 
     async fn faces(&self, user_id: &str) -> Result<Vec<FaceRecord>, ServiceError> {
         self.faults.check(DYNAMODB, "Query")?;
-        let pk = table::user_pk(user_id);
-        Ok(self
-            .rows
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|((p, _), _)| *p == pk)
-            .filter_map(|(_, row)| match row {
-                Row::Face(f) => Some(f.clone()),
-                Row::Profile(_) => None,
-            })
-            .collect())
+        Ok(self.user_rows(user_id, |_, row| match row {
+            Row::Face(f) => Some(f.clone()),
+            Row::Profile(_) => None,
+        }))
     }
 
     async fn create_user(&self, profile: &Profile, face: &FaceRecord) -> Result<(), ServiceError> {
@@ -228,32 +236,24 @@ impl FaceRecords for FakeRecords {
         attempt_id: &str,
     ) -> Result<Vec<AttemptRow>, ServiceError> {
         self.faults.check(DYNAMODB, "Query")?;
-        let pk = table::user_pk(user_id);
-        Ok(self
-            .rows
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|((p, _), _)| *p == pk)
-            .filter_map(|((pk, sk), row)| {
-                let key = RowKey {
-                    pk: pk.clone(),
-                    sk: sk.clone(),
-                };
-                match row {
-                    Row::Profile(p) if p.attempt_id == attempt_id => Some(AttemptRow {
-                        key,
-                        face: None,
-                        objects: p.id_card.iter().cloned().collect(),
-                    }),
-                    Row::Face(f) if f.attempt_id == attempt_id => Some(AttemptRow {
-                        key,
-                        face: Some(f.face.clone()),
-                        objects: vec![f.image.clone()],
-                    }),
-                    _ => None,
-                }
-            })
-            .collect())
+        Ok(self.user_rows(user_id, |(pk, sk), row| {
+            let key = RowKey {
+                pk: pk.clone(),
+                sk: sk.clone(),
+            };
+            match row {
+                Row::Profile(p) if p.attempt_id == attempt_id => Some(AttemptRow {
+                    key,
+                    face: None,
+                    objects: p.id_card.iter().cloned().collect(),
+                }),
+                Row::Face(f) if f.attempt_id == attempt_id => Some(AttemptRow {
+                    key,
+                    face: Some(f.face.clone()),
+                    objects: vec![f.image.clone()],
+                }),
+                _ => None,
+            }
+        }))
     }
 }
