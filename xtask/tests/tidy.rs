@@ -1,7 +1,9 @@
-//! Conventions as a test: module docs, file size, workspace-managed dependencies, and no panics or stray
-//! printing where a Lambda runs.
+//! Conventions as a test: module docs, file size, workspace-managed dependencies, one set of compiled
+//! dependencies for `cargo xtask` and `cargo test`, and no panics or stray printing where a Lambda runs.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 const MAX_LINES: usize = 600;
 const CODE_DIRS: [&str; 5] = ["functions", "xtask", "infra", "localstack", "tests"];
@@ -148,4 +150,55 @@ fn there_is_one_bin_per_function() {
         .collect();
     names.sort();
     assert_eq!(bins, names);
+}
+
+/// Each package of the workspace graph with the features cargo resolves for it, as `cargo tree` prints them
+/// (a set: a package built for both the host and the target may be resolved twice).
+fn resolved_features(edges: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(root())
+        .args(["tree", "--workspace", "--offline", "--prefix", "none"])
+        .args(["--no-dedupe", "--edges", edges, "--format", "{p}|{f}"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut resolved: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (package, features) in String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_once('|'))
+    {
+        resolved
+            .entry(package.to_owned())
+            .or_default()
+            .insert(features.to_owned());
+    }
+    resolved
+}
+
+#[test]
+fn xtask_builds_with_the_test_features() {
+    // `cargo xtask` (`run --bin xtask`) resolves the workspace without dev-dependencies, `cargo test` with them;
+    // a package whose features differ between the two is compiled twice, and for the AWS SDK that is minutes.
+    let run = resolved_features("normal,build");
+    let test = resolved_features("normal,build,dev");
+    let differ: Vec<String> = run
+        .iter()
+        .filter_map(|(package, features)| {
+            let in_tests = test.get(package)?;
+            (in_tests != features).then(|| {
+                format!("{package}: `cargo xtask` {features:?}, `cargo test` {in_tests:?}")
+            })
+        })
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "give xtask/Cargo.toml the dev-dependency (and features) that adds these, so both builds share them: \
+         {differ:#?}"
+    );
 }
