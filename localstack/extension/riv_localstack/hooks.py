@@ -1,5 +1,11 @@
 """LocalStack runtime hooks (namespace ``localstack.hooks.on_infra_start``) registered by Riv.
 
+``riv_lambda_environment_snapshots``: LocalStack 4.14's Lambda AssignmentService looks for an idle execution
+environment by iterating the function's live environment map while other invocations add theirs to it. A burst of
+cold starts (the e2e suite's 50 concurrent auths) then fails an invocation with "RuntimeError: dictionary changed
+size during iteration", which Step Functions reports as a plain ``Exception`` that no Retry matches. The maps now
+hand out a snapshot when iterated; reserving an environment is already guarded by the environment itself.
+
 ``riv_dynamodb_table_pitr``: LocalStack 4.14's CloudFormation provider for AWS::DynamoDB::Table accepts
 PointInTimeRecoverySpecification but never applies it. When DynamoDB is served by ``dynamodb:moto``, this wraps the
 provider's create/update so the table's continuous backups match the template (moto implements
@@ -53,4 +59,26 @@ def riv_dynamodb_table_pitr():
     def _update(fn, self, request):
         return apply_pitr(fn, self, request, on_update=True)
 
-    LOG.debug("riv: AWS::DynamoDB::Table applies PointInTimeRecoverySpecification")
+    LOG.info("riv: AWS::DynamoDB::Table applies PointInTimeRecoverySpecification")
+
+
+class _SnapshotDict(dict):
+    """A dict whose ``values()`` is a list taken now, safe to iterate while other threads add or remove keys."""
+
+    def values(self):
+        return list(super().values())
+
+
+@hooks.on_infra_start()
+def riv_lambda_environment_snapshots():
+    from collections import defaultdict
+
+    from localstack.services.lambda_.invocation.assignment import AssignmentService
+    from localstack.utils.patch import patch
+
+    @patch(AssignmentService.__init__)
+    def _init(fn, self, *args, **kwargs):
+        fn(self, *args, **kwargs)
+        self.environments = defaultdict(_SnapshotDict, self.environments)
+
+    LOG.info("riv: Lambda environment maps iterate over snapshots")
