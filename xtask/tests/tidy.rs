@@ -152,14 +152,15 @@ fn there_is_one_bin_per_function() {
     assert_eq!(bins, names);
 }
 
-/// Each package of the workspace graph with the features cargo resolves for it, as `cargo tree` prints them
-/// (a set: a package built for both the host and the target may be resolved twice).
-fn resolved_features(edges: &str) -> BTreeMap<String, BTreeSet<String>> {
+/// Each package a build of `selection` compiles, with the features cargo resolves for it, as `cargo tree`
+/// prints them (a set: a package built for both the host and the target may be resolved twice).
+fn resolved_features(selection: &str, edges: &str) -> BTreeMap<String, BTreeSet<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(root())
-        .args(["tree", "--workspace", "--offline", "--prefix", "none"])
-        .args(["--no-dedupe", "--edges", edges, "--format", "{p}|{f}"])
+        .args(["tree", "--offline", "--prefix", "none", "--no-dedupe"])
+        .args(selection.split(' '))
+        .args(["--edges", edges, "--format", "{p}|{f}"])
         .output()
         .unwrap();
     assert!(
@@ -183,10 +184,10 @@ fn resolved_features(edges: &str) -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn xtask_builds_with_the_test_features() {
-    // `cargo xtask` (`run --bin xtask`) resolves the workspace without dev-dependencies, `cargo test` with them;
-    // a package whose features differ between the two is compiled twice, and for the AWS SDK that is minutes.
-    let run = resolved_features("normal,build");
-    let test = resolved_features("normal,build,dev");
+    // `cargo xtask` (`run --package xtask`) resolves xtask's own dependencies, `cargo test` the whole workspace
+    // with dev-dependencies; a package whose features differ is compiled twice, for the AWS SDK that is minutes.
+    let run = resolved_features("--package xtask", "normal,build");
+    let test = resolved_features("--workspace", "normal,build,dev");
     let differ: Vec<String> = run
         .iter()
         .filter_map(|(package, features)| {
@@ -198,7 +199,7 @@ fn xtask_builds_with_the_test_features() {
         .collect();
     assert!(
         differ.is_empty(),
-        "give xtask/Cargo.toml the dev-dependency (and features) that adds these, so both builds share them: \
+        "add to xtask/Cargo.toml's [dependencies] the crate and features the test build adds, so both share: \
          {differ:#?}"
     );
 }
