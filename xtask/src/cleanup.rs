@@ -106,10 +106,10 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
                 args.endpoint_url.as_deref(),
             )
             .await;
-            match sweep::inventory(&target).await {
-                Ok(inventory) => {
-                    now = inventory.now;
-                    report.leftovers.extend(cleanup::plan(&inventory));
+            match sweep::survey(&target).await {
+                Ok((judged_at, leftovers)) => {
+                    now = judged_at;
+                    report.leftovers.extend(leftovers);
                     targets.push(target);
                 }
                 Err(e) => {

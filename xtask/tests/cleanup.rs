@@ -154,6 +154,16 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
             .any(|(_, n)| n == &untagged || n == &other_region_bucket),
         "{listed:?}"
     );
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let sized = report["leftovers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["name"] == image_bucket.as_str());
+    assert!(
+        sized.is_some_and(|l| l["items"] == 2 && l["bytes"] == 4),
+        "the retained bucket's two versions of 2 bytes: {sized:?}"
+    );
     assert!(
         bucket_exists(&target, &image_bucket).await,
         "--dry-run deletes nothing"

@@ -10,8 +10,23 @@ use crate::Target;
 use aws_sdk_cloudformation::types::StackStatus;
 use std::collections::BTreeMap;
 
-/// Reads everything [`crate::cleanup::plan`] decides on in the target's region.
-pub async fn inventory(target: &Target) -> Result<Inventory, DeployError> {
+/// The leftovers of the target's region, with the time they were judged at: reads the region, lets
+/// [`crate::cleanup::plan`] decide, then sizes only the buckets it chose (a live stack's bucket may hold
+/// millions of versions, and listing them all would tell nobody anything).
+pub async fn survey(target: &Target) -> Result<(i64, Vec<Leftover>), DeployError> {
+    let inventory = inventory(target).await?;
+    let mut leftovers = crate::cleanup::plan(&inventory);
+    for leftover in &mut leftovers {
+        if leftover.kind == Kind::ImageBucket {
+            let (items, bytes) = bucket_size(target, &leftover.name).await?;
+            (leftover.items, leftover.bytes) = (Some(items), Some(bytes));
+        }
+    }
+    Ok((inventory.now, leftovers))
+}
+
+/// Reads everything [`crate::cleanup::plan`] decides on in the target's region (buckets unsized).
+async fn inventory(target: &Target) -> Result<Inventory, DeployError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -79,7 +94,7 @@ fn bucket_region(constraint: Option<&str>) -> &str {
     }
 }
 
-/// Buckets of this region that carry a `riv:stack` tag, with the size of all their versions.
+/// Buckets of this region that carry a `riv:stack` tag.
 async fn tagged_buckets(target: &Target) -> Result<Vec<Found>, DeployError> {
     let listed = target
         .s3
@@ -100,12 +115,11 @@ async fn tagged_buckets(target: &Target) -> Result<Vec<Found>, DeployError> {
         let Some(stack) = bucket_stack_tag(target, name).await else {
             continue;
         };
-        let (items, bytes) = bucket_size(target, name).await?;
         found.push(Found {
             name: name.to_string(),
             stack_tag: Some(stack),
-            bytes: Some(bytes),
-            items: Some(items),
+            bytes: None,
+            items: None,
             created: b.creation_date().map(|d| d.secs()),
         });
     }
