@@ -154,12 +154,12 @@ fn there_is_one_bin_per_function() {
 
 /// Each package a build of `selection` compiles, with the features cargo resolves for it, as `cargo tree`
 /// prints them (a set: a package built for both the host and the target may be resolved twice).
-fn resolved_features(selection: &str, edges: &str) -> BTreeMap<String, BTreeSet<String>> {
+fn resolved_features(selection: &[&str], edges: &str) -> BTreeMap<String, BTreeSet<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(root())
         .args(["tree", "--offline", "--prefix", "none", "--no-dedupe"])
-        .args(selection.split(' '))
+        .args(selection)
         .args(["--edges", edges, "--format", "{p}|{f}"])
         .output()
         .unwrap();
@@ -186,8 +186,8 @@ fn resolved_features(selection: &str, edges: &str) -> BTreeMap<String, BTreeSet<
 fn xtask_builds_with_the_test_features() {
     // `cargo xtask` (`run --package xtask`) resolves xtask's own dependencies, `cargo test` the whole workspace
     // with dev-dependencies; a package whose features differ is compiled twice, for the AWS SDK that is minutes.
-    let run = resolved_features("--package xtask", "normal,build");
-    let test = resolved_features("--workspace", "normal,build,dev");
+    let run = resolved_features(&["--package", "xtask"], "normal,build");
+    let test = resolved_features(&["--workspace"], "normal,build,dev");
     let differ: Vec<String> = run
         .iter()
         .filter_map(|(package, features)| {
