@@ -155,8 +155,6 @@ pub struct IndexFaceResult {
     pub face_id: String,
     pub status: IndexStatus,
     pub properties: Properties,
-    /// Everything this attempt wrote, for a later rollback.
-    pub written: Written,
 }
 
 /// An object version written to the image bucket.
@@ -176,24 +174,6 @@ pub struct WrittenFace {
     pub face_id: String,
 }
 
-/// What one `index-face` attempt wrote. Rows are the table items it created (`PK`, `SK`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Written {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub face: Option<WrittenFace>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub objects: Vec<WrittenObject>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rows: Vec<RowKey>,
-}
-
-impl Written {
-    pub fn is_empty(&self) -> bool {
-        self.face.is_none() && self.objects.is_empty() && self.rows.is_empty()
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowKey {
     #[serde(rename = "PK")]
@@ -202,16 +182,12 @@ pub struct RowKey {
     pub sk: String,
 }
 
-/// `rollback`: undo what an attempt wrote. With `Written` it removes exactly that; without it (the writer died
-/// before reporting) it removes the rows tagged with `AttemptId` and the face and objects those rows name.
+/// `rollback`: undo what an attempt wrote, found from its attempt record alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RollbackRequest {
     pub user_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attempt_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub written: Option<Written>,
+    pub attempt_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -220,6 +196,9 @@ pub struct RollbackResult {
     pub faces_deleted: usize,
     pub objects_deleted: usize,
     pub rows_deleted: usize,
+    /// The attempt had committed before the rollback came: nothing was undone, the record is live.
+    #[serde(default)]
+    pub committed: bool,
 }
 
 #[cfg(test)]
@@ -237,34 +216,11 @@ mod tests {
     }
 
     #[test]
-    fn written_serialises_with_table_key_names() {
-        let w = Written {
-            face: Some(WrittenFace {
-                collection: "c-1".into(),
-                face_id: "f".into(),
-            }),
-            objects: vec![WrittenObject {
-                key: "faces/ann/f.png".into(),
-                version_id: None,
-            }],
-            rows: vec![RowKey {
-                pk: "USER#ann".into(),
-                sk: "PROFILE".into(),
-            }],
-        };
-        let v = serde_json::to_value(&w).unwrap();
-        assert_eq!(
-            v,
-            json!({
-                "Face": {"Collection": "c-1", "FaceId": "f"},
-                "Objects": [{"Key": "faces/ann/f.png"}],
-                "Rows": [{"PK": "USER#ann", "SK": "PROFILE"}]
-            })
-        );
-        let back: Written = serde_json::from_value(v).unwrap();
-        assert_eq!(back, w);
-        assert!(!back.is_empty());
-        assert!(Written::default().is_empty());
+    fn rollback_reads_the_state_machine_parameters() {
+        let r: RollbackRequest =
+            serde_json::from_value(json!({"UserId": "ann", "AttemptId": "exec-1"})).unwrap();
+        assert_eq!(r.attempt_id, "exec-1");
+        assert!(serde_json::from_value::<RollbackRequest>(json!({"UserId": "ann"})).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod collections;
 pub mod config;
+pub mod attempt;
 pub mod events;
 pub mod idcard;
 pub mod names;

@@ -36,7 +36,7 @@ pub mod env {
     pub const MIN_SHARPNESS: &str = "RIV_MIN_SHARPNESS";
     pub const MIN_FACE_AREA: &str = "RIV_MIN_FACE_AREA";
     pub const ID_EXTRACTION: &str = "ID_EXTRACTION";
-    /// Tests only: `record-write` makes index-face's table writes fail, to prove the rollback.
+    /// Tests only: faults to inject, comma-separated (see `riv_lambda::faults`).
     pub const INJECT_FAULT: &str = "RIV_INJECT_FAULT";
 }
 
@@ -59,15 +59,29 @@ pub mod table {
     pub const PROPERTIES: &str = "Properties";
     pub const STATUS: &str = "Status";
     pub const ATTEMPT_ID: &str = "AttemptId";
-    /// Locks live in the same table: `PK` = `LOCK#<name>`, `SK` = `LOCK`.
-    pub const LOCK_PREFIX: &str = "LOCK#";
-    pub const LOCK_SK: &str = "LOCK";
-    pub const LOCK_OWNER: &str = "Owner";
-    pub const LOCK_EXPIRES: &str = "ExpiresAtMs";
+    /// Optimistic concurrency of a profile's Properties: every write checks and bumps it.
+    pub const VERSION: &str = "Version";
+    /// When a pending claim or attempt may be taken over or reconciled (epoch milliseconds).
+    pub const EXPIRES_AT_MS: &str = "ExpiresAtMs";
+    /// The table's TTL attribute (epoch seconds): set only on finished attempts.
+    pub const PURGE_AT: &str = "PurgeAt";
+
+    /// Attempts live in their own partitions: `PK` = `ATTEMPT#<AttemptId>`, `SK` = `ATTEMPT`.
+    pub const ATTEMPT_PREFIX: &str = "ATTEMPT#";
+    pub const ATTEMPT_SK: &str = "ATTEMPT";
+    pub const USER_ID: &str = "UserId";
+    pub const MODE: &str = "Mode";
+    /// The registration that won against this attempt (set by the winner's commit).
+    pub const BEATEN_BY: &str = "BeatenBy";
 
     /// Partition key value for a user.
     pub fn user_pk(user_id: &str) -> String {
         format!("{USER_PREFIX}{user_id}")
+    }
+
+    /// Partition key value for an attempt.
+    pub fn attempt_pk(attempt_id: &str) -> String {
+        format!("{ATTEMPT_PREFIX}{attempt_id}")
     }
 
     /// Sort key value for one of a user's faces.

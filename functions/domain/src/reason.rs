@@ -21,11 +21,12 @@ pub enum Reason {
     FaceNotMatchWithIdCard,
     UserNotFound,
     UserAccessDenied,
+    UpdateConflict,
     InternalError,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 15] = [
+    pub const ALL: [Reason; 16] = [
         Reason::InvalidRequest,
         Reason::NoFaceDetected,
         Reason::TooManyFaces,
@@ -40,6 +41,7 @@ impl Reason {
         Reason::FaceNotMatchWithIdCard,
         Reason::UserNotFound,
         Reason::UserAccessDenied,
+        Reason::UpdateConflict,
         Reason::InternalError,
     ];
 
@@ -60,6 +62,7 @@ impl Reason {
             Reason::FaceNotMatchWithIdCard => "FaceNotMatchWithIdCard",
             Reason::UserNotFound => "UserNotFound",
             Reason::UserAccessDenied => "UserAccessDenied",
+            Reason::UpdateConflict => "UpdateConflict",
             Reason::InternalError => "InternalError",
         }
     }
@@ -71,7 +74,7 @@ impl Reason {
             Reason::UserAccessDenied => 401,
             Reason::FaceNotMatchWithIdCard => 403,
             Reason::UserNotFound => 404,
-            Reason::UserAlreadyExists | Reason::FaceAlreadyRegistered => 409,
+            Reason::UserAlreadyExists | Reason::FaceAlreadyRegistered | Reason::UpdateConflict => 409,
             Reason::NoFaceDetected
             | Reason::TooManyFaces
             | Reason::PoseOutOfRange
@@ -136,6 +139,8 @@ pub enum Rejection {
     UserNotFound(String),
     #[error("the face could not be verified for this user")]
     UserAccessDenied,
+    #[error("user {0} was changed by another update at the same time, again and again: send the update again")]
+    UpdateConflict(String),
 }
 
 impl Rejection {
@@ -155,6 +160,7 @@ impl Rejection {
             Rejection::FaceNotMatchWithIdCard => Reason::FaceNotMatchWithIdCard,
             Rejection::UserNotFound(_) => Reason::UserNotFound,
             Rejection::UserAccessDenied => Reason::UserAccessDenied,
+            Rejection::UpdateConflict(_) => Reason::UpdateConflict,
         }
     }
 
@@ -191,6 +197,7 @@ mod tests {
             (Reason::FaceNotMatchWithIdCard, 403),
             (Reason::UserNotFound, 404),
             (Reason::UserAccessDenied, 401),
+            (Reason::UpdateConflict, 409),
             (Reason::InternalError, 500),
         ];
         for (reason, status) in table {

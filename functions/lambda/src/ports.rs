@@ -2,7 +2,8 @@
 //! live in [`crate::aws`]; in-memory ones for tests in `fakes`.
 
 use async_trait::async_trait;
-use riv_domain::events::{Properties, RowKey, WrittenFace, WrittenObject};
+use riv_domain::attempt::{AttemptStatus, ProfileStatus};
+use riv_domain::events::{IndexMode, Properties, WrittenFace, WrittenObject};
 use riv_domain::idcard::AnalyzedField;
 use riv_domain::quality::DetectedFace;
 use thiserror::Error;
@@ -112,17 +113,29 @@ pub trait ImageStore: Send + Sync {
     async fn delete(&self, object: &WrittenObject) -> Result<(), ServiceError>;
 }
 
-/// A user's profile row.
+/// A user's profile row: live, or a registration's claim on the UserId.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     pub user_id: String,
+    pub status: ProfileStatus,
     pub properties: Properties,
     pub id_card: Option<WrittenObject>,
+    /// The attempt that created it (for a claim: the registration holding it).
     pub attempt_id: String,
     pub created_at: String,
+    /// Bumped by every write of Properties; a write names the version it read.
+    pub version: u64,
+    /// A claim past this may be taken over (epoch ms); 0 on a live profile.
+    pub expires_at_ms: u64,
 }
 
-/// One of a user's face rows.
+impl Profile {
+    pub fn is_active(&self) -> bool {
+        self.status == ProfileStatus::Active
+    }
+}
+
+/// One of a user's face rows. A face authenticates only through one of these.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceRecord {
     pub user_id: String,
@@ -132,43 +145,81 @@ pub struct FaceRecord {
     pub created_at: String,
 }
 
-/// A row some attempt wrote, with what it points to.
+/// The intent record of a registration or update: written before anything else, then told of every write, so
+/// that the attempt can be undone from it alone.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AttemptRow {
-    pub key: RowKey,
-    pub face: Option<WrittenFace>,
-    pub objects: Vec<WrittenObject>,
+pub struct Attempt {
+    pub attempt_id: String,
+    pub user_id: String,
+    pub mode: IndexMode,
+    pub status: AttemptStatus,
+    /// The collection its face goes to.
+    pub collection: String,
+    /// Set right after IndexFaces, before any other write.
+    pub face_id: Option<String>,
+    /// The selfie's key (known once the face id is).
+    pub image_key: Option<String>,
+    /// The ID card's key (known from the start).
+    pub id_card_key: Option<String>,
+    pub created_at: String,
+    pub expires_at_ms: u64,
+    /// The registration whose commit defeated this one (the same face, another UserId).
+    pub beaten_by: Option<String>,
 }
 
-/// The face table.
+/// How a commit changes the profile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProfileChange {
+    /// Turns this attempt's claim into the live profile.
+    Create(Profile),
+    /// Replaces Properties if the profile is still at `expected_version`.
+    Update {
+        properties: Properties,
+        expected_version: u64,
+        updated_at: String,
+    },
+}
+
+/// Everything a commit makes true at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    pub attempt_id: String,
+    pub face: FaceRecord,
+    pub profile: ProfileChange,
+    /// Pending registrations of the same face under other UserIds: the commit marks them beaten.
+    pub defeats: Vec<String>,
+    pub now_ms: u64,
+}
+
+/// The face table. Every write is conditional; a lost condition is a `Conflict`.
 #[async_trait]
 pub trait FaceRecords: Send + Sync {
+    /// The profile row, live or a claim.
     async fn profile(&self, user_id: &str) -> Result<Option<Profile>, ServiceError>;
     async fn faces(&self, user_id: &str) -> Result<Vec<FaceRecord>, ServiceError>;
-    /// Creates profile and first face together; `Conflict` when the user exists.
-    async fn create_user(&self, profile: &Profile, face: &FaceRecord) -> Result<(), ServiceError>;
-    /// Adds a face and replaces the profile's properties together; `Conflict` when the profile is gone.
-    async fn add_face(
+    /// The live record of one face, if there is one.
+    async fn face(&self, user_id: &str, face_id: &str) -> Result<Option<FaceRecord>, ServiceError>;
+    async fn attempt(&self, attempt_id: &str) -> Result<Option<Attempt>, ServiceError>;
+    /// Records a new attempt (or reuses a rolled-back one's id) and, for a registration, claims the UserId in
+    /// the same transaction: free, or held by a claim that expired. `Conflict` when either is taken.
+    async fn begin(&self, attempt: &Attempt, claim: Option<&Profile>) -> Result<(), ServiceError>;
+    /// Notes the indexed face and the selfie's key on a pending attempt; `Conflict` when it is not pending.
+    async fn record_face(
         &self,
-        face: &FaceRecord,
-        properties: &Properties,
-        updated_at: &str,
-    ) -> Result<(), ServiceError>;
-    /// Deletes a row; an absent row is not an error.
-    async fn delete_row(&self, key: &RowKey) -> Result<(), ServiceError>;
-    /// Takes the named lock for `lease` unless someone else holds an unexpired lease; true when taken.
-    async fn acquire_lock(
-        &self,
-        name: &str,
-        owner: &str,
-        lease: std::time::Duration,
-    ) -> Result<bool, ServiceError>;
-    /// Gives the lock back if `owner` still holds it.
-    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), ServiceError>;
-    /// The user's rows written by one attempt.
-    async fn rows_of_attempt(
-        &self,
-        user_id: &str,
         attempt_id: &str,
-    ) -> Result<Vec<AttemptRow>, ServiceError>;
+        face_id: &str,
+        image_key: &str,
+    ) -> Result<(), ServiceError>;
+    /// Makes the face live, applies the profile change, defeats the named attempts and marks this attempt
+    /// committed, all or nothing. `Conflict` when any condition fails.
+    async fn commit(&self, commit: &Commit) -> Result<(), ServiceError>;
+    /// Moves an attempt that has not committed to `status`; `Conflict` when it committed, `NotFound` when
+    /// there is no such attempt.
+    async fn set_attempt_status(
+        &self,
+        attempt_id: &str,
+        status: AttemptStatus,
+    ) -> Result<(), ServiceError>;
+    /// Deletes the user's profile row if it is still this attempt's claim; anything else is left alone.
+    async fn release_claim(&self, user_id: &str, attempt_id: &str) -> Result<(), ServiceError>;
 }

@@ -1,12 +1,17 @@
-//! [`FaceRecords`] over the DynamoDB face table (`PK` = `USER#<UserId>`, `SK` = `PROFILE` | `FACE#<FaceId>`).
+//! [`FaceRecords`] over the DynamoDB face table: users (`PK` = `USER#<UserId>`, `SK` = `PROFILE` |
+//! `FACE#<FaceId>`) and attempts (`PK` = `ATTEMPT#<AttemptId>`, `SK` = `ATTEMPT`). Every write is conditional.
 
 use super::classify;
-use crate::ports::{AttemptRow, FaceRecord, FaceRecords, Profile, ServiceError, ServiceErrorKind};
+use crate::ports::{
+    Attempt, Commit, FaceRecord, FaceRecords, Profile, ProfileChange, ServiceError,
+    ServiceErrorKind,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
-use riv_domain::events::{Properties, RowKey, WrittenFace, WrittenObject};
+use riv_domain::attempt::{self, AttemptStatus, ProfileStatus};
+use riv_domain::events::{IndexMode, Properties, WrittenFace, WrittenObject};
 use riv_domain::names::table as t;
 use std::collections::HashMap;
 
@@ -26,16 +31,26 @@ impl DynamoRecords {
         }
     }
 
-    /// All of a user's rows, optionally only those one attempt wrote.
-    async fn user_rows(
-        &self,
-        user_id: &str,
-        attempt_id: Option<&str>,
-    ) -> Result<Vec<Item>, ServiceError> {
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, ServiceError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key(t::PK, s(pk))
+            .key(t::SK, s(sk))
+            .send()
+            .await
+            .map_err(|e| classify(SERVICE, "GetItem", e))?;
+        Ok(out.item().cloned())
+    }
+
+    /// All of a user's rows.
+    async fn user_rows(&self, user_id: &str) -> Result<Vec<Item>, ServiceError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let mut query = self
+            let out = self
                 .client
                 .query()
                 .table_name(&self.table)
@@ -43,14 +58,7 @@ impl DynamoRecords {
                 .key_condition_expression("#pk = :pk")
                 .expression_attribute_names("#pk", t::PK)
                 .expression_attribute_values(":pk", s(t::user_pk(user_id)))
-                .set_exclusive_start_key(start);
-            if let Some(attempt) = attempt_id {
-                query = query
-                    .filter_expression("#attempt = :attempt")
-                    .expression_attribute_names("#attempt", t::ATTEMPT_ID)
-                    .expression_attribute_values(":attempt", s(attempt));
-            }
-            let out = query
+                .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| classify(SERVICE, "Query", e))?;
@@ -61,21 +69,34 @@ impl DynamoRecords {
             }
         }
     }
-}
 
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), ServiceError> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(transact_error)?;
+        Ok(())
+    }
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
 fn text(item: &Item, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn number(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 fn object(item: &Item, key: &str, version: &str) -> Option<WrittenObject> {
@@ -96,38 +117,75 @@ fn properties_value(properties: &Properties) -> AttributeValue {
     AttributeValue::M(properties.iter().map(|(k, v)| (k.clone(), s(v))).collect())
 }
 
+fn item(pairs: impl IntoIterator<Item = (&'static str, AttributeValue)>) -> Item {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+fn mode_name(mode: IndexMode) -> &'static str {
+    match mode {
+        IndexMode::Register => "Register",
+        IndexMode::Update => "Update",
+    }
+}
+
 pub(crate) fn profile_item(p: &Profile) -> Item {
-    let mut item: Item = [
+    let mut row = item([
         (t::PK, s(t::user_pk(&p.user_id))),
         (t::SK, s(t::PROFILE)),
-        (t::STATUS, s("Active")),
+        (t::STATUS, s(p.status.as_str())),
         (t::ATTEMPT_ID, s(&p.attempt_id)),
         (t::CREATED_AT, s(&p.created_at)),
         (t::PROPERTIES, properties_value(&p.properties)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    if let Some(card) = &p.id_card {
-        put_object_attrs(&mut item, t::ID_CARD_KEY, t::ID_CARD_VERSION, card);
+        (t::VERSION, n(p.version)),
+    ]);
+    if p.status == ProfileStatus::Pending {
+        row.insert(t::EXPIRES_AT_MS.into(), n(p.expires_at_ms));
     }
-    item
+    if let Some(card) = &p.id_card {
+        put_object_attrs(&mut row, t::ID_CARD_KEY, t::ID_CARD_VERSION, card);
+    }
+    row
 }
 
 pub(crate) fn face_item(f: &FaceRecord) -> Item {
-    let mut item: Item = [
+    let mut row = item([
         (t::PK, s(t::user_pk(&f.user_id))),
         (t::SK, s(t::face_sk(&f.face.face_id))),
         (t::COLLECTION, s(&f.face.collection)),
         (t::FACE_ID, s(&f.face.face_id)),
         (t::ATTEMPT_ID, s(&f.attempt_id)),
         (t::CREATED_AT, s(&f.created_at)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    put_object_attrs(&mut item, t::IMAGE_KEY, t::IMAGE_VERSION, &f.image);
-    item
+    ]);
+    put_object_attrs(&mut row, t::IMAGE_KEY, t::IMAGE_VERSION, &f.image);
+    row
+}
+
+pub(crate) fn attempt_item(a: &Attempt) -> Item {
+    let mut row = item([
+        (t::PK, s(t::attempt_pk(&a.attempt_id))),
+        (t::SK, s(t::ATTEMPT_SK)),
+        (t::USER_ID, s(&a.user_id)),
+        (t::MODE, s(mode_name(a.mode))),
+        (t::STATUS, s(a.status.as_str())),
+        (t::COLLECTION, s(&a.collection)),
+        (t::CREATED_AT, s(&a.created_at)),
+        (t::EXPIRES_AT_MS, n(a.expires_at_ms)),
+    ]);
+    let optional = [
+        (t::FACE_ID, &a.face_id),
+        (t::IMAGE_KEY, &a.image_key),
+        (t::ID_CARD_KEY, &a.id_card_key),
+        (t::BEATEN_BY, &a.beaten_by),
+    ];
+    for (name, value) in optional {
+        if let Some(v) = value {
+            row.insert(name.to_string(), s(v));
+        }
+    }
+    row
 }
 
 fn user_of(item: &Item) -> Option<String> {
@@ -144,12 +202,20 @@ pub(crate) fn parse_profile(item: &Item) -> Option<Profile> {
             .collect(),
         _ => Properties::new(),
     };
+    // Rows written before claims existed carry no status: they are live.
+    let status = match text(item, t::STATUS) {
+        Some(status) => ProfileStatus::parse(&status)?,
+        None => ProfileStatus::Active,
+    };
     Some(Profile {
         user_id: user_of(item)?,
+        status,
         properties,
         id_card: object(item, t::ID_CARD_KEY, t::ID_CARD_VERSION),
         attempt_id: text(item, t::ATTEMPT_ID).unwrap_or_default(),
         created_at: text(item, t::CREATED_AT).unwrap_or_default(),
+        version: number(item, t::VERSION).unwrap_or(0),
+        expires_at_ms: number(item, t::EXPIRES_AT_MS).unwrap_or(0),
     })
 }
 
@@ -166,6 +232,29 @@ pub(crate) fn parse_face(item: &Item) -> Option<FaceRecord> {
     })
 }
 
+pub(crate) fn parse_attempt(item: &Item) -> Option<Attempt> {
+    let mode = match text(item, t::MODE)?.as_str() {
+        "Register" => IndexMode::Register,
+        "Update" => IndexMode::Update,
+        _ => return None,
+    };
+    Some(Attempt {
+        attempt_id: text(item, t::PK)?
+            .strip_prefix(t::ATTEMPT_PREFIX)?
+            .to_string(),
+        user_id: text(item, t::USER_ID)?,
+        mode,
+        status: AttemptStatus::parse(&text(item, t::STATUS)?)?,
+        collection: text(item, t::COLLECTION)?,
+        face_id: text(item, t::FACE_ID),
+        image_key: text(item, t::IMAGE_KEY),
+        id_card_key: text(item, t::ID_CARD_KEY),
+        created_at: text(item, t::CREATED_AT).unwrap_or_default(),
+        expires_at_ms: number(item, t::EXPIRES_AT_MS)?,
+        beaten_by: text(item, t::BEATEN_BY),
+    })
+}
+
 fn is_face_row(item: &Item) -> bool {
     text(item, t::SK).is_some_and(|sk| sk.starts_with(t::FACE_PREFIX))
 }
@@ -174,14 +263,87 @@ fn build_error(operation: &'static str, e: impl std::fmt::Display) -> ServiceErr
     ServiceError::new(SERVICE, operation, ServiceErrorKind::Other, e.to_string())
 }
 
-fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, ServiceError> {
+/// A conditional expression with its names and values, for one transaction item.
+struct Condition {
+    expression: String,
+    names: Vec<(&'static str, &'static str)>,
+    values: Vec<(&'static str, AttributeValue)>,
+}
+
+impl Condition {
+    fn new(expression: &str) -> Self {
+        Condition {
+            expression: expression.to_string(),
+            names: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    fn name(mut self, placeholder: &'static str, attribute: &'static str) -> Self {
+        self.names.push((placeholder, attribute));
+        self
+    }
+
+    fn value(mut self, placeholder: &'static str, value: AttributeValue) -> Self {
+        self.values.push((placeholder, value));
+        self
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| {
+            self.names
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+    }
+
+    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| {
+            self.values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect()
+        })
+    }
+}
+
+fn put(table: &str, row: Item, condition: Condition) -> Result<TransactWriteItem, ServiceError> {
     let put = Put::builder()
         .table_name(table)
-        .set_item(Some(item))
-        .condition_expression(condition)
+        .set_item(Some(row))
+        .condition_expression(&condition.expression)
+        .set_expression_attribute_names(condition.names())
+        .set_expression_attribute_values(condition.values())
         .build()
         .map_err(|e| build_error("TransactWriteItems", e))?;
     Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn update(
+    table: &str,
+    pk: String,
+    sk: &str,
+    set: &str,
+    condition: Condition,
+) -> Result<TransactWriteItem, ServiceError> {
+    let update = Update::builder()
+        .table_name(table)
+        .key(t::PK, s(pk))
+        .key(t::SK, s(sk))
+        .update_expression(set)
+        .condition_expression(&condition.expression)
+        .set_expression_attribute_names(condition.names())
+        .set_expression_attribute_values(condition.values())
+        .build()
+        .map_err(|e| build_error("TransactWriteItems", e))?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+fn is_pending() -> Condition {
+    Condition::new("#status = :pending")
+        .name("#status", t::STATUS)
+        .value(":pending", s(AttemptStatus::Pending.as_str()))
 }
 
 /// A transaction that lost a condition is a `Conflict`; anything else keeps its own kind.
@@ -208,21 +370,12 @@ fn transact_error(
 #[async_trait]
 impl FaceRecords for DynamoRecords {
     async fn profile(&self, user_id: &str) -> Result<Option<Profile>, ServiceError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .key(t::PK, s(t::user_pk(user_id)))
-            .key(t::SK, s(t::PROFILE))
-            .send()
-            .await
-            .map_err(|e| classify(SERVICE, "GetItem", e))?;
-        Ok(out.item().and_then(parse_profile))
+        let row = self.get(t::user_pk(user_id), t::PROFILE).await?;
+        Ok(row.as_ref().and_then(parse_profile))
     }
 
     async fn faces(&self, user_id: &str) -> Result<Vec<FaceRecord>, ServiceError> {
-        let rows = self.user_rows(user_id, None).await?;
+        let rows = self.user_rows(user_id).await?;
         Ok(rows
             .iter()
             .filter(|i| is_face_row(i))
@@ -230,145 +383,195 @@ impl FaceRecords for DynamoRecords {
             .collect())
     }
 
-    async fn create_user(&self, profile: &Profile, face: &FaceRecord) -> Result<(), ServiceError> {
-        let absent = "attribute_not_exists(PK)";
-        self.client
-            .transact_write_items()
-            .transact_items(put(&self.table, profile_item(profile), absent)?)
-            .transact_items(put(&self.table, face_item(face), absent)?)
-            .send()
-            .await
-            .map_err(transact_error)?;
-        Ok(())
+    async fn face(&self, user_id: &str, face_id: &str) -> Result<Option<FaceRecord>, ServiceError> {
+        let row = self.get(t::user_pk(user_id), &t::face_sk(face_id)).await?;
+        Ok(row.as_ref().and_then(parse_face))
     }
 
-    async fn add_face(
-        &self,
-        face: &FaceRecord,
-        properties: &Properties,
-        updated_at: &str,
-    ) -> Result<(), ServiceError> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key(t::PK, s(t::user_pk(&face.user_id)))
-            .key(t::SK, s(t::PROFILE))
-            .condition_expression("attribute_exists(PK)")
-            .update_expression("SET #props = :props, #updated = :updated")
-            .expression_attribute_names("#props", t::PROPERTIES)
-            .expression_attribute_names("#updated", t::UPDATED_AT)
-            .expression_attribute_values(":props", properties_value(properties))
-            .expression_attribute_values(":updated", s(updated_at))
-            .build()
-            .map_err(|e| build_error("TransactWriteItems", e))?;
-        self.client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(put(
+    async fn attempt(&self, attempt_id: &str) -> Result<Option<Attempt>, ServiceError> {
+        let row = self.get(t::attempt_pk(attempt_id), t::ATTEMPT_SK).await?;
+        Ok(row.as_ref().and_then(parse_attempt))
+    }
+
+    async fn begin(&self, attempt: &Attempt, claim: Option<&Profile>) -> Result<(), ServiceError> {
+        let mut items = vec![put(
+            &self.table,
+            attempt_item(attempt),
+            Condition::new("attribute_not_exists(PK) OR #status = :rolled_back")
+                .name("#status", t::STATUS)
+                .value(":rolled_back", s(AttemptStatus::RolledBack.as_str())),
+        )?];
+        if let Some(claim) = claim {
+            items.push(put(
                 &self.table,
-                face_item(face),
-                "attribute_not_exists(PK)",
-            )?)
-            .send()
-            .await
-            .map_err(transact_error)?;
-        Ok(())
-    }
-
-    async fn delete_row(&self, key: &RowKey) -> Result<(), ServiceError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(t::PK, s(&key.pk))
-            .key(t::SK, s(&key.sk))
-            .send()
-            .await
-            .map_err(|e| classify(SERVICE, "DeleteItem", e))?;
-        Ok(())
-    }
-
-    async fn acquire_lock(
-        &self,
-        name: &str,
-        owner: &str,
-        lease: std::time::Duration,
-    ) -> Result<bool, ServiceError> {
-        let now = now_millis();
-        let expires = now + lease.as_millis() as u64;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(t::PK, s(format!("{}{name}", t::LOCK_PREFIX)))
-            .item(t::SK, s(t::LOCK_SK))
-            .item(t::LOCK_OWNER, s(owner))
-            .item(t::LOCK_EXPIRES, AttributeValue::N(expires.to_string()))
-            // Free, or held on a lease that ran out (its holder died).
-            .condition_expression("attribute_not_exists(PK) OR #expires < :now")
-            .expression_attribute_names("#expires", t::LOCK_EXPIRES)
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => match classify(SERVICE, "PutItem", e) {
-                held if held.kind == ServiceErrorKind::Conflict => Ok(false),
-                other => Err(other),
-            },
+                profile_item(claim),
+                Condition::new(
+                    "attribute_not_exists(PK) OR (#status = :pending AND #expires < :now)",
+                )
+                .name("#status", t::STATUS)
+                .name("#expires", t::EXPIRES_AT_MS)
+                .value(":pending", s(ProfileStatus::Pending.as_str()))
+                .value(":now", n(attempt::now_ms())),
+            )?);
         }
+        self.transact(items).await
     }
 
-    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), ServiceError> {
+    async fn record_face(
+        &self,
+        attempt_id: &str,
+        face_id: &str,
+        image_key: &str,
+    ) -> Result<(), ServiceError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(t::PK, s(t::attempt_pk(attempt_id)))
+            .key(t::SK, s(t::ATTEMPT_SK))
+            .update_expression("SET #face = :face, #image = :image")
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#face", t::FACE_ID)
+            .expression_attribute_names("#image", t::IMAGE_KEY)
+            .expression_attribute_names("#status", t::STATUS)
+            .expression_attribute_values(":face", s(face_id))
+            .expression_attribute_values(":image", s(image_key))
+            .expression_attribute_values(":pending", s(AttemptStatus::Pending.as_str()))
+            .send()
+            .await
+            .map_err(|e| classify(SERVICE, "UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn commit(&self, c: &Commit) -> Result<(), ServiceError> {
+        let mut items = vec![update(
+            &self.table,
+            t::attempt_pk(&c.attempt_id),
+            t::ATTEMPT_SK,
+            "SET #status = :committed, #purge = :purge",
+            Condition::new(
+                "#status = :pending AND #expires > :now AND attribute_not_exists(#beaten)",
+            )
+            .name("#status", t::STATUS)
+            .name("#expires", t::EXPIRES_AT_MS)
+            .name("#beaten", t::BEATEN_BY)
+            .name("#purge", t::PURGE_AT)
+            .value(":pending", s(AttemptStatus::Pending.as_str()))
+            .value(":committed", s(AttemptStatus::Committed.as_str()))
+            .value(":now", n(c.now_ms))
+            .value(":purge", n(attempt::purge_at(c.now_ms))),
+        )?];
+        items.push(match &c.profile {
+            ProfileChange::Create(profile) => put(
+                &self.table,
+                profile_item(profile),
+                Condition::new("#status = :pending AND #attempt = :me")
+                    .name("#status", t::STATUS)
+                    .name("#attempt", t::ATTEMPT_ID)
+                    .value(":pending", s(ProfileStatus::Pending.as_str()))
+                    .value(":me", s(&c.attempt_id)),
+            )?,
+            ProfileChange::Update {
+                properties,
+                expected_version,
+                updated_at,
+            } => {
+                let versioned = if *expected_version == 0 {
+                    "#status = :active AND attribute_not_exists(#version)"
+                } else {
+                    "#status = :active AND #version = :expected"
+                };
+                let mut condition = Condition::new(versioned)
+                    .name("#status", t::STATUS)
+                    .name("#version", t::VERSION)
+                    .name("#props", t::PROPERTIES)
+                    .name("#updated", t::UPDATED_AT)
+                    .value(":active", s(ProfileStatus::Active.as_str()))
+                    .value(":next", n(expected_version + 1))
+                    .value(":props", properties_value(properties))
+                    .value(":updated", s(updated_at));
+                if *expected_version != 0 {
+                    condition = condition.value(":expected", n(*expected_version));
+                }
+                update(
+                    &self.table,
+                    t::user_pk(&c.face.user_id),
+                    t::PROFILE,
+                    "SET #props = :props, #version = :next, #updated = :updated",
+                    condition,
+                )?
+            }
+        });
+        items.push(put(
+            &self.table,
+            face_item(&c.face),
+            Condition::new("attribute_not_exists(PK)"),
+        )?);
+        for defeated in &c.defeats {
+            items.push(update(
+                &self.table,
+                t::attempt_pk(defeated),
+                t::ATTEMPT_SK,
+                "SET #beaten = :me",
+                is_pending()
+                    .name("#beaten", t::BEATEN_BY)
+                    .value(":me", s(&c.attempt_id)),
+            )?);
+        }
+        self.transact(items).await
+    }
+
+    async fn set_attempt_status(
+        &self,
+        attempt_id: &str,
+        status: AttemptStatus,
+    ) -> Result<(), ServiceError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(t::PK, s(t::attempt_pk(attempt_id)))
+            .key(t::SK, s(t::ATTEMPT_SK))
+            .condition_expression("attribute_exists(PK) AND #status <> :committed")
+            .expression_attribute_names("#status", t::STATUS)
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":committed", s(AttemptStatus::Committed.as_str()));
+        request = if status.is_final() {
+            request
+                .update_expression("SET #status = :status, #purge = :purge")
+                .expression_attribute_names("#purge", t::PURGE_AT)
+                .expression_attribute_values(":purge", n(attempt::purge_at(attempt::now_ms())))
+        } else {
+            request.update_expression("SET #status = :status")
+        };
+        request
+            .send()
+            .await
+            .map_err(|e| classify(SERVICE, "UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn release_claim(&self, user_id: &str, attempt_id: &str) -> Result<(), ServiceError> {
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key(t::PK, s(format!("{}{name}", t::LOCK_PREFIX)))
-            .key(t::SK, s(t::LOCK_SK))
-            .condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", t::LOCK_OWNER)
-            .expression_attribute_values(":owner", s(owner))
+            .key(t::PK, s(t::user_pk(user_id)))
+            .key(t::SK, s(t::PROFILE))
+            .condition_expression("#status = :pending AND #attempt = :me")
+            .expression_attribute_names("#status", t::STATUS)
+            .expression_attribute_names("#attempt", t::ATTEMPT_ID)
+            .expression_attribute_values(":pending", s(ProfileStatus::Pending.as_str()))
+            .expression_attribute_values(":me", s(attempt_id))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            // Someone else holds it now (our lease ran out): nothing of ours to release.
+            // Gone, live, or another attempt's claim: nothing of ours to release.
             Err(e) => match classify(SERVICE, "DeleteItem", e) {
                 lost if lost.kind == ServiceErrorKind::Conflict => Ok(()),
                 other => Err(other),
             },
         }
-    }
-
-    async fn rows_of_attempt(
-        &self,
-        user_id: &str,
-        attempt_id: &str,
-    ) -> Result<Vec<AttemptRow>, ServiceError> {
-        let rows = self.user_rows(user_id, Some(attempt_id)).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|item| {
-                let key = RowKey {
-                    pk: text(item, t::PK)?,
-                    sk: text(item, t::SK)?,
-                };
-                if is_face_row(item) {
-                    let face = parse_face(item)?;
-                    Some(AttemptRow {
-                        key,
-                        face: Some(face.face),
-                        objects: vec![face.image],
-                    })
-                } else {
-                    let profile = parse_profile(item)?;
-                    Some(AttemptRow {
-                        key,
-                        face: None,
-                        objects: profile.id_card.into_iter().collect(),
-                    })
-                }
-            })
-            .collect())
     }
 }
 
@@ -378,6 +581,7 @@ mod tests {
     use aws_sdk_dynamodb::error::ErrorMetadata;
     use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
     use aws_sdk_dynamodb::operation::query::QueryOutput;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
     use aws_sdk_dynamodb::types::error::TransactionCanceledException;
     use aws_sdk_dynamodb::types::CancellationReason;
     use aws_smithy_mocks::{mock, mock_client};
@@ -385,6 +589,7 @@ mod tests {
     fn profile() -> Profile {
         Profile {
             user_id: "ann@x.com".into(),
+            status: ProfileStatus::Active,
             properties: [("dept".to_string(), "sales".to_string())].into(),
             id_card: Some(WrittenObject {
                 key: "idcards/ann@x.com/a.png".into(),
@@ -392,6 +597,8 @@ mod tests {
             }),
             attempt_id: "a1".into(),
             created_at: "2026-11-26T00:00:00Z".into(),
+            version: 3,
+            expires_at_ms: 0,
         }
     }
 
@@ -411,52 +618,128 @@ mod tests {
         }
     }
 
+    fn attempt() -> Attempt {
+        Attempt {
+            attempt_id: "a1".into(),
+            user_id: "ann@x.com".into(),
+            mode: IndexMode::Register,
+            status: AttemptStatus::Pending,
+            collection: "riv-1".into(),
+            face_id: Some("f1".into()),
+            image_key: Some("faces/ann@x.com/f1.png".into()),
+            id_card_key: None,
+            created_at: "2026-11-26T00:00:00Z".into(),
+            expires_at_ms: 1_000,
+            beaten_by: Some("a0".into()),
+        }
+    }
+
     #[test]
     fn rows_round_trip_through_items() {
         assert_eq!(parse_profile(&profile_item(&profile())), Some(profile()));
+        let claim = Profile {
+            status: ProfileStatus::Pending,
+            expires_at_ms: 42,
+            ..profile()
+        };
+        assert_eq!(parse_profile(&profile_item(&claim)), Some(claim));
         assert_eq!(parse_face(&face_item(&face())), Some(face()));
-        let item = face_item(&face());
-        assert_eq!(text(&item, "PK").as_deref(), Some("USER#ann@x.com"));
-        assert_eq!(text(&item, "SK").as_deref(), Some("FACE#f1"));
+        assert_eq!(parse_attempt(&attempt_item(&attempt())), Some(attempt()));
+        let row = face_item(&face());
+        assert_eq!(text(&row, "PK").as_deref(), Some("USER#ann@x.com"));
+        assert_eq!(text(&row, "SK").as_deref(), Some("FACE#f1"));
+        let row = attempt_item(&attempt());
+        assert_eq!(text(&row, "PK").as_deref(), Some("ATTEMPT#a1"));
+    }
+
+    #[test]
+    fn a_profile_without_status_is_live() {
+        let mut row = profile_item(&profile());
+        row.remove(t::STATUS);
+        row.remove(t::VERSION);
+        let parsed = parse_profile(&row).unwrap();
+        assert!(parsed.is_active());
+        assert_eq!(parsed.version, 0);
+    }
+
+    fn canceled(reason: &'static str) -> TransactWriteItemsError {
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("TransactionCanceledException")
+                        .build(),
+                )
+                .cancellation_reasons(CancellationReason::builder().code(reason).build())
+                .cancellation_reasons(CancellationReason::builder().code("None").build())
+                .build(),
+        )
     }
 
     #[tokio::test]
-    async fn a_lost_condition_is_a_conflict() {
-        let rule = mock!(Client::transact_write_items).then_error(|| {
-            TransactWriteItemsError::TransactionCanceledException(
-                TransactionCanceledException::builder()
-                    .meta(
-                        ErrorMetadata::builder()
-                            .code("TransactionCanceledException")
-                            .build(),
-                    )
-                    .cancellation_reasons(
-                        CancellationReason::builder()
-                            .code("ConditionalCheckFailed")
-                            .build(),
-                    )
-                    .cancellation_reasons(CancellationReason::builder().code("None").build())
-                    .build(),
-            )
-        });
+    async fn a_lost_condition_is_a_conflict_and_other_cancellations_are_not() {
+        let rule = mock!(Client::transact_write_items).then_error(|| canceled("ConditionalCheckFailed"));
         let records = DynamoRecords::new(mock_client!(aws_sdk_dynamodb, [&rule]), "t");
-        let err = records.create_user(&profile(), &face()).await.unwrap_err();
+        let err = records.begin(&attempt(), None).await.unwrap_err();
         assert_eq!(err.kind, ServiceErrorKind::Conflict);
+        let rule = mock!(Client::transact_write_items).then_error(|| canceled("TransactionConflict"));
+        let records = DynamoRecords::new(mock_client!(aws_sdk_dynamodb, [&rule]), "t");
+        let err = records.begin(&attempt(), None).await.unwrap_err();
+        assert_ne!(err.kind, ServiceErrorKind::Conflict);
     }
 
     #[tokio::test]
-    async fn a_transaction_that_writes_both_rows_conditionally() {
+    async fn begin_records_the_attempt_and_claims_the_user_in_one_transaction() {
         let rule = mock!(Client::transact_write_items)
             .match_requests(|r| {
                 let items = r.transact_items();
-                items.len() == 2
-                    && items.iter().all(|i| {
-                        i.put().is_some_and(|p| p.condition_expression() == Some("attribute_not_exists(PK)"))
-                    })
+                let conditions: Vec<_> = items
+                    .iter()
+                    .filter_map(|i| i.put().and_then(|p| p.condition_expression()))
+                    .collect();
+                conditions.len() == 2
+                    && conditions[0].contains("attribute_not_exists(PK)")
+                    && conditions[1].contains("#expires < :now")
             })
-            .then_output(|| aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput::builder().build());
+            .then_output(|| TransactWriteItemsOutput::builder().build());
         let records = DynamoRecords::new(mock_client!(aws_sdk_dynamodb, [&rule]), "t");
-        records.create_user(&profile(), &face()).await.unwrap();
+        let claim = Profile {
+            status: ProfileStatus::Pending,
+            ..profile()
+        };
+        records.begin(&attempt(), Some(&claim)).await.unwrap();
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_commit_is_conditional_on_every_item() {
+        let rule = mock!(Client::transact_write_items)
+            .match_requests(|r| {
+                let items = r.transact_items();
+                items.len() == 4
+                    && items.iter().all(|i| {
+                        i.put().and_then(|p| p.condition_expression()).is_some()
+                            || i.update().and_then(|u| u.condition_expression()).is_some()
+                    })
+                    && items[1]
+                        .update()
+                        .and_then(|u| u.condition_expression())
+                        .is_some_and(|c| c.contains("#version = :expected"))
+            })
+            .then_output(|| TransactWriteItemsOutput::builder().build());
+        let records = DynamoRecords::new(mock_client!(aws_sdk_dynamodb, [&rule]), "t");
+        let commit = Commit {
+            attempt_id: "a1".into(),
+            face: face(),
+            profile: ProfileChange::Update {
+                properties: Properties::new(),
+                expected_version: 3,
+                updated_at: "t".into(),
+            },
+            defeats: vec!["a9".into()],
+            now_ms: 5,
+        };
+        records.commit(&commit).await.unwrap();
         assert_eq!(rule.num_calls(), 1);
     }
 
@@ -476,22 +759,5 @@ mod tests {
         let records = DynamoRecords::new(mock_client!(aws_sdk_dynamodb, [&get, &query]), "t");
         assert_eq!(records.profile("ann@x.com").await.unwrap(), Some(profile()));
         assert_eq!(records.faces("ann@x.com").await.unwrap(), vec![face()]);
-    }
-
-    #[tokio::test]
-    async fn attempt_rows_name_their_face_and_objects() {
-        let query = mock!(Client::query)
-            .match_requests(|r| r.filter_expression() == Some("#attempt = :attempt"))
-            .then_output(|| {
-                QueryOutput::builder()
-                    .items(profile_item(&profile()))
-                    .items(face_item(&face()))
-                    .build()
-            });
-        let records = DynamoRecords::new(mock_client!(aws_sdk_dynamodb, [&query]), "t");
-        let rows = records.rows_of_attempt("ann@x.com", "a1").await.unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].objects, vec![profile().id_card.unwrap()]);
-        assert_eq!(rows[1].face, Some(face().face));
     }
 }

@@ -12,10 +12,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let clients = Clients::from_env().await;
     let bucket = setting(config::required(&process_env, env::BUCKET_NAME))?;
     let table = setting(config::required(&process_env, env::TABLE_NAME))?;
+    let faults = setting(riv_lambda::faults::Faults::from_env(process_env))?;
     let handler = riv_lambda::handlers::compare_faces::CompareFaces {
         faces: Arc::new(Rekognition::new(clients.rekognition)),
         images: Arc::new(S3Images::new(clients.s3, bucket)),
-        records: Arc::new(DynamoRecords::new(clients.dynamodb, table)),
+        records: faults.records(Arc::new(DynamoRecords::new(clients.dynamodb, table))),
         matching: setting(config::MatchConfig::from_lookup(process_env))?,
     };
     runtime::serve(|request| handler.handle(request)).await

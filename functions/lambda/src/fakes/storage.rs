@@ -1,11 +1,12 @@
-//! In-memory image bucket (versioned) and face table (conditional writes, locks) for handler tests.
+//! In-memory image bucket (versioned) and face table (conditional writes, attempts) for handler tests.
 
 use super::Faults;
 use crate::ports::*;
 use async_trait::async_trait;
-use riv_domain::events::{Properties, RowKey, WrittenObject};
+use riv_domain::attempt::{AttemptStatus, ProfileStatus};
+use riv_domain::events::WrittenObject;
 use riv_domain::names::table;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -84,53 +85,143 @@ impl ImageStore for FakeStore {
 pub enum Row {
     Profile(Profile),
     Face(FaceRecord),
+    Attempt(Attempt),
 }
 
-/// The face table, keyed by (PK, SK), and its locks (name → owner).
+/// The face table, keyed by (PK, SK), with the same conditions as the DynamoDB adapter.
 #[derive(Default)]
 pub struct FakeRecords {
     pub faults: Faults,
     pub rows: Mutex<BTreeMap<(String, String), Row>>,
-    pub locks: Mutex<HashMap<String, String>>,
+}
+
+fn conflict(operation: &'static str, what: &str) -> ServiceError {
+    ServiceError::new(DYNAMODB, operation, ServiceErrorKind::Conflict, what)
+}
+
+fn profile_key(user_id: &str) -> (String, String) {
+    (table::user_pk(user_id), table::PROFILE.to_string())
+}
+
+fn face_key(user_id: &str, face_id: &str) -> (String, String) {
+    (table::user_pk(user_id), table::face_sk(face_id))
+}
+
+fn attempt_key(attempt_id: &str) -> (String, String) {
+    (table::attempt_pk(attempt_id), table::ATTEMPT_SK.to_string())
 }
 
 impl FakeRecords {
-    /// What `pick` takes from the rows of one user (one partition, as a DynamoDB Query reads it).
-    fn user_rows<T>(
-        &self,
-        user_id: &str,
-        mut pick: impl FnMut(&(String, String), &Row) -> Option<T>,
-    ) -> Vec<T> {
-        let pk = table::user_pk(user_id);
+    /// Rows that are part of a user (profile and faces), not attempts.
+    pub fn row_count(&self) -> usize {
         self.rows
             .lock()
             .unwrap()
-            .iter()
-            .filter(|((p, _), _)| *p == pk)
-            .filter_map(|(key, row)| pick(key, row))
+            .values()
+            .filter(|r| !matches!(r, Row::Attempt(_)))
+            .count()
+    }
+
+    pub fn attempts(&self) -> Vec<Attempt> {
+        self.rows
+            .lock()
+            .unwrap()
+            .values()
+            .filter_map(|r| match r {
+                Row::Attempt(a) => Some(a.clone()),
+                _ => None,
+            })
             .collect()
     }
 
-    pub fn row_count(&self) -> usize {
-        self.rows.lock().unwrap().len()
-    }
-
     pub fn insert_profile(&self, profile: Profile) {
-        self.rows.lock().unwrap().insert(
-            (table::user_pk(&profile.user_id), table::PROFILE.to_string()),
-            Row::Profile(profile),
-        );
+        self.rows
+            .lock()
+            .unwrap()
+            .insert(profile_key(&profile.user_id), Row::Profile(profile));
     }
 
     pub fn insert_face(&self, face: FaceRecord) {
         self.rows.lock().unwrap().insert(
-            (
-                table::user_pk(&face.user_id),
-                table::face_sk(&face.face.face_id),
-            ),
+            face_key(&face.user_id, &face.face.face_id),
             Row::Face(face),
         );
     }
+
+    /// A registered user holding `face_id` (the profile is created on first use), as a commit leaves them.
+    pub fn live_user(&self, user_id: &str, collection: &str, face_id: &str) {
+        if !self.rows.lock().unwrap().contains_key(&profile_key(user_id)) {
+            self.insert_profile(active_profile(user_id));
+        }
+        self.insert_face(FaceRecord {
+            user_id: user_id.into(),
+            face: super::written_face(collection, face_id),
+            image: WrittenObject {
+                key: format!("faces/{user_id}/{face_id}.png"),
+                version_id: None,
+            },
+            attempt_id: "seeded".into(),
+            created_at: "t".into(),
+        });
+    }
+
+    pub fn insert_attempt(&self, attempt: Attempt) {
+        self.rows
+            .lock()
+            .unwrap()
+            .insert(attempt_key(&attempt.attempt_id), Row::Attempt(attempt));
+    }
+}
+
+/// A live profile without properties.
+pub fn active_profile(user_id: &str) -> Profile {
+    Profile {
+        user_id: user_id.into(),
+        status: ProfileStatus::Active,
+        properties: Default::default(),
+        id_card: None,
+        attempt_id: "seeded".into(),
+        created_at: "t".into(),
+        version: 1,
+        expires_at_ms: 0,
+    }
+}
+
+type Rows = BTreeMap<(String, String), Row>;
+
+fn attempt_in<'a>(rows: &'a mut Rows, attempt_id: &str) -> Option<&'a mut Attempt> {
+    match rows.get_mut(&attempt_key(attempt_id)) {
+        Some(Row::Attempt(a)) => Some(a),
+        _ => None,
+    }
+}
+
+fn profile_in<'a>(rows: &'a mut Rows, user_id: &str) -> Option<&'a mut Profile> {
+    match rows.get_mut(&profile_key(user_id)) {
+        Some(Row::Profile(p)) => Some(p),
+        _ => None,
+    }
+}
+
+/// Checks every condition of a commit without writing, as a transaction does.
+fn commit_holds(rows: &mut Rows, c: &Commit) -> bool {
+    let own = attempt_in(rows, &c.attempt_id).is_some_and(|a| {
+        a.status == AttemptStatus::Pending && a.expires_at_ms > c.now_ms && a.beaten_by.is_none()
+    });
+    let profile = match (&c.profile, profile_in(rows, &c.face.user_id)) {
+        (ProfileChange::Create(_), Some(p)) => {
+            p.status == ProfileStatus::Pending && p.attempt_id == c.attempt_id
+        }
+        (ProfileChange::Update { expected_version, .. }, Some(p)) => {
+            p.is_active() && p.version == *expected_version
+        }
+        (_, None) => false,
+    };
+    let face_free = !rows.contains_key(&face_key(&c.face.user_id, &c.face.face.face_id));
+    let defeatable = c.defeats.iter().all(|d| {
+        attempt_in(rows, d).is_some_and(|a| a.status == AttemptStatus::Pending)
+    });
+    own && profile && face_free && defeatable
 }
 
 const DYNAMODB: &str = "dynamodb";
@@ -139,121 +230,139 @@ const DYNAMODB: &str = "dynamodb";
 impl FaceRecords for FakeRecords {
     async fn profile(&self, user_id: &str) -> Result<Option<Profile>, ServiceError> {
         self.faults.check(DYNAMODB, "GetItem")?;
-        let key = (table::user_pk(user_id), table::PROFILE.to_string());
-        Ok(match self.rows.lock().unwrap().get(&key) {
-            Some(Row::Profile(p)) => Some(p.clone()),
-            _ => None,
-        })
+        Ok(profile_in(&mut self.rows.lock().unwrap(), user_id).map(|p| p.clone()))
     }
 
     async fn faces(&self, user_id: &str) -> Result<Vec<FaceRecord>, ServiceError> {
         self.faults.check(DYNAMODB, "Query")?;
-        Ok(self.user_rows(user_id, |_, row| match row {
-            Row::Face(f) => Some(f.clone()),
-            Row::Profile(_) => None,
-        }))
-    }
-
-    async fn create_user(&self, profile: &Profile, face: &FaceRecord) -> Result<(), ServiceError> {
-        self.faults.check(DYNAMODB, "TransactWriteItems")?;
-        let key = (table::user_pk(&profile.user_id), table::PROFILE.to_string());
-        if self.rows.lock().unwrap().contains_key(&key) {
-            return Err(ServiceError::new(
-                DYNAMODB,
-                "TransactWriteItems",
-                ServiceErrorKind::Conflict,
-                "exists",
-            ));
-        }
-        self.insert_profile(profile.clone());
-        self.insert_face(face.clone());
-        Ok(())
-    }
-
-    async fn add_face(
-        &self,
-        face: &FaceRecord,
-        properties: &Properties,
-        _updated_at: &str,
-    ) -> Result<(), ServiceError> {
-        self.faults.check(DYNAMODB, "TransactWriteItems")?;
-        let key = (table::user_pk(&face.user_id), table::PROFILE.to_string());
-        let mut rows = self.rows.lock().unwrap();
-        let Some(Row::Profile(profile)) = rows.get_mut(&key) else {
-            return Err(ServiceError::new(
-                DYNAMODB,
-                "TransactWriteItems",
-                ServiceErrorKind::Conflict,
-                "gone",
-            ));
-        };
-        profile.properties = properties.clone();
-        rows.insert(
-            (
-                table::user_pk(&face.user_id),
-                table::face_sk(&face.face.face_id),
-            ),
-            Row::Face(face.clone()),
-        );
-        Ok(())
-    }
-
-    async fn delete_row(&self, key: &RowKey) -> Result<(), ServiceError> {
-        self.faults.check(DYNAMODB, "DeleteItem")?;
-        self.rows
+        let pk = table::user_pk(user_id);
+        Ok(self
+            .rows
             .lock()
             .unwrap()
-            .remove(&(key.pk.clone(), key.sk.clone()));
-        Ok(())
-    }
-
-    async fn acquire_lock(
-        &self,
-        name: &str,
-        owner: &str,
-        _lease: std::time::Duration,
-    ) -> Result<bool, ServiceError> {
-        self.faults.check(DYNAMODB, "AcquireLock")?;
-        let mut locks = self.locks.lock().unwrap();
-        if locks.contains_key(name) {
-            return Ok(false);
-        }
-        locks.insert(name.to_string(), owner.to_string());
-        Ok(true)
-    }
-
-    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), ServiceError> {
-        let mut locks = self.locks.lock().unwrap();
-        if locks.get(name).map(String::as_str) == Some(owner) {
-            locks.remove(name);
-        }
-        Ok(())
-    }
-
-    async fn rows_of_attempt(
-        &self,
-        user_id: &str,
-        attempt_id: &str,
-    ) -> Result<Vec<AttemptRow>, ServiceError> {
-        self.faults.check(DYNAMODB, "Query")?;
-        Ok(self.user_rows(user_id, |(pk, sk), row| {
-            let key = RowKey {
-                pk: pk.clone(),
-                sk: sk.clone(),
-            };
-            match row {
-                Row::Profile(p) if p.attempt_id == attempt_id => Some(AttemptRow {
-                    key,
-                    face: None,
-                    objects: p.id_card.iter().cloned().collect(),
-                }),
-                Row::Face(f) if f.attempt_id == attempt_id => Some(AttemptRow {
-                    key,
-                    face: Some(f.face.clone()),
-                    objects: vec![f.image.clone()],
-                }),
+            .iter()
+            .filter(|((p, _), _)| *p == pk)
+            .filter_map(|(_, row)| match row {
+                Row::Face(f) => Some(f.clone()),
                 _ => None,
+            })
+            .collect())
+    }
+
+    async fn face(&self, user_id: &str, face_id: &str) -> Result<Option<FaceRecord>, ServiceError> {
+        self.faults.check(DYNAMODB, "GetItem")?;
+        Ok(match self.rows.lock().unwrap().get(&face_key(user_id, face_id)) {
+            Some(Row::Face(f)) => Some(f.clone()),
+            _ => None,
+        })
+    }
+
+    async fn attempt(&self, attempt_id: &str) -> Result<Option<Attempt>, ServiceError> {
+        self.faults.check(DYNAMODB, "GetItem")?;
+        Ok(attempt_in(&mut self.rows.lock().unwrap(), attempt_id).map(|a| a.clone()))
+    }
+
+    async fn begin(&self, attempt: &Attempt, claim: Option<&Profile>) -> Result<(), ServiceError> {
+        self.faults.check(DYNAMODB, "TransactWriteItems")?;
+        let mut rows = self.rows.lock().unwrap();
+        let attempt_free = attempt_in(&mut rows, &attempt.attempt_id)
+            .is_none_or(|a| a.status == AttemptStatus::RolledBack);
+        let now = riv_domain::attempt::now_ms();
+        let user_free = claim.is_none()
+            || profile_in(&mut rows, &attempt.user_id).is_none_or(|p| {
+                p.status == ProfileStatus::Pending && p.expires_at_ms < now
+            });
+        if !(attempt_free && user_free) {
+            return Err(conflict("TransactWriteItems", "taken"));
+        }
+        rows.insert(
+            attempt_key(&attempt.attempt_id),
+            Row::Attempt(attempt.clone()),
+        );
+        if let Some(claim) = claim {
+            rows.insert(profile_key(&claim.user_id), Row::Profile(claim.clone()));
+        }
+        Ok(())
+    }
+
+    async fn record_face(
+        &self,
+        attempt_id: &str,
+        face_id: &str,
+        image_key: &str,
+    ) -> Result<(), ServiceError> {
+        self.faults.check(DYNAMODB, "RecordFace")?;
+        let mut rows = self.rows.lock().unwrap();
+        match attempt_in(&mut rows, attempt_id) {
+            Some(a) if a.status == AttemptStatus::Pending => {
+                a.face_id = Some(face_id.to_string());
+                a.image_key = Some(image_key.to_string());
+                Ok(())
             }
-        }))
+            _ => Err(conflict("UpdateItem", "not pending")),
+        }
+    }
+
+    async fn commit(&self, c: &Commit) -> Result<(), ServiceError> {
+        self.faults.check(DYNAMODB, "TransactWriteItems")?;
+        let mut rows = self.rows.lock().unwrap();
+        if !commit_holds(&mut rows, c) {
+            return Err(conflict("TransactWriteItems", "a condition failed"));
+        }
+        if let Some(a) = attempt_in(&mut rows, &c.attempt_id) {
+            a.status = AttemptStatus::Committed;
+        }
+        match &c.profile {
+            ProfileChange::Create(p) => {
+                rows.insert(profile_key(&p.user_id), Row::Profile(p.clone()));
+            }
+            ProfileChange::Update {
+                properties,
+                expected_version,
+                ..
+            } => {
+                if let Some(p) = profile_in(&mut rows, &c.face.user_id) {
+                    p.properties = properties.clone();
+                    p.version = expected_version + 1;
+                }
+            }
+        }
+        rows.insert(
+            face_key(&c.face.user_id, &c.face.face.face_id),
+            Row::Face(c.face.clone()),
+        );
+        for d in &c.defeats {
+            if let Some(a) = attempt_in(&mut rows, d) {
+                a.beaten_by = Some(c.attempt_id.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_attempt_status(
+        &self,
+        attempt_id: &str,
+        status: AttemptStatus,
+    ) -> Result<(), ServiceError> {
+        self.faults.check(DYNAMODB, "UpdateItem")?;
+        let mut rows = self.rows.lock().unwrap();
+        match attempt_in(&mut rows, attempt_id) {
+            Some(a) if a.status != AttemptStatus::Committed => {
+                a.status = status;
+                Ok(())
+            }
+            _ => Err(conflict("UpdateItem", "committed or absent")),
+        }
+    }
+
+    async fn release_claim(&self, user_id: &str, attempt_id: &str) -> Result<(), ServiceError> {
+        self.faults.check(DYNAMODB, "DeleteItem")?;
+        let mut rows = self.rows.lock().unwrap();
+        if profile_in(&mut rows, user_id)
+            .is_some_and(|p| p.status == ProfileStatus::Pending && p.attempt_id == attempt_id)
+        {
+            rows.remove(&profile_key(user_id));
+        }
+        Ok(())
     }
 }

@@ -25,7 +25,9 @@ impl CompareFaces {
     ) -> Result<CompareFacesResult, HandlerError> {
         let user_id = validate::user_id(&request.user_id)?;
         let selfie = validate::image("Image", &request.image, validate::MAX_SELFIE_BYTES)?;
-        if self.records.profile(user_id).await?.is_none() {
+        // A claim of a registration still in progress is not a user yet.
+        let profile = self.records.profile(user_id).await?;
+        if !profile.is_some_and(|p| p.is_active()) {
             return Err(Rejection::UserNotFound(user_id.to_string()).into());
         }
         let stored = self.records.faces(user_id).await?;
@@ -82,9 +84,11 @@ impl CompareFaces {
 mod tests {
     use super::*;
     use crate::fakes::{
-        photo, photo_b64, written_face, FakeFaces, FakeRecords, FakeStore, SAME_PERSON, STRANGER,
+        active_profile, photo, photo_b64, written_face, FakeFaces, FakeRecords, FakeStore,
+        SAME_PERSON, STRANGER,
     };
-    use crate::ports::{FaceRecord, Profile};
+    use crate::ports::FaceRecord;
+    use riv_domain::attempt::ProfileStatus;
     use riv_domain::events::WrittenObject;
     use riv_domain::Reason;
 
@@ -115,13 +119,7 @@ mod tests {
 
     impl World {
         async fn register(&self, user: &str, shots: &[&str]) {
-            self.records.insert_profile(Profile {
-                user_id: user.into(),
-                properties: Default::default(),
-                id_card: None,
-                attempt_id: "a".into(),
-                created_at: "t".into(),
-            });
+            self.records.insert_profile(active_profile(user));
             for (i, shot) in shots.iter().enumerate() {
                 let key = format!("faces/{user}/f{i}.png");
                 self.images
@@ -193,6 +191,21 @@ mod tests {
         let err = w
             .handler
             .handle(request("ghost", "ghost", false))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::UserNotFound);
+    }
+
+    #[tokio::test]
+    async fn a_registration_in_progress_is_not_a_user() {
+        let w = world();
+        w.records.insert_profile(crate::ports::Profile {
+            status: ProfileStatus::Pending,
+            ..active_profile("ann")
+        });
+        let err = w
+            .handler
+            .handle(request("ann", "ann", false))
             .await
             .unwrap_err();
         assert_eq!(err.reason(), Reason::UserNotFound);

@@ -1,9 +1,10 @@
-//! `rollback`: removes what an `index-face` attempt wrote, exactly and idempotently, so a failed registration
-//! leaves nothing behind. `index-face` uses the same removal for its own partial failures.
+//! `rollback`: undoes what an `index-face` attempt wrote, from its attempt record alone, so a failed
+//! registration or update leaves nothing behind. `index-face` runs the same undo for its own failures.
 
-use crate::ports::{FaceEngine, FaceRecords, ImageStore, ServiceError};
+use crate::ports::{Attempt, FaceEngine, FaceRecords, ImageStore, ServiceError, ServiceErrorKind};
 use crate::HandlerError;
-use riv_domain::events::{RollbackRequest, RollbackResult, Written};
+use riv_domain::attempt::AttemptStatus;
+use riv_domain::events::{IndexMode, RollbackRequest, RollbackResult, WrittenObject};
 use riv_domain::{validate, Rejection};
 use std::sync::Arc;
 
@@ -16,39 +17,60 @@ pub struct Rollback {
 impl Rollback {
     pub async fn handle(&self, request: RollbackRequest) -> Result<RollbackResult, HandlerError> {
         let user_id = validate::user_id(&request.user_id)?;
-        let written = match (request.written, request.attempt_id) {
-            (Some(written), _) => written,
-            // The writer died before it could report: find its writes by the attempt tag on the rows.
-            (None, Some(attempt)) => {
-                let mut written = Written::default();
-                for row in self.records.rows_of_attempt(user_id, &attempt).await? {
-                    written.rows.push(row.key);
-                    written.objects.extend(row.objects);
-                    if row.face.is_some() {
-                        written.face = row.face;
-                    }
-                }
-                written
-            }
-            (None, None) => {
-                return Err(Rejection::invalid("rollback needs Written or AttemptId").into());
-            }
+        if request.attempt_id.trim().is_empty() {
+            return Err(Rejection::invalid("AttemptId is empty").into());
+        }
+        // The attempt record is the first thing an attempt writes: without it, nothing was written.
+        let Some(attempt) = self.records.attempt(&request.attempt_id).await? else {
+            tracing::info!("no attempt record: nothing was written");
+            return Ok(RollbackResult::default());
         };
-        let result = remove(&*self.faces, &*self.images, &*self.records, &written).await?;
+        if attempt.user_id != user_id {
+            return Err(Rejection::invalid("AttemptId belongs to another user").into());
+        }
+        // From the record alone, a missing FaceId may mean the writer died between IndexFaces and noting it.
+        let result = undo(&*self.faces, &*self.images, &*self.records, &attempt, false).await?;
         tracing::info!(?result, "rolled back");
         Ok(result)
     }
 }
 
-/// Deletes rows first (the user stops existing for readers), then the face and the objects. Every removal is
-/// attempted even when one fails; the first failure is returned so the state machine retries the whole
-/// (idempotent) removal.
-pub async fn remove(
+/// Undoes an attempt: first makes it unable to commit (`Aborted`), then removes its face, its objects (every
+/// version) and its claim on the UserId, and marks it `RolledBack` only once all of that is gone. Every removal
+/// is tried even when one fails; the first failure is returned, and a retry starts over (each step is
+/// idempotent). `face_known` says whether a missing FaceId means "no face was indexed" (the writer itself
+/// knows) or "unknown" (read from the record after a crash): then the attempt stays `Aborted` for the
+/// reconciler, and the undo fails rather than claim that nothing is left.
+pub async fn undo(
     faces: &dyn FaceEngine,
     images: &dyn ImageStore,
     records: &dyn FaceRecords,
-    written: &Written,
+    attempt: &Attempt,
+    face_known: bool,
 ) -> Result<RollbackResult, ServiceError> {
+    let committed = RollbackResult {
+        committed: true,
+        ..RollbackResult::default()
+    };
+    match attempt.status {
+        AttemptStatus::RolledBack => return Ok(RollbackResult::default()),
+        AttemptStatus::Committed => return Ok(committed),
+        AttemptStatus::Pending | AttemptStatus::Aborted => {}
+    }
+    if let Err(e) = records
+        .set_attempt_status(&attempt.attempt_id, AttemptStatus::Aborted)
+        .await
+    {
+        if e.kind != ServiceErrorKind::Conflict {
+            return Err(e);
+        }
+        // It committed meanwhile (or its record is gone): there is nothing of a failure to undo.
+        return match records.attempt(&attempt.attempt_id).await? {
+            Some(a) if a.status == AttemptStatus::Committed => Ok(committed),
+            _ => Ok(RollbackResult::default()),
+        };
+    }
+
     let mut result = RollbackResult::default();
     let mut first_error: Option<ServiceError> = None;
     let mut note = |outcome: Result<(), ServiceError>, counter: &mut usize| match outcome {
@@ -58,32 +80,59 @@ pub async fn remove(
             first_error.get_or_insert(e);
         }
     };
-    for row in &written.rows {
-        note(records.delete_row(row).await, &mut result.rows_deleted);
-    }
-    if let Some(face) = &written.face {
-        let ids = [face.face_id.clone()];
+    if let Some(face_id) = &attempt.face_id {
+        let ids = [face_id.clone()];
         note(
-            faces.delete_faces(&face.collection, &ids).await,
+            faces.delete_faces(&attempt.collection, &ids).await,
             &mut result.faces_deleted,
         );
     }
-    for object in &written.objects {
-        note(images.delete(object).await, &mut result.objects_deleted);
+    for key in [&attempt.image_key, &attempt.id_card_key]
+        .into_iter()
+        .flatten()
+    {
+        // Keys are unique to the attempt (face id, attempt id): every version of them is its own.
+        let object = WrittenObject {
+            key: key.clone(),
+            version_id: None,
+        };
+        note(images.delete(&object).await, &mut result.objects_deleted);
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(result),
+    if attempt.mode == IndexMode::Register {
+        note(
+            records
+                .release_claim(&attempt.user_id, &attempt.attempt_id)
+                .await,
+            &mut result.rows_deleted,
+        );
     }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    if attempt.face_id.is_none() && !face_known {
+        return Err(ServiceError::new(
+            "rekognition",
+            "IndexFaces",
+            ServiceErrorKind::Other,
+            format!(
+                "attempt {} may have indexed a face it did not record; it stays Aborted until \
+                 `cargo xtask reconcile` removes faces without a record",
+                attempt.attempt_id
+            ),
+        ));
+    }
+    records
+        .set_attempt_status(&attempt.attempt_id, AttemptStatus::RolledBack)
+        .await?;
+    Ok(result)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{photo, written_face, FakeFaces, FakeRecords, FakeStore};
-    use crate::ports::{FaceRecord, Profile};
-    use riv_domain::events::{RowKey, WrittenObject};
-    use riv_domain::names::table;
+    use crate::fakes::{active_profile, photo, FakeFaces, FakeRecords, FakeStore};
+    use crate::ports::{ImageStore, Profile};
+    use riv_domain::attempt::ProfileStatus;
     use riv_domain::Reason;
 
     struct World {
@@ -110,183 +159,164 @@ mod tests {
         }
     }
 
-    /// Writes what a registration under `attempt` would, and returns its `Written`.
-    async fn registered(w: &World, user: &str, attempt: &str) -> Written {
+    /// What a registration of `user` leaves when it dies after storing its images: a claim, a face, a selfie
+    /// (two versions) and a card, all named by the attempt record.
+    async fn died_after_storing(w: &World, user: &str, attempt_id: &str) -> Attempt {
         let face_id = w.faces.seed("riv-1", user, user);
-        let image = w
-            .images
-            .put(
-                &format!("faces/{user}/{face_id}.png"),
-                photo(user),
-                "image/png",
-            )
-            .await
-            .unwrap();
-        let card = w
-            .images
-            .put(&format!("idcards/{user}/c.png"), photo(user), "image/png")
-            .await
-            .unwrap();
+        let image_key = format!("faces/{user}/{face_id}.png");
+        let card_key = format!("idcards/{user}/{attempt_id}.png");
+        for key in [&image_key, &image_key, &card_key] {
+            w.images.put(key, photo(user), "image/png").await.unwrap();
+        }
         w.records.insert_profile(Profile {
-            user_id: user.into(),
-            properties: Default::default(),
-            id_card: Some(card.clone()),
-            attempt_id: attempt.into(),
-            created_at: "t".into(),
+            status: ProfileStatus::Pending,
+            attempt_id: attempt_id.into(),
+            ..active_profile(user)
         });
-        w.records.insert_face(FaceRecord {
+        let attempt = Attempt {
+            attempt_id: attempt_id.into(),
             user_id: user.into(),
-            face: written_face("riv-1", &face_id),
-            image: image.clone(),
-            attempt_id: attempt.into(),
+            mode: IndexMode::Register,
+            status: AttemptStatus::Pending,
+            collection: "riv-1".into(),
+            face_id: Some(face_id),
+            image_key: Some(image_key),
+            id_card_key: Some(card_key),
             created_at: "t".into(),
-        });
-        Written {
-            face: Some(written_face("riv-1", &face_id)),
-            objects: vec![image, card],
-            rows: vec![
-                RowKey {
-                    pk: table::user_pk(user),
-                    sk: table::PROFILE.into(),
-                },
-                RowKey {
-                    pk: table::user_pk(user),
-                    sk: table::face_sk(&face_id),
-                },
-            ],
+            expires_at_ms: u64::MAX,
+            beaten_by: None,
+        };
+        w.records.insert_attempt(attempt.clone());
+        attempt
+    }
+
+    fn request(user: &str, attempt: &str) -> RollbackRequest {
+        RollbackRequest {
+            user_id: user.into(),
+            attempt_id: attempt.into(),
         }
     }
 
-    fn empty(w: &World) -> bool {
-        w.faces.face_count() == 0 && w.images.keys().is_empty() && w.records.row_count() == 0
+    fn status(w: &World, attempt: &str) -> Option<AttemptStatus> {
+        w.records
+            .attempts()
+            .into_iter()
+            .find(|a| a.attempt_id == attempt)
+            .map(|a| a.status)
     }
 
     #[tokio::test]
-    async fn removes_exactly_what_was_written_and_is_idempotent() {
+    async fn removes_everything_the_record_names_and_is_idempotent() {
         let w = world();
-        let written = registered(&w, "ann", "a1").await;
-        let keep = registered(&w, "bob", "b1").await;
-        let request = RollbackRequest {
-            user_id: "ann".into(),
-            attempt_id: None,
-            written: Some(written),
-        };
-        let r = w.handler.handle(request.clone()).await.unwrap();
+        died_after_storing(&w, "ann", "a1").await;
+        died_after_storing(&w, "bob", "b1").await;
+        let r = w.handler.handle(request("ann", "a1")).await.unwrap();
         assert_eq!(
             (r.faces_deleted, r.objects_deleted, r.rows_deleted),
-            (1, 2, 2)
+            (1, 2, 1)
         );
-        assert_eq!(w.faces.face_count(), 1);
-        assert_eq!(w.records.row_count(), 2);
+        assert_eq!(status(&w, "a1"), Some(AttemptStatus::RolledBack));
+        assert_eq!(w.faces.face_count(), 1, "bob's face stays");
         assert!(w.images.keys().iter().all(|k| k.contains("/bob/")));
+        assert_eq!(w.records.row_count(), 1, "bob's claim stays");
         // Again: nothing left to remove, still a success.
-        w.handler.handle(request).await.unwrap();
-        let bob = RollbackRequest {
-            user_id: "bob".into(),
-            attempt_id: None,
-            written: Some(keep),
-        };
-        w.handler.handle(bob).await.unwrap();
-        assert!(empty(&w));
+        let again = w.handler.handle(request("ann", "a1")).await.unwrap();
+        assert_eq!(again, RollbackResult::default());
     }
 
     #[tokio::test]
-    async fn finds_the_writes_of_an_attempt_that_never_reported() {
+    async fn a_retry_after_a_failed_step_finishes_the_job() {
+        // DeleteFaces fails after the record was read and the other steps ran: the record still names the
+        // face, so the state machine's retry removes it. (The old rollback deleted the rows that named it.)
         let w = world();
-        registered(&w, "ann", "a1").await;
-        let request = RollbackRequest {
-            user_id: "ann".into(),
-            attempt_id: Some("a1".into()),
-            written: None,
-        };
-        let r = w.handler.handle(request).await.unwrap();
-        assert_eq!(
-            (r.faces_deleted, r.objects_deleted, r.rows_deleted),
-            (1, 2, 2)
-        );
-        assert!(empty(&w));
-    }
-
-    #[tokio::test]
-    async fn leaves_other_attempts_alone() {
-        let w = world();
-        registered(&w, "ann", "a1").await;
-        let request = RollbackRequest {
-            user_id: "ann".into(),
-            attempt_id: Some("a2".into()),
-            written: None,
-        };
-        let r = w.handler.handle(request).await.unwrap();
-        assert_eq!(r, RollbackResult::default());
-        assert_eq!(w.records.row_count(), 2);
-    }
-
-    #[tokio::test]
-    async fn keeps_going_past_a_failure_then_reports_it() {
-        let w = world();
-        let written = registered(&w, "ann", "a1").await;
+        died_after_storing(&w, "ann", "a1").await;
         w.faces.faults.fail("DeleteFaces");
-        let request = RollbackRequest {
-            user_id: "ann".into(),
-            attempt_id: None,
-            written: Some(written),
-        };
-        let err = w.handler.handle(request.clone()).await.unwrap_err();
+        let err = w.handler.handle(request("ann", "a1")).await.unwrap_err();
         assert_eq!(err.reason(), Reason::InternalError);
+        assert_eq!(status(&w, "a1"), Some(AttemptStatus::Aborted));
         assert!(w.images.keys().is_empty() && w.records.row_count() == 0);
         assert_eq!(w.faces.face_count(), 1);
-        // The state machine retries; with the service back, the retry finishes the job.
         w.faces.faults.heal("DeleteFaces");
-        w.handler.handle(request).await.unwrap();
-        assert!(empty(&w));
+        w.handler.handle(request("ann", "a1")).await.unwrap();
+        assert_eq!(w.faces.face_count(), 0);
+        assert_eq!(status(&w, "a1"), Some(AttemptStatus::RolledBack));
     }
 
     #[tokio::test]
-    async fn needs_something_to_go_on() {
+    async fn every_subset_of_failing_steps_converges_on_retry() {
+        let steps = ["DeleteFaces", "DeleteObject", "DeleteItem", "UpdateItem"];
+        for mask in 1..(1u32 << steps.len()) {
+            let w = world();
+            died_after_storing(&w, "ann", "a1").await;
+            let failing: Vec<&str> = (0..steps.len())
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| steps[i])
+                .collect();
+            for step in &failing {
+                match *step {
+                    "DeleteFaces" => w.faces.faults.fail("DeleteFaces"),
+                    "DeleteObject" => w.images.faults.fail("DeleteObject"),
+                    "DeleteItem" => w.records.faults.fail("DeleteItem"),
+                    _ => w.records.faults.fail("UpdateItem"),
+                }
+            }
+            assert!(w.handler.handle(request("ann", "a1")).await.is_err());
+            assert_ne!(status(&w, "a1"), Some(AttemptStatus::RolledBack), "{failing:?}");
+            w.faces.faults.heal("DeleteFaces");
+            w.images.faults.heal("DeleteObject");
+            w.records.faults.heal("DeleteItem");
+            w.records.faults.heal("UpdateItem");
+            w.handler.handle(request("ann", "a1")).await.unwrap();
+            assert_eq!(status(&w, "a1"), Some(AttemptStatus::RolledBack));
+            assert_eq!(
+                (w.faces.face_count(), w.images.keys().len(), w.records.row_count()),
+                (0, 0, 0),
+                "{failing:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_attempt_that_died_before_noting_its_face_is_left_to_the_reconciler() {
         let w = world();
-        let request = RollbackRequest {
-            user_id: "ann".into(),
-            attempt_id: None,
-            written: None,
-        };
-        assert_eq!(
-            w.handler.handle(request).await.unwrap_err().reason(),
-            Reason::InvalidRequest
-        );
-        let bad = RollbackRequest {
-            user_id: "../x".into(),
-            attempt_id: Some("a".into()),
-            written: None,
-        };
-        assert_eq!(
-            w.handler.handle(bad).await.unwrap_err().reason(),
-            Reason::InvalidRequest
-        );
-        let unversioned = WrittenObject {
-            key: "faces/ann/x.png".into(),
-            version_id: None,
-        };
-        w.images
-            .put(&unversioned.key, photo("ann"), "image/png")
-            .await
-            .unwrap();
-        w.images
-            .put(&unversioned.key, photo("ann#2"), "image/png")
-            .await
-            .unwrap();
-        let written = Written {
-            objects: vec![unversioned],
-            ..Written::default()
-        };
-        let request = RollbackRequest {
-            user_id: "ann".into(),
-            attempt_id: None,
-            written: Some(written),
-        };
-        w.handler.handle(request).await.unwrap();
-        assert!(
-            w.images.keys().is_empty(),
-            "every version of an unversioned reference goes"
-        );
+        let mut attempt = died_after_storing(&w, "ann", "a1").await;
+        attempt.face_id = None;
+        attempt.image_key = None;
+        w.records.insert_attempt(attempt);
+        let err = w.handler.handle(request("ann", "a1")).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::InternalError);
+        assert_eq!(status(&w, "a1"), Some(AttemptStatus::Aborted));
+        assert_eq!(w.records.row_count(), 0, "the claim is released all the same");
+    }
+
+    #[tokio::test]
+    async fn a_committed_attempt_is_not_undone() {
+        let w = world();
+        let mut attempt = died_after_storing(&w, "ann", "a1").await;
+        attempt.status = AttemptStatus::Committed;
+        w.records.insert_attempt(attempt);
+        let r = w.handler.handle(request("ann", "a1")).await.unwrap();
+        assert!(r.committed);
+        assert_eq!(w.faces.face_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn no_record_means_nothing_was_written() {
+        let w = world();
+        let r = w.handler.handle(request("ann", "never")).await.unwrap();
+        assert_eq!(r, RollbackResult::default());
+    }
+
+    #[tokio::test]
+    async fn refuses_bad_input_and_another_users_attempt() {
+        let w = world();
+        died_after_storing(&w, "ann", "a1").await;
+        for req in [request("../x", "a1"), request("ann", " "), request("bob", "a1")] {
+            assert_eq!(
+                w.handler.handle(req).await.unwrap_err().reason(),
+                Reason::InvalidRequest
+            );
+        }
+        assert_eq!(status(&w, "a1"), Some(AttemptStatus::Pending));
     }
 }

@@ -2,7 +2,7 @@
 //! collection) and the fallback of authentication (the best match in the user's collection must be theirs).
 
 use super::image_error;
-use crate::ports::{FaceEngine, FaceMatch};
+use crate::ports::{FaceEngine, FaceMatch, FaceRecords, ServiceError};
 use crate::HandlerError;
 use riv_domain::collections;
 use riv_domain::config::{CollectionConfig, MatchConfig};
@@ -10,11 +10,12 @@ use riv_domain::events::{SearchFacesRequest, SearchFacesResult, SearchPurpose};
 use riv_domain::{validate, Rejection};
 use std::sync::Arc;
 
-/// Enough candidates to see past a few near-duplicates of the same person.
-const MAX_CANDIDATES: i32 = 5;
+/// Enough candidates to see past near-duplicates of the same person and faces left without a record.
+pub const MAX_CANDIDATES: i32 = 20;
 
 pub struct SearchFaces {
     pub faces: Arc<dyn FaceEngine>,
+    pub records: Arc<dyn FaceRecords>,
     pub collections: CollectionConfig,
     pub matching: MatchConfig,
 }
@@ -34,7 +35,15 @@ impl SearchFaces {
 
     async fn guard(&self, user_id: &str, image: &[u8]) -> Result<SearchFacesResult, HandlerError> {
         let threshold = self.matching.face_match_threshold;
-        refuse_duplicates(&*self.faces, &self.collections, threshold, user_id, image).await?;
+        refuse_duplicates(
+            &*self.faces,
+            &*self.records,
+            &self.collections,
+            threshold,
+            user_id,
+            image,
+        )
+        .await?;
         Ok(SearchFacesResult {
             matched: false,
             face_id: None,
@@ -42,47 +51,55 @@ impl SearchFaces {
         })
     }
 
+    /// The best match *that a live record vouches for* decides: the user is verified only if it is theirs. A
+    /// face in the collection without a record (left by a crashed attempt, or put there by hand) vouches for
+    /// nobody, whatever its ExternalImageId says.
     async fn identify(
         &self,
         user_id: &str,
         image: &[u8],
     ) -> Result<SearchFacesResult, HandlerError> {
         let collection = collections::for_user(&self.collections, user_id);
-        let own_id = collections::external_image_id(user_id);
-        let matches = self.search(&collection, image).await?;
-        // Matches come best first: the user is verified only if the best match is theirs, not merely any.
-        match matches.first() {
-            Some(best) if best.external_image_id.as_deref() == Some(own_id.as_str()) => {
-                Ok(SearchFacesResult {
-                    matched: true,
-                    face_id: Some(best.face_id.clone()),
-                    similarity: Some(best.similarity),
-                })
-            }
-            _ => Err(Rejection::UserAccessDenied.into()),
-        }
-    }
-
-    async fn search(&self, collection: &str, image: &[u8]) -> Result<Vec<FaceMatch>, HandlerError> {
-        search(
+        let matches = search(
             &*self.faces,
-            collection,
+            &collection,
             image,
             self.matching.face_match_threshold,
+            MAX_CANDIDATES,
         )
-        .await
+        .await?;
+        for candidate in &matches {
+            match live_owner(&*self.records, candidate).await? {
+                Some(owner) if owner == user_id => {
+                    return Ok(SearchFacesResult {
+                        matched: true,
+                        face_id: Some(candidate.face_id.clone()),
+                        similarity: Some(candidate.similarity),
+                    })
+                }
+                Some(_) => break,
+                None => tracing::warn!(
+                    face_id = %candidate.face_id,
+                    external_image_id = ?candidate.external_image_id,
+                    similarity = candidate.similarity,
+                    "a collection match without a live record was ignored (orphan face)"
+                ),
+            }
+        }
+        Err(Rejection::UserAccessDenied.into())
     }
 }
 
 /// Faces of this image in one collection at or above `threshold`, best first.
-async fn search(
+pub async fn search(
     faces: &dyn FaceEngine,
     collection: &str,
     image: &[u8],
     threshold: f32,
+    max_faces: i32,
 ) -> Result<Vec<FaceMatch>, HandlerError> {
     let mut matches = faces
-        .search_faces_by_image(collection, image, threshold, MAX_CANDIDATES)
+        .search_faces_by_image(collection, image, threshold, max_faces)
         .await
         .map_err(|e| image_error(e, "Image"))?;
     matches.retain(|m| m.similarity >= threshold);
@@ -90,29 +107,46 @@ async fn search(
     Ok(matches)
 }
 
-/// Fails when this face already belongs to anyone: `UserAlreadyExists` if to this very user, else
+/// The user a match belongs to, when a live record of that user holds that very face.
+pub async fn live_owner(
+    records: &dyn FaceRecords,
+    candidate: &FaceMatch,
+) -> Result<Option<String>, ServiceError> {
+    let Some(owner) = candidate
+        .external_image_id
+        .as_deref()
+        .map(collections::user_of_external_image_id)
+    else {
+        return Ok(None);
+    };
+    Ok(records
+        .face(&owner, &candidate.face_id)
+        .await?
+        .map(|_| owner))
+}
+
+/// Fails when a live record holds this face: `UserAlreadyExists` if this very user's, else
 /// `FaceAlreadyRegistered`. A user's partition says where *their* faces go; somebody else's copy of this face
-/// can be in any collection, so all are searched.
+/// can be in any collection, so all are searched. Faces without a record are passed over.
 pub async fn refuse_duplicates(
     faces: &dyn FaceEngine,
+    records: &dyn FaceRecords,
     config: &CollectionConfig,
     threshold: f32,
     user_id: &str,
     image: &[u8],
 ) -> Result<(), HandlerError> {
     for collection in collections::names(&config.prefix, config.count) {
-        if let Some(best) = search(faces, &collection, image, threshold).await?.first() {
-            let owner = best
-                .external_image_id
-                .as_deref()
-                .map(collections::user_of_external_image_id);
-            tracing::info!(similarity = best.similarity, "face already registered");
-            return Err(if owner.as_deref() == Some(user_id) {
-                Rejection::UserAlreadyExists(user_id.to_string())
-            } else {
-                Rejection::FaceAlreadyRegistered
+        for candidate in search(faces, &collection, image, threshold, MAX_CANDIDATES).await? {
+            if let Some(owner) = live_owner(records, &candidate).await? {
+                tracing::info!(similarity = candidate.similarity, "face already registered");
+                return Err(if owner == user_id {
+                    Rejection::UserAlreadyExists(user_id.to_string())
+                } else {
+                    Rejection::FaceAlreadyRegistered
+                }
+                .into());
             }
-            .into());
         }
     }
     Ok(())
@@ -121,22 +155,39 @@ pub async fn refuse_duplicates(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{photo_b64, FakeFaces};
+    use crate::fakes::{photo_b64, FakeFaces, FakeRecords};
     use riv_domain::Reason;
 
-    fn handler(count: u32) -> (Arc<FakeFaces>, SearchFaces) {
+    struct World {
+        faces: Arc<FakeFaces>,
+        records: Arc<FakeRecords>,
+    }
+
+    impl World {
+        /// A registered face: in the collection and held by a live record.
+        fn seed(&self, collection: &str, user: &str, identity: &str) -> String {
+            let external = collections::external_image_id(user);
+            let face_id = self.faces.seed(collection, &external, identity);
+            self.records.live_user(user, collection, &face_id);
+            face_id
+        }
+    }
+
+    fn handler(count: u32) -> (World, SearchFaces) {
         let names = collections::names("riv", count);
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let faces = Arc::new(FakeFaces::with_collections(&refs));
+        let records = Arc::new(FakeRecords::default());
         let h = SearchFaces {
             faces: faces.clone(),
+            records: records.clone(),
             collections: CollectionConfig {
                 prefix: "riv".into(),
                 count,
             },
             matching: MatchConfig::default(),
         };
-        (faces, h)
+        (World { faces, records }, h)
     }
 
     fn request(user: &str, identity: &str, purpose: SearchPurpose) -> SearchFacesRequest {
@@ -166,7 +217,7 @@ mod tests {
             .into_iter()
             .find(|c| *c != ann_home)
             .unwrap();
-        faces.seed(&elsewhere, "bob:example.com", "ann");
+        faces.seed(&elsewhere, "bob@example.com", "ann");
         let err = h
             .handle(request("ann", "ann#2", SearchPurpose::DuplicateGuard))
             .await
@@ -177,7 +228,7 @@ mod tests {
     #[tokio::test]
     async fn guard_names_the_same_user_as_already_existing() {
         let (faces, h) = handler(1);
-        faces.seed("riv-1", "ann:example.com", "ann");
+        faces.seed("riv-1", "ann@example.com", "ann");
         let err = h
             .handle(request(
                 "ann@example.com",
@@ -226,6 +277,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_orphan_face_vouches_for_nobody() {
+        let (w, h) = handler(1);
+        // Ann is registered; mallory's face sits in the collection under ann's id, with no record.
+        w.seed("riv-1", "ann", "ann");
+        w.faces.seed("riv-1", "ann", "mallory");
+        let err = h
+            .handle(request("ann", "mallory#2", SearchPurpose::Identify))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::UserAccessDenied);
+        // Nor does it block mallory from registering under her own name.
+        h.handle(request("mallory", "mallory#3", SearchPurpose::DuplicateGuard))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
     async fn failures_map_to_reasons() {
         let (faces, h) = handler(1);
         let err = h
@@ -238,7 +306,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.reason(), Reason::InvalidRequest);
-        faces.faults.fail("SearchFacesByImage");
+        faces.faces.faults.fail("SearchFacesByImage");
         let err = h
             .handle(request("ann", "ann", SearchPurpose::DuplicateGuard))
             .await
