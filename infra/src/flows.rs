@@ -334,6 +334,7 @@ pub fn auth() -> StateMachine {
             parameters: json!({
                 "Event": "LoginFailed",
                 "UserId.$": "$.UserId",
+                "Reason.$": format!("$.{}.Error", result::ERROR),
                 "Execution.$": "$$.Execution.Id",
                 "At.$": "$$.State.EnteredTime",
             }),

@@ -28,10 +28,11 @@ fn statements(function: &str) -> Vec<Expr> {
     let bucket = || Expr::att(id::IMAGE_BUCKET, "Arn");
     match function {
         f::DETECT_FACES => vec![allow(&["rekognition:DetectFaces"], star())],
-        f::SEARCH_FACES => vec![allow(
-            &["rekognition:SearchFacesByImage"],
-            collection_arns(),
-        )],
+        f::SEARCH_FACES => vec![
+            allow(&["rekognition:SearchFacesByImage"], collection_arns()),
+            // A match counts only through a live face record.
+            allow(&["dynamodb:GetItem"], vec![table()]),
+        ],
         f::COMPARE_FACES => vec![
             allow(&["rekognition:CompareFaces"], star()),
             allow(&["s3:GetObject"], vec![faces()]),
@@ -50,7 +51,14 @@ fn statements(function: &str) -> Vec<Expr> {
                     vec![faces(), cards()],
                 ),
                 allow(&["s3:ListBucketVersions"], vec![bucket()]),
-                allow(&["dynamodb:Query", "dynamodb:DeleteItem"], vec![table()]),
+                allow(
+                    &[
+                        "dynamodb:GetItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                    ],
+                    vec![table()],
+                ),
             ];
             if function == f::INDEX_FACE {
                 s.push(allow(
@@ -58,15 +66,7 @@ fn statements(function: &str) -> Vec<Expr> {
                     collection_arns(),
                 ));
                 s.push(allow(&["s3:PutObject"], vec![faces(), cards()]));
-                s.push(allow(
-                    &[
-                        "dynamodb:GetItem",
-                        "dynamodb:PutItem",
-                        "dynamodb:UpdateItem",
-                        "dynamodb:ConditionCheckItem",
-                    ],
-                    vec![table()],
-                ));
+                s.push(allow(&["dynamodb:PutItem"], vec![table()]));
             }
             s
         }
@@ -102,10 +102,13 @@ fn environment(function: &str) -> BTreeMap<String, Expr> {
         f::SEARCH_FACES => {
             collections(&mut set);
             matching(&mut set);
+            set(env::TABLE_NAME, Expr::r(id::FACE_TABLE));
+            set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
         }
         f::COMPARE_FACES => {
             storage(&mut set);
             matching(&mut set);
+            set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
         }
         f::COMPARE_IDCARD => matching(&mut set),
         f::EXTRACT_IDCARD => set(env::ID_EXTRACTION, Expr::r(param::ID_EXTRACTION)),
@@ -115,7 +118,10 @@ fn environment(function: &str) -> BTreeMap<String, Expr> {
             matching(&mut set);
             set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
         }
-        f::ROLLBACK => storage(&mut set),
+        f::ROLLBACK => {
+            storage(&mut set);
+            set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
+        }
         _ => {}
     }
     set(

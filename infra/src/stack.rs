@@ -147,13 +147,17 @@ fn parameters(t: &mut Template) {
             Parameter::string(&format!("Object key of the {function} bootstrap.zip"), None),
         );
     }
+    let fault = "record-write|crash-after-index-faces|crash-after-s3-write|delete-faces-once|dynamodb-errors";
     p.insert(
         param::INJECT_FAULT.into(),
-        Parameter::one_of(
-            "Tests only: record-write makes index-face's table writes fail, to exercise the rollback",
-            "none",
-            &["none", "record-write"],
-        ),
+        Parameter {
+            allowed_pattern: Some(format!("^(none|({fault})(,({fault}))*)$")),
+            ..Parameter::string(
+                "Tests only: faults the functions inject, comma-separated (record-write, crash-after-index-faces, \
+                 crash-after-s3-write, delete-faces-once, dynamodb-errors), to exercise rollback and reconcile",
+                Some("none"),
+            )
+        },
     );
     p.insert(
         param::ENDPOINT_URL.into(),
@@ -292,6 +296,14 @@ fn storage(t: &mut Template) {
                     obj([("PointInTimeRecoveryEnabled", Expr::Bool(true))]),
                 ),
                 ("SSESpecification", obj([("SSEEnabled", Expr::Bool(true))])),
+                // Finished attempt records expire on their own; live rows never carry the attribute.
+                (
+                    "TimeToLiveSpecification",
+                    obj([
+                        ("AttributeName", Expr::from(tbl::PURGE_AT)),
+                        ("Enabled", Expr::Bool(true)),
+                    ]),
+                ),
                 ("Tags", stack_tags()),
             ],
         )

@@ -130,7 +130,6 @@ fn call(function: &str, params: &Value, at: &str) -> Value {
                 face_id,
                 status: IndexStatus::Registered,
                 properties: Properties::new(),
-                written: Written::default(),
             })
         }
         f::ROLLBACK => {
