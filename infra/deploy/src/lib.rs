@@ -5,6 +5,7 @@ pub mod build;
 pub mod changeset;
 pub mod cleanup;
 pub mod local;
+pub mod reconcile;
 pub mod stack;
 pub mod sweep;
 pub mod target;

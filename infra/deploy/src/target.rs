@@ -21,6 +21,7 @@ pub struct Target {
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
     pub rekognition: aws_sdk_rekognition::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
@@ -65,6 +66,7 @@ impl Target {
             s3: aws_sdk_s3::Client::from_conf(s3),
             sts: aws_sdk_sts::Client::new(&config),
             rekognition: aws_sdk_rekognition::Client::new(&config),
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             config,
         }

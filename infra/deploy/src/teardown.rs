@@ -110,6 +110,8 @@ pub(crate) struct Version {
     pub version_id: Option<String>,
     pub size: u64,
     pub modified: i64,
+    /// The key's latest version, and not a delete marker: what a GET of the key returns.
+    pub current: bool,
 }
 
 /// Every version and delete marker of the bucket, or of exactly the key `only`, ready for DeleteObjects.
@@ -165,6 +167,7 @@ pub(crate) async fn for_each_version(
                 version_id: v.version_id().map(str::to_string),
                 size: v.size().unwrap_or_default().max(0) as u64,
                 modified: v.last_modified().map(|d| d.secs()).unwrap_or_default(),
+                current: v.is_latest() == Some(true),
             });
         }
         for m in page.delete_markers() {
@@ -173,6 +176,7 @@ pub(crate) async fn for_each_version(
                 version_id: m.version_id().map(str::to_string),
                 size: 0,
                 modified: m.last_modified().map(|d| d.secs()).unwrap_or_default(),
+                current: false,
             });
         }
         if page.is_truncated() != Some(true) {
