@@ -90,7 +90,10 @@ where
         })
         .collect();
     for w in workers {
-        let _ = w.await;
+        // A worker that panicked measured nothing: the figures would be a lie.
+        if let Err(e) = w.await {
+            panic!("a load worker failed: {e}");
+        }
     }
     let elapsed = started.elapsed();
     let latencies = latencies.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -150,7 +153,9 @@ pub async fn local_up(cold: bool) -> Result<LocalUpFigures, String> {
             .flatten()
         {
             if entry.file_name().to_string_lossy().starts_with("venv-") {
-                let _ = std::fs::remove_dir_all(entry.path());
+                std::fs::remove_dir_all(entry.path()).map_err(|e| {
+                    format!("removing {} for a cold start: {e}", entry.path().display())
+                })?;
             }
         }
     }
@@ -174,7 +179,7 @@ pub async fn local_up(cold: bool) -> Result<LocalUpFigures, String> {
             .map_err(|e| format!("{e:?}"))?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let _ = riv_local::stop(&up.running.dir);
+    riv_local::stop(&up.running.dir).map_err(|e| format!("stopping the bench stack: {e}"))?;
     Ok(LocalUpFigures {
         cold_venv: cold,
         phases: up

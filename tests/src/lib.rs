@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 pub mod bench;
+pub mod events;
+pub mod integrity;
+pub mod runner;
 pub mod scenarios;
 pub mod state;
 pub mod teardown_bench;
@@ -33,8 +36,14 @@ pub fn workspace_root() -> PathBuf {
 static STARTED: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 extern "C" fn stop_started() {
-    if let Some(dir) = STARTED.lock().ok().and_then(|mut d| d.take()) {
-        let _ = riv_local::stop(&dir);
+    let started = match STARTED.lock() {
+        Ok(mut dir) => dir.take(),
+        Err(poisoned) => poisoned.into_inner().take(),
+    };
+    if let Some(dir) = started {
+        if let Err(e) = riv_local::stop(&dir) {
+            eprintln!("could not stop the test stack in {}: {e}", dir.display());
+        }
     }
 }
 
@@ -57,7 +66,8 @@ fn start_or_reuse() -> Result<Stack, String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let name = std::env::var("RIV_STACK").unwrap_or_else(|_| "Riv-E2E".into());
     let region = stack_local::REGION.to_string();
-    if let Ok(endpoint) = std::env::var("RIV_ENDPOINT_URL") {
+    if let Some(endpoint) = std::env::var_os("RIV_ENDPOINT_URL") {
+        let endpoint = endpoint.to_string_lossy().into_owned();
         let target = runtime.block_on(riv_deploy::Target::local(&endpoint, &region));
         let outputs = runtime
             .block_on(riv_deploy::stack::outputs(&target, &name))
@@ -148,11 +158,12 @@ impl Stack {
             .config
     }
 
-    pub fn output(&self, key: &str) -> &str {
+    /// A stack output; a missing one is an error naming it, never an empty string that reads as "nothing".
+    pub fn output(&self, key: &str) -> Result<&str, String> {
         self.outputs
             .get(key)
             .map(String::as_str)
-            .unwrap_or_default()
+            .ok_or_else(|| format!("stack {} has no output {key}", self.name))
     }
 
     pub fn function_name(&self, function: &str) -> String {
@@ -183,7 +194,7 @@ pub async fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json:
         .collect()
         .await
         .map(|b| b.to_bytes())
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("POST {url}: reading the answer: {e}"));
     let json = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| serde_json::json!({"raw": String::from_utf8_lossy(&bytes)}));
     (status, json)
@@ -209,7 +220,7 @@ pub fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
-        .unwrap_or(0);
+        .expect("the clock is after 1970");
     format!(
         "{prefix}-{}-{}",
         nanos % 1_000_000_000,

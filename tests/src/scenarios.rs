@@ -2,15 +2,18 @@
 //! table, the bucket and the collections hold. `tests/flows.rs` runs each as a test; `cargo xtask e2e` runs them
 //! all with a summary.
 
+use crate::events::Inbox;
 use crate::{b64, photo, stack, unique, variant, Stack};
 use riv_emulator::testimage::{self, Case, Format};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 pub type Outcome = Result<(), String>;
 pub type Scenario = fn() -> Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
+#[macro_export]
 macro_rules! ensure {
     ($cond:expr, $($msg:tt)+) => {
         let holds: bool = $cond;
@@ -21,7 +24,7 @@ macro_rules! ensure {
 }
 
 /// The answer must be this status and reason.
-fn expect(route: &str, got: (u16, Value), status: u16, reason: &str) -> Outcome {
+pub(crate) fn expect(route: &str, got: (u16, Value), status: u16, reason: &str) -> Outcome {
     ensure!(
         got.0 == status && got.1["Reason"] == reason,
         "{route}: wanted {status} {reason}, got {} {}",
@@ -45,11 +48,11 @@ fn expect_bad_request(what: &str, got: (u16, Value)) -> Outcome {
     Ok(())
 }
 
-fn body(user: &str, image: &str) -> Value {
+pub(crate) fn body(user: &str, image: &str) -> Value {
     json!({"UserId": user, "Image": image})
 }
 
-async fn registered(s: &Stack, identity: &str) -> Result<String, String> {
+pub(crate) async fn registered(s: &Stack, identity: &str) -> Result<String, String> {
     let user = unique(identity);
     let (status, answer) = s
         .post("register", &body(&user, &photo(Case::Selfie, &user)))
@@ -59,7 +62,7 @@ async fn registered(s: &Stack, identity: &str) -> Result<String, String> {
 }
 
 pub fn all() -> Vec<(&'static str, Scenario)> {
-    vec![
+    let mut scenarios: Vec<(&'static str, Scenario)> = vec![
         ("register_stores_face_image_and_record", || {
             Box::pin(register_stores_face_image_and_record())
         }),
@@ -119,7 +122,9 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("concurrent_auths_are_all_correct", || {
             Box::pin(concurrent_auths())
         }),
-    ]
+    ];
+    scenarios.extend(crate::integrity::all());
+    scenarios
 }
 
 /// Runs one scenario by name.
@@ -141,8 +146,8 @@ async fn register_stores_face_image_and_record() -> Outcome {
         status == 200 && answer["Status"] == "Registered",
         "register: {status} {answer}"
     );
-    let face_id = answer["FaceId"].as_str().unwrap_or_default().to_string();
-    let state = s.user_state(&user).await;
+    let face_id = answer["FaceId"].as_str().unwrap_or("").to_string();
+    let state = s.user_state(&user).await?;
     ensure!(
         state.rows == ["FACE#".to_string() + &face_id, "PROFILE".into()],
         "rows: {:?}",
@@ -184,7 +189,7 @@ async fn register_rejects_every_quality_failure() -> Outcome {
             reason,
         )?;
         ensure!(
-            s.user_state(&user).await.is_empty(),
+            s.user_state(&user).await?.is_empty(),
             "{case:?} left state behind"
         );
     }
@@ -200,7 +205,7 @@ async fn register_refuses_a_face_registered_to_another_user() -> Outcome {
         .await;
     expect("same face, other user", got, 409, "FaceAlreadyRegistered")?;
     ensure!(
-        s.user_state(&thief).await.is_empty(),
+        s.user_state(&thief).await?.is_empty(),
         "the refused user has state"
     );
     Ok(())
@@ -209,7 +214,7 @@ async fn register_refuses_a_face_registered_to_another_user() -> Outcome {
 async fn register_refuses_an_existing_user() -> Outcome {
     let s = stack();
     let user = registered(s, "twice").await?;
-    let before = s.user_state(&user).await;
+    let before = s.user_state(&user).await?;
     let again = s
         .post("register", &body(&user, &photo(Case::Selfie, &user)))
         .await;
@@ -222,7 +227,7 @@ async fn register_refuses_an_existing_user() -> Outcome {
         .await;
     expect("same user, new face", other_face, 409, "UserAlreadyExists")?;
     ensure!(
-        s.user_state(&user).await == before,
+        s.user_state(&user).await? == before,
         "the existing user's state changed"
     );
     Ok(())
@@ -257,20 +262,20 @@ async fn register_rejects_malformed_requests_without_state() -> Outcome {
         expect_bad_request(what, s.post("register", &req).await)?;
     }
     ensure!(
-        s.user_state(&user).await.is_empty(),
+        s.user_state(&user).await?.is_empty(),
         "a malformed request stored something"
     );
     Ok(())
 }
 
-fn card(identity: &str, fields: &[(&str, &str)]) -> String {
+pub(crate) fn card(identity: &str, fields: &[(&str, &str)]) -> String {
     b64(&testimage::render(
         &testimage::id_card_manifest(identity, fields),
         Format::Png,
     ))
 }
 
-const CARD_FIELDS: [(&str, &str); 4] = [
+pub(crate) const CARD_FIELDS: [(&str, &str); 4] = [
     ("FIRST_NAME", "JANE"),
     ("LAST_NAME", "DOE"),
     ("DATE_OF_BIRTH", "01/31/1990"),
@@ -304,7 +309,7 @@ async fn register_idcard_merges_card_fields(detect_text: bool) -> Outcome {
         p["DATE_OF_BIRTH"] == "1990-01-31" && p["DOCUMENT_NUMBER"] == "D1234567",
         "properties: {p}"
     );
-    let state = s.user_state(&user).await;
+    let state = s.user_state(&user).await?;
     ensure!(
         state
             .objects
@@ -326,7 +331,7 @@ async fn register_idcard_refuses_someone_elses_card() -> Outcome {
         "FaceNotMatchWithIdCard",
     )?;
     ensure!(
-        s.user_state(&user).await.is_empty(),
+        s.user_state(&user).await?.is_empty(),
         "a refused card stored something"
     );
     Ok(())
@@ -354,7 +359,7 @@ async fn register_idcard_rejects_bad_cards() -> Outcome {
     let missing = body(&user, &photo(Case::Selfie, &user));
     expect_bad_request("no card", s.post("register-idcard", &missing).await)?;
     ensure!(
-        s.user_state(&user).await.is_empty(),
+        s.user_state(&user).await?.is_empty(),
         "a bad card stored something"
     );
     Ok(())
@@ -380,38 +385,7 @@ async fn auth_verifies_the_right_person() -> Outcome {
 async fn auth_denies_and_publishes() -> Outcome {
     let s = stack();
     let user = registered(s, "target").await?;
-    let config = s.sdk_config().await;
-    let (sqs, sns) = (
-        aws_sdk_sqs::Client::new(&config),
-        aws_sdk_sns::Client::new(&config),
-    );
-    let queue = sqs
-        .create_queue()
-        .queue_name(unique("login-failed"))
-        .send()
-        .await
-        .map_err(|e| format!("{e:?}"))?;
-    let queue_url = queue.queue_url().unwrap_or_default().to_string();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| format!("{e:?}"))?;
-    let arn = attrs
-        .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-        .cloned()
-        .unwrap_or_default();
-    sns.subscribe()
-        .topic_arn(s.output("LoginFailedTopic"))
-        .protocol("sqs")
-        .endpoint(arn)
-        .send()
-        .await
-        .map_err(|e| format!("{e:?}"))?;
-
+    let inbox = Inbox::subscribe(s).await?;
     let intruder = photo(Case::Selfie, &unique("intruder"));
     expect(
         "auth by another person",
@@ -419,27 +393,14 @@ async fn auth_denies_and_publishes() -> Outcome {
         401,
         "UserAccessDenied",
     )?;
-    for _ in 0..10 {
-        let got = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .wait_time_seconds(1)
-            .max_number_of_messages(10)
-            .send()
-            .await;
-        for message in got.map(|g| g.messages().to_vec()).unwrap_or_default() {
-            let envelope: Value =
-                serde_json::from_str(message.body().unwrap_or("{}")).unwrap_or_default();
-            let event: Value = serde_json::from_str(envelope["Message"].as_str().unwrap_or("{}"))
-                .unwrap_or_default();
-            if event["Event"] == "LoginFailed" && event["UserId"] == user.as_str() {
-                return Ok(());
-            }
-        }
-    }
-    Err(format!(
-        "no LoginFailed event for {user} arrived on the topic"
-    ))
+    let event = inbox
+        .wait_for("LoginFailed", &user, Duration::from_secs(10))
+        .await?;
+    ensure!(
+        event["Reason"] == "UserAccessDenied",
+        "the event names no reason: {event}"
+    );
+    Ok(())
 }
 
 async fn auth_unknown_user() -> Outcome {
@@ -458,7 +419,7 @@ async fn auth_falls_back_to_collection_search() -> Outcome {
     let s = stack();
     let user = registered(s, "fallback").await?;
     // Without stored images the comparison finds nothing; the collection still knows the face.
-    s.delete_face_images(&user).await;
+    s.delete_face_images(&user).await?;
     let (status, answer) = s
         .post("auth", &body(&user, &photo(Case::Selfie, &user)))
         .await;
@@ -482,7 +443,7 @@ async fn update_same_person() -> Outcome {
         status == 200 && answer["Status"] == "Updated",
         "update: {status} {answer}"
     );
-    let state = s.user_state(&user).await;
+    let state = s.user_state(&user).await?;
     ensure!(
         state.faces.len() == 2 && state.objects.len() == 2 && state.rows.len() == 3,
         "after update: {state:?}"
@@ -490,7 +451,7 @@ async fn update_same_person() -> Outcome {
     ensure!(
         state
             .faces
-            .contains(&answer["FaceId"].as_str().unwrap_or_default().to_string()),
+            .contains(&answer["FaceId"].as_str().unwrap_or("").to_string()),
         "new face missing"
     );
     Ok(())
@@ -499,7 +460,7 @@ async fn update_same_person() -> Outcome {
 async fn update_other_person() -> Outcome {
     let s = stack();
     let user = registered(s, "victim").await?;
-    let before = s.user_state(&user).await;
+    let before = s.user_state(&user).await?;
     let req = body(&user, &photo(Case::Selfie, &unique("attacker")));
     expect(
         "update by another person",
@@ -508,7 +469,7 @@ async fn update_other_person() -> Outcome {
         "UserAccessDenied",
     )?;
     ensure!(
-        s.user_state(&user).await == before,
+        s.user_state(&user).await? == before,
         "a denied update changed state"
     );
     Ok(())
@@ -525,7 +486,7 @@ async fn rollback_after_index_faces() -> Outcome {
         got.0,
         got.1
     );
-    let state = s.user_state(&user).await;
+    let state = s.user_state(&user).await?;
     ensure!(state.is_empty(), "the failed attempt left {state:?}");
     Ok(())
 }
@@ -547,7 +508,7 @@ async fn concurrent_registrations() -> Outcome {
     );
     let mut stored = 0;
     for u in &users {
-        stored += s.user_state(u).await.faces.len();
+        stored += s.user_state(u).await?.faces.len();
     }
     ensure!(stored == 1, "{stored} faces stored for one person");
     Ok(())
@@ -575,6 +536,8 @@ async fn concurrent_auths() -> Outcome {
 }
 
 /// Runs the futures concurrently and keeps their order.
-async fn futures_join<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+pub(crate) async fn futures_join<F: Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
     futures::future::join_all(futures).await
 }

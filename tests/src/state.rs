@@ -1,5 +1,6 @@
 //! What a user left in the stack: table rows, image objects (every version) and indexed faces. Scenarios compare
-//! these before and after a request to prove a rejection changed nothing.
+//! these before and after a request to prove a rejection changed nothing. A reader that cannot read fails: "the
+//! rollback left nothing" must never pass because the table could not be read.
 
 use crate::Stack;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -21,26 +22,48 @@ impl UserState {
     }
 }
 
+fn failed(what: &str) -> impl Fn(String) -> String + '_ {
+    move |e| format!("could not read {what}: {e}")
+}
+
 impl Stack {
-    pub async fn user_state(&self, user_id: &str) -> UserState {
+    pub async fn user_state(&self, user_id: &str) -> Result<UserState, String> {
+        let mut state = UserState {
+            rows: self.user_rows(user_id).await?,
+            objects: self.user_objects(user_id).await?,
+            faces: self.user_faces(user_id).await?,
+        };
+        state.rows.sort();
+        state.objects.sort();
+        state.faces.sort();
+        Ok(state)
+    }
+
+    /// The `SK` of every row in the user's partition.
+    async fn user_rows(&self, user_id: &str) -> Result<Vec<String>, String> {
         let config = self.sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-        let rows = dynamodb
+        let out = dynamodb
             .query()
-            .table_name(self.output("FaceTable"))
+            .table_name(self.output("FaceTable")?)
             .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{user_id}")))
             .consistent_read(true)
             .send()
             .await
-            .map(|o| {
-                o.items()
-                    .iter()
-                    .filter_map(|i| i.get("SK").and_then(|v| v.as_s().ok()).cloned())
-                    .collect::<Vec<_>>()
+            .map_err(|e| format!("{e:?}"))
+            .map_err(failed("the face table"))?;
+        out.items()
+            .iter()
+            .map(|i| match i.get("SK").map(AttributeValue::as_s) {
+                Some(Ok(sk)) => Ok(sk.clone()),
+                _ => Err(format!("a row of {user_id} has no string SK: {i:?}")),
             })
-            .unwrap_or_default();
+            .collect()
+    }
 
+    /// Every version and delete marker under `faces/<user>/` and `idcards/<user>/`.
+    async fn user_objects(&self, user_id: &str) -> Result<Vec<String>, String> {
         let s3 = riv_deploy::Target::local(&self.endpoint, &self.region)
             .await
             .s3;
@@ -48,43 +71,47 @@ impl Stack {
         for prefix in ["faces/", "idcards/"] {
             let out = s3
                 .list_object_versions()
-                .bucket(self.output("ImageBucket"))
+                .bucket(self.output("ImageBucket")?)
                 .prefix(format!("{prefix}{user_id}/"))
                 .send()
-                .await;
-            if let Ok(out) = out {
-                objects.extend(
-                    out.versions()
-                        .iter()
-                        .filter_map(|v| v.key().map(str::to_string)),
-                );
-                objects.extend(
-                    out.delete_markers()
-                        .iter()
-                        .filter_map(|m| m.key().map(|k| format!("{k} (delete marker)"))),
-                );
-            }
+                .await
+                .map_err(|e| format!("{e:?}"))
+                .map_err(failed("the image bucket"))?;
+            objects.extend(
+                out.versions()
+                    .iter()
+                    .filter_map(|v| v.key().map(str::to_string)),
+            );
+            objects.extend(
+                out.delete_markers()
+                    .iter()
+                    .filter_map(|m| m.key().map(|k| format!("{k} (delete marker)"))),
+            );
         }
+        Ok(objects)
+    }
 
+    /// Face ids carrying the user's ExternalImageId, in every collection of the stack.
+    async fn user_faces(&self, user_id: &str) -> Result<Vec<String>, String> {
+        let config = self.sdk_config().await;
         let rekognition = aws_sdk_rekognition::Client::new(&config);
         let external = riv_domain::collections::external_image_id(user_id);
         let mut faces = Vec::new();
         for collection in self
-            .output("Collections")
+            .output("Collections")?
             .split(',')
             .filter(|c| !c.is_empty())
         {
             let mut token = None;
             loop {
-                let Ok(out) = rekognition
+                let out = rekognition
                     .list_faces()
                     .collection_id(collection)
                     .set_next_token(token)
                     .send()
                     .await
-                else {
-                    break;
-                };
+                    .map_err(|e| format!("{e:?}"))
+                    .map_err(failed("a collection"))?;
                 faces.extend(
                     out.faces()
                         .iter()
@@ -97,39 +124,130 @@ impl Stack {
                 }
             }
         }
-        let mut state = UserState {
-            rows,
-            objects,
-            faces,
-        };
-        state.rows.sort();
-        state.objects.sort();
-        state.faces.sort();
-        state
+        Ok(faces)
     }
 
     /// Removes every version of the user's face images, as if they had been lost.
-    pub async fn delete_face_images(&self, user_id: &str) {
+    pub async fn delete_face_images(&self, user_id: &str) -> Result<(), String> {
         let s3 = riv_deploy::Target::local(&self.endpoint, &self.region)
             .await
             .s3;
-        let bucket = self.output("ImageBucket");
-        if let Ok(out) = s3
+        let bucket = self.output("ImageBucket")?;
+        let out = s3
             .list_object_versions()
             .bucket(bucket)
             .prefix(format!("faces/{user_id}/"))
             .send()
             .await
-        {
-            for v in out.versions() {
-                let _ = s3
-                    .delete_object()
-                    .bucket(bucket)
-                    .key(v.key().unwrap_or_default())
-                    .set_version_id(v.version_id().map(str::to_string))
-                    .send()
-                    .await;
-            }
+            .map_err(|e| format!("{e:?}"))
+            .map_err(failed("the image bucket"))?;
+        for v in out.versions() {
+            s3.delete_object()
+                .bucket(bucket)
+                .set_key(v.key().map(str::to_string))
+                .set_version_id(v.version_id().map(str::to_string))
+                .send()
+                .await
+                .map_err(|e| format!("deleting {:?}: {e:?}", v.key()))?;
         }
+        Ok(())
+    }
+
+    /// The stack's data invariants, checked by the reconciler's own survey: what breaks them, as text.
+    pub async fn violations(&self) -> Result<Vec<String>, String> {
+        let (target, data) = self.data().await?;
+        let findings = riv_deploy::reconcile::check(&target, &data)
+            .await
+            .map_err(|e| format!("invariant check of {}: {e}", self.name))?;
+        Ok(findings
+            .iter()
+            .map(|f| format!("{} {} ({})", f.kind.label(), f.id, f.action))
+            .collect())
+    }
+
+    /// Runs the reconciler over the stack, as `cargo xtask reconcile --yes` does.
+    pub async fn reconcile(&self) -> Result<usize, String> {
+        let (target, data) = self.data().await?;
+        let findings = riv_deploy::reconcile::check(&target, &data)
+            .await
+            .map_err(|e| format!("reconcile survey of {}: {e}", self.name))?;
+        let outcome = riv_deploy::reconcile::apply(&target, &data, &findings).await;
+        match outcome.failed.is_empty() {
+            true => Ok(outcome.fixed),
+            false => Err(format!("reconcile could not fix: {:?}", outcome.failed)),
+        }
+    }
+
+    async fn data(&self) -> Result<(riv_deploy::Target, riv_deploy::reconcile::StackData), String> {
+        let target = riv_deploy::Target::local(&self.endpoint, &self.region).await;
+        let data = riv_deploy::reconcile::StackData::from_outputs(&self.name, &self.outputs)
+            .map_err(|e| e.to_string())?;
+        Ok((target, data))
+    }
+}
+
+impl Stack {
+    /// The Properties of the user's profile row, as stored.
+    pub async fn stored_properties(
+        &self,
+        user_id: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, String> {
+        let config = self.sdk_config().await;
+        let out = aws_sdk_dynamodb::Client::new(&config)
+            .get_item()
+            .table_name(self.output("FaceTable")?)
+            .key("PK", AttributeValue::S(format!("USER#{user_id}")))
+            .key("SK", AttributeValue::S("PROFILE".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))
+            .map_err(failed("the profile row"))?;
+        let item = out.item().ok_or(format!("{user_id} has no profile row"))?;
+        let map = match item.get("Properties") {
+            Some(AttributeValue::M(map)) => map,
+            other => return Err(format!("{user_id}'s Properties are {other:?}")),
+        };
+        map.iter()
+            .map(|(k, v)| match v.as_s() {
+                Ok(text) => Ok((k.clone(), text.clone())),
+                Err(_) => Err(format!("property {k} of {user_id} is not a string: {v:?}")),
+            })
+            .collect()
+    }
+
+    /// Indexes a face straight into the user's collection under their ExternalImageId, as an attacker with a
+    /// leftover face (or a crashed attempt) would leave it: no record.
+    pub async fn plant_face(&self, user_id: &str, image: &[u8]) -> Result<String, String> {
+        let collections: Vec<&str> = self
+            .output("Collections")?
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .collect();
+        let config = riv_domain::config::CollectionConfig {
+            prefix: self.name.clone(),
+            count: collections.len() as u32,
+        };
+        let collection = riv_domain::collections::for_user(&config, user_id);
+        let sdk = self.sdk_config().await;
+        let out = aws_sdk_rekognition::Client::new(&sdk)
+            .index_faces()
+            .collection_id(&collection)
+            .external_image_id(riv_domain::collections::external_image_id(user_id))
+            .max_faces(1)
+            .image(
+                aws_sdk_rekognition::types::Image::builder()
+                    .bytes(aws_sdk_rekognition::primitives::Blob::new(image.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| format!("IndexFaces into {collection}: {e:?}"))?;
+        out.face_records()
+            .first()
+            .and_then(|r| r.face())
+            .and_then(|f| f.face_id())
+            .map(str::to_string)
+            .ok_or_else(|| format!("IndexFaces indexed no face: {out:?}"))
     }
 }

@@ -167,7 +167,7 @@ fn cli_empty(bin: &Path, endpoint: &str, region: &str, bucket: &str) -> Result<(
             )?;
         }
     }
-    let _ = std::fs::remove_file(&batch);
+    std::fs::remove_file(&batch).map_err(|e| format!("removing {}: {e}", batch.display()))?;
     Ok((rm, started.elapsed().as_secs_f64()))
 }
 

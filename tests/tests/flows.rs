@@ -41,4 +41,10 @@ scenarios!(
     rollback_leaves_nothing_when_the_record_write_fails,
     concurrent_registrations_of_one_face_have_one_winner,
     concurrent_auths_are_all_correct,
+    auth_denies_a_face_planted_under_the_victims_id,
+    a_crash_after_index_faces_is_repaired_by_reconcile,
+    a_crash_after_the_image_write_is_rolled_back_past_a_failing_delete,
+    registrations_under_dynamodb_errors_keep_the_invariants,
+    twenty_people_register_at_once,
+    concurrent_updates_lose_no_property,
 );

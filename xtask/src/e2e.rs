@@ -17,79 +17,59 @@ pub struct Args {
     endpoint_url: Option<String>,
     #[command(flatten)]
     backend: crate::local::BackendArgs,
+    /// Run only a scenario that panics, without a stack: proves that a panic makes the suite fail.
+    #[arg(long, hide = true)]
+    canary_panic: bool,
 }
 
 pub fn run(args: &Args, out: Output) -> Result<()> {
-    // Read by riv_e2e::stack() when it starts a stack, before any thread starts.
-    if let Some(backend) = &args.backend.backend {
-        std::env::set_var(riv_local::BACKEND_ENV, backend);
-    }
-    if let Some(image) = &args.backend.image {
-        std::env::set_var(riv_local::IMAGE_ENV, image);
-    }
-    if let Some(url) = &args.endpoint_url {
-        // Read by riv_e2e::stack(), before any thread starts.
-        std::env::set_var("RIV_ENDPOINT_URL", url);
-        if std::env::var_os("RIV_STACK").is_none() {
-            std::env::set_var("RIV_STACK", riv_infra::stack::DEFAULT_STACK_NAME);
-        }
-    }
     let started = Instant::now();
-    output::step("bringing up the stack under test");
-    let stack = riv_e2e::stack();
-    output::step(format!("API {}", stack.api_url));
-    let scenarios: Vec<_> = riv_e2e::scenarios::all()
-        .into_iter()
-        .filter(|(name, _)| args.filter.as_deref().is_none_or(|f| name.contains(f)))
-        .collect();
-    let runtime = tokio::runtime::Runtime::new()?;
-    let results = runtime.block_on(async {
-        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(args.jobs.max(1)));
-        let tasks: Vec<_> = scenarios
+    let scenarios = if args.canary_panic {
+        vec![riv_e2e::runner::panicking_canary()]
+    } else {
+        set_environment(args);
+        output::step("bringing up the stack under test");
+        let stack = riv_e2e::stack();
+        output::step(format!("API {}", stack.api_url));
+        riv_e2e::scenarios::all()
             .into_iter()
-            .map(|(name, scenario)| {
-                let semaphore = semaphore.clone();
-                tokio::spawn(async move {
-                    let _permit = semaphore.acquire().await;
-                    let t = Instant::now();
-                    let outcome = scenario().await;
-                    let ms = t.elapsed().as_millis();
-                    eprintln!(
-                        "    {:<4} {name} ({ms} ms)",
-                        if outcome.is_ok() { "ok" } else { "FAIL" }
-                    );
-                    (name, outcome, ms)
-                })
-            })
-            .collect();
-        let mut results = Vec::new();
-        for t in tasks {
-            if let Ok(r) = t.await {
-                results.push(r);
-            }
-        }
-        results
-    });
-    let failed: Vec<_> = results.iter().filter(|(_, o, _)| o.is_err()).collect();
+            .filter(|(name, _)| args.filter.as_deref().is_none_or(|f| name.contains(f)))
+            .collect()
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let results = runtime.block_on(riv_e2e::runner::run(scenarios, args.jobs, &|r| {
+        eprintln!(
+            "    {:<4} {} ({} ms)",
+            if r.ok { "ok" } else { "FAIL" },
+            r.scenario,
+            r.ms
+        )
+    }));
+    let failed: Vec<_> = results.iter().filter(|r| !r.ok).collect();
     match out {
-        Output::Json => println!(
-            "{}",
-            serde_json::json!(results
-                .iter()
-                .map(|(n, o, ms)| serde_json::json!({"scenario": n, "ok": o.is_ok(), "ms": ms, "error": o.as_ref().err()}))
-                .collect::<Vec<_>>())
-        ),
+        Output::Json => println!("{}", serde_json::to_string(&results)?),
         Output::Text => {
             println!("{:<58} {:>6} {:>8}", "scenario", "result", "ms");
-            for (name, outcome, ms) in &results {
-                println!("{name:<58} {:>6} {ms:>8}", if outcome.is_ok() { "pass" } else { "FAIL" });
+            for r in &results {
+                println!(
+                    "{:<58} {:>6} {:>8}",
+                    r.scenario,
+                    if r.ok { "pass" } else { "FAIL" },
+                    r.ms
+                );
             }
-            for (name, outcome, _) in &failed {
-                if let Err(e) = outcome {
-                    println!("\n{name}:\n  {e}");
-                }
+            for r in &failed {
+                println!(
+                    "\n{}:\n  {}",
+                    r.scenario,
+                    r.error.as_deref().unwrap_or("failed")
+                );
             }
-            println!("\n{} passed, {} failed", results.len() - failed.len(), failed.len());
+            println!(
+                "\n{} passed, {} failed",
+                results.len() - failed.len(),
+                failed.len()
+            );
         }
     }
     output::done("end-to-end suite", started);
@@ -97,4 +77,20 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
         bail!("{} scenario(s) failed", failed.len());
     }
     Ok(())
+}
+
+/// Read by riv_e2e::stack() when it starts a stack, before any thread starts.
+fn set_environment(args: &Args) {
+    if let Some(backend) = &args.backend.backend {
+        std::env::set_var(riv_local::BACKEND_ENV, backend);
+    }
+    if let Some(image) = &args.backend.image {
+        std::env::set_var(riv_local::IMAGE_ENV, image);
+    }
+    if let Some(url) = &args.endpoint_url {
+        std::env::set_var("RIV_ENDPOINT_URL", url);
+        if std::env::var_os("RIV_STACK").is_none() {
+            std::env::set_var("RIV_STACK", riv_infra::stack::DEFAULT_STACK_NAME);
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod e2e;
 mod image;
 mod local;
 mod output;
+mod reconcile;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +45,9 @@ enum Command {
     /// Find what deleted Riv stacks left behind (retained image buckets, collections, unreferenced artifacts,
     /// log groups), show it with sizes and ages, and delete it on confirmation.
     Cleanup(cleanup::Args),
+    /// Check a stack's data invariants (every live record ↔ one face ↔ one image; nothing without a record; no
+    /// unfinished attempt past its expiry), show what breaks them, and fix it on confirmation.
+    Reconcile(reconcile::Args),
     /// Run Riv offline on this machine: LocalStack (a host process, or a container with --backend container)
     /// plus our Rekognition/Textract emulator, with the stack deployed into it.
     #[command(subcommand)]
@@ -78,6 +82,7 @@ fn main() -> std::process::ExitCode {
         Command::Outputs(args) => deploy::outputs(&args, cli.output),
         Command::Destroy(args) => deploy::destroy(&args, cli.output),
         Command::Cleanup(args) => cleanup::run(&args, cli.output),
+        Command::Reconcile(args) => reconcile::run(&args, cli.output),
         Command::E2e(args) => e2e::run(&args, cli.output),
         Command::Image(command) => image::run(command, cli.output),
         Command::Bench(command) => bench::run(command, cli.output),

@@ -111,8 +111,11 @@ fn lambda_code_neither_panics_nor_prints() {
     let mut lambda = Vec::new();
     files(&root().join("functions"), "rs", &mut lambda);
     for path in lambda {
-        // Test support may unwrap its own locks.
-        if path.components().any(|c| c.as_os_str() == "fakes") || path.ends_with("fakes.rs") {
+        // Test support may unwrap its own locks; a module's tests may sit in its own `tests.rs`.
+        if path.components().any(|c| c.as_os_str() == "fakes")
+            || path.ends_with("fakes.rs")
+            || path.ends_with("tests.rs")
+        {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
@@ -201,5 +204,37 @@ fn xtask_builds_with_the_test_features() {
         differ.is_empty(),
         "add to xtask/Cargo.toml's [dependencies] the crate and features the test build adds, so both share: \
          {differ:#?}"
+    );
+}
+
+#[test]
+fn the_end_to_end_harness_never_swallows_an_error() {
+    // A reader that turns a failed SDK call into "nothing there" makes "the rollback left nothing" pass when
+    // nothing could be read; an ignored task result hides a panicked scenario. Return a Result instead.
+    let mut offenders = Vec::new();
+    let mut harness = Vec::new();
+    files(&root().join("tests/src"), "rs", &mut harness);
+    for path in harness {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in shipped(&text).lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for banned in [
+                "unwrap_or_default(",
+                "if let Ok(",
+                "let Ok(",
+                ".ok()",
+                "Err(_) => {}",
+                "Err(_) => ()",
+                "let _ = ",
+            ] {
+                if code.contains(banned) {
+                    offenders.push(format!("{}:{}: {}", rel(&path), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "the end-to-end harness must fail when it cannot read what it checks: {offenders:#?}"
     );
 }

@@ -107,7 +107,10 @@ mod tests {
             assert_eq!(AttemptStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(AttemptStatus::parse("Done"), None);
-        assert_eq!(ProfileStatus::parse("Pending"), Some(ProfileStatus::Pending));
+        assert_eq!(
+            ProfileStatus::parse("Pending"),
+            Some(ProfileStatus::Pending)
+        );
     }
 
     #[test]
@@ -120,7 +123,11 @@ mod tests {
             (AttemptStatus::Committed, expiry(now), false),
         ];
         for (status, expires, want) in cases {
-            assert_eq!(in_flight(status, expires, now), want, "{status:?} {expires}");
+            assert_eq!(
+                in_flight(status, expires, now),
+                want,
+                "{status:?} {expires}"
+            );
         }
         assert!(!AttemptStatus::Aborted.is_final());
         assert!(AttemptStatus::RolledBack.is_final());

@@ -1,10 +1,10 @@
 //! Riv's domain: the names, types, reason codes and pure rules shared by the Lambda functions, the
 //! infrastructure synthesis and the end-to-end tests. No I/O lives here.
 
+pub mod attempt;
 pub mod clock;
 pub mod collections;
 pub mod config;
-pub mod attempt;
 pub mod events;
 pub mod idcard;
 pub mod names;

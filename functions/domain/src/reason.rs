@@ -74,7 +74,9 @@ impl Reason {
             Reason::UserAccessDenied => 401,
             Reason::FaceNotMatchWithIdCard => 403,
             Reason::UserNotFound => 404,
-            Reason::UserAlreadyExists | Reason::FaceAlreadyRegistered | Reason::UpdateConflict => 409,
+            Reason::UserAlreadyExists | Reason::FaceAlreadyRegistered | Reason::UpdateConflict => {
+                409
+            }
             Reason::NoFaceDetected
             | Reason::TooManyFaces
             | Reason::PoseOutOfRange

@@ -5,6 +5,8 @@
 //! - `record-write`: every commit of a user's rows fails, after the face and images were stored.
 //! - `crash-after-index-faces`: index-face exits right after IndexFaces answered, before it notes the face.
 //! - `crash-after-s3-write`: index-face exits right after storing the images, before it commits.
+//!   Each crash fires once per UserId (a marker file in the function's temp directory), so that a retry of the
+//!   same request shows what the crash left behind without crashing again.
 //! - `delete-faces-once`: the first DeleteFaces of each face in this process fails.
 //! - `dynamodb-errors`: one table call in ten fails as throttled (what LocalStack's
 //!   `DYNAMODB_ERROR_PROBABILITY` does for its own DynamoDB, for this stack's functions only).
@@ -71,7 +73,8 @@ impl Faults {
                     return Err(ConfigError::NotOneOf {
                         name: env::INJECT_FAULT,
                         value: name.to_string(),
-                        allowed: "none, record-write, crash-after-index-faces, crash-after-s3-write, \
+                        allowed:
+                            "none, record-write, crash-after-index-faces, crash-after-s3-write, \
                                   delete-faces-once, dynamodb-errors (comma-separated)",
                     })
                 }
@@ -87,11 +90,33 @@ impl Faults {
         self.0.contains(&fault)
     }
 
-    /// Ends the process here, as a crash would, when this crash point is switched on.
-    pub fn crash_at(&self, point: Fault) {
-        if self.has(point) {
-            tracing::error!(fault = point.name(), "injected crash: exiting");
-            std::process::exit(70);
+    /// Ends the process here, as a crash would, when this crash point is switched on and has not fired for
+    /// this user yet.
+    pub fn crash_at(&self, point: Fault, user_id: &str) {
+        if !self.has(point) {
+            return;
+        }
+        // UserIds are file-name safe (no `/`); `create_new` makes the first caller the only one to crash.
+        let marker = std::env::temp_dir().join(format!("riv-fault-{}-{user_id}", point.name()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&marker)
+        {
+            Ok(_) => {
+                tracing::error!(fault = point.name(), "injected crash: exiting");
+                std::process::exit(70);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                tracing::info!(
+                    fault = point.name(),
+                    "injected crash already fired for this user"
+                );
+            }
+            Err(e) => {
+                tracing::error!(fault = point.name(), error = %e, "cannot mark the injected crash; crashing anyway");
+                std::process::exit(70);
+            }
         }
     }
 
@@ -121,8 +146,17 @@ impl Faults {
     }
 }
 
-fn injected(service: &'static str, operation: &'static str, kind: ServiceErrorKind) -> ServiceError {
-    ServiceError::new(service, operation, kind, "injected fault (RIV_INJECT_FAULT)")
+fn injected(
+    service: &'static str,
+    operation: &'static str,
+    kind: ServiceErrorKind,
+) -> ServiceError {
+    ServiceError::new(
+        service,
+        operation,
+        kind,
+        "injected fault (RIV_INJECT_FAULT)",
+    )
 }
 
 struct FaultyRecords {
@@ -258,7 +292,11 @@ impl FaceEngine for DeleteFacesFailsOnce {
             .map_err(|_| injected("rekognition", "DeleteFaces", ServiceErrorKind::Other))?
             .insert(face_ids.to_vec());
         if first_time {
-            return Err(injected("rekognition", "DeleteFaces", ServiceErrorKind::Other));
+            return Err(injected(
+                "rekognition",
+                "DeleteFaces",
+                ServiceErrorKind::Other,
+            ));
         }
         self.inner.delete_faces(collection, face_ids).await
     }
@@ -290,7 +328,9 @@ mod tests {
     async fn delete_faces_fails_once_per_face_then_works() {
         let fake = Arc::new(FakeFaces::with_collections(&["c"]));
         let id = fake.seed("c", "ann", "ann");
-        let faces = Faults::parse("delete-faces-once").unwrap().faces(fake.clone());
+        let faces = Faults::parse("delete-faces-once")
+            .unwrap()
+            .faces(fake.clone());
         let ids = [id];
         assert!(faces.delete_faces("c", &ids).await.is_err());
         assert_eq!(fake.face_count(), 1);

@@ -58,11 +58,13 @@ pub async fn delete_versions(
     delete_batched(target, bucket, ids, &|_| {}).await
 }
 
-async fn delete_batched(
+/// Generic over the progress callback so that a caller passing a plain (thread-safe) closure gets a `Send`
+/// future.
+async fn delete_batched<P: Fn(usize) + ?Sized>(
     target: &Target,
     bucket: &str,
     ids: Vec<ObjectIdentifier>,
-    progress: &dyn Fn(usize),
+    progress: &P,
 ) -> Result<usize, DeployError> {
     let mut batches: Vec<Vec<ObjectIdentifier>> = Vec::new();
     let mut rest = ids;

@@ -142,15 +142,20 @@ impl FakeRecords {
     }
 
     pub fn insert_face(&self, face: FaceRecord) {
-        self.rows.lock().unwrap().insert(
-            face_key(&face.user_id, &face.face.face_id),
-            Row::Face(face),
-        );
+        self.rows
+            .lock()
+            .unwrap()
+            .insert(face_key(&face.user_id, &face.face.face_id), Row::Face(face));
     }
 
     /// A registered user holding `face_id` (the profile is created on first use), as a commit leaves them.
     pub fn live_user(&self, user_id: &str, collection: &str, face_id: &str) {
-        if !self.rows.lock().unwrap().contains_key(&profile_key(user_id)) {
+        if !self
+            .rows
+            .lock()
+            .unwrap()
+            .contains_key(&profile_key(user_id))
+        {
             self.insert_profile(active_profile(user_id));
         }
         self.insert_face(FaceRecord {
@@ -212,15 +217,19 @@ fn commit_holds(rows: &mut Rows, c: &Commit) -> bool {
         (ProfileChange::Create(_), Some(p)) => {
             p.status == ProfileStatus::Pending && p.attempt_id == c.attempt_id
         }
-        (ProfileChange::Update { expected_version, .. }, Some(p)) => {
-            p.is_active() && p.version == *expected_version
-        }
+        (
+            ProfileChange::Update {
+                expected_version, ..
+            },
+            Some(p),
+        ) => p.is_active() && p.version == *expected_version,
         (_, None) => false,
     };
     let face_free = !rows.contains_key(&face_key(&c.face.user_id, &c.face.face.face_id));
-    let defeatable = c.defeats.iter().all(|d| {
-        attempt_in(rows, d).is_some_and(|a| a.status == AttemptStatus::Pending)
-    });
+    let defeatable = c
+        .defeats
+        .iter()
+        .all(|d| attempt_in(rows, d).is_some_and(|a| a.status == AttemptStatus::Pending));
     own && profile && face_free && defeatable
 }
 
@@ -251,10 +260,12 @@ impl FaceRecords for FakeRecords {
 
     async fn face(&self, user_id: &str, face_id: &str) -> Result<Option<FaceRecord>, ServiceError> {
         self.faults.check(DYNAMODB, "GetItem")?;
-        Ok(match self.rows.lock().unwrap().get(&face_key(user_id, face_id)) {
-            Some(Row::Face(f)) => Some(f.clone()),
-            _ => None,
-        })
+        Ok(
+            match self.rows.lock().unwrap().get(&face_key(user_id, face_id)) {
+                Some(Row::Face(f)) => Some(f.clone()),
+                _ => None,
+            },
+        )
     }
 
     async fn attempt(&self, attempt_id: &str) -> Result<Option<Attempt>, ServiceError> {
@@ -269,9 +280,8 @@ impl FaceRecords for FakeRecords {
             .is_none_or(|a| a.status == AttemptStatus::RolledBack);
         let now = riv_domain::attempt::now_ms();
         let user_free = claim.is_none()
-            || profile_in(&mut rows, &attempt.user_id).is_none_or(|p| {
-                p.status == ProfileStatus::Pending && p.expires_at_ms < now
-            });
+            || profile_in(&mut rows, &attempt.user_id)
+                .is_none_or(|p| p.status == ProfileStatus::Pending && p.expires_at_ms < now);
         if !(attempt_free && user_free) {
             return Err(conflict("TransactWriteItems", "taken"));
         }

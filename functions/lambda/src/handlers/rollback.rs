@@ -261,7 +261,11 @@ mod tests {
                 }
             }
             assert!(w.handler.handle(request("ann", "a1")).await.is_err());
-            assert_ne!(status(&w, "a1"), Some(AttemptStatus::RolledBack), "{failing:?}");
+            assert_ne!(
+                status(&w, "a1"),
+                Some(AttemptStatus::RolledBack),
+                "{failing:?}"
+            );
             w.faces.faults.heal("DeleteFaces");
             w.images.faults.heal("DeleteObject");
             w.records.faults.heal("DeleteItem");
@@ -269,7 +273,11 @@ mod tests {
             w.handler.handle(request("ann", "a1")).await.unwrap();
             assert_eq!(status(&w, "a1"), Some(AttemptStatus::RolledBack));
             assert_eq!(
-                (w.faces.face_count(), w.images.keys().len(), w.records.row_count()),
+                (
+                    w.faces.face_count(),
+                    w.images.keys().len(),
+                    w.records.row_count()
+                ),
                 (0, 0, 0),
                 "{failing:?}"
             );
@@ -286,7 +294,11 @@ mod tests {
         let err = w.handler.handle(request("ann", "a1")).await.unwrap_err();
         assert_eq!(err.reason(), Reason::InternalError);
         assert_eq!(status(&w, "a1"), Some(AttemptStatus::Aborted));
-        assert_eq!(w.records.row_count(), 0, "the claim is released all the same");
+        assert_eq!(
+            w.records.row_count(),
+            0,
+            "the claim is released all the same"
+        );
     }
 
     #[tokio::test]
@@ -311,7 +323,11 @@ mod tests {
     async fn refuses_bad_input_and_another_users_attempt() {
         let w = world();
         died_after_storing(&w, "ann", "a1").await;
-        for req in [request("../x", "a1"), request("ann", " "), request("bob", "a1")] {
+        for req in [
+            request("../x", "a1"),
+            request("ann", " "),
+            request("bob", "a1"),
+        ] {
             assert_eq!(
                 w.handler.handle(req).await.unwrap_err().reason(),
                 Reason::InvalidRequest

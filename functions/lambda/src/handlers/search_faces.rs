@@ -288,9 +288,13 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.reason(), Reason::UserAccessDenied);
         // Nor does it block mallory from registering under her own name.
-        h.handle(request("mallory", "mallory#3", SearchPurpose::DuplicateGuard))
-            .await
-            .unwrap();
+        h.handle(request(
+            "mallory",
+            "mallory#3",
+            SearchPurpose::DuplicateGuard,
+        ))
+        .await
+        .unwrap();
     }
 
     #[tokio::test]

@@ -100,11 +100,19 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "fix", rename_all = "kebab-case")]
 pub enum Fix {
-    DeleteFace { collection: String, face_id: String },
+    DeleteFace {
+        collection: String,
+        face_id: String,
+    },
     /// Every version and delete marker of the key.
-    DeleteObject { key: String },
+    DeleteObject {
+        key: String,
+    },
     /// The user's profile row, if it is still this attempt's pending claim.
-    ReleaseClaim { user_id: String, attempt_id: String },
+    ReleaseClaim {
+        user_id: String,
+        attempt_id: String,
+    },
     /// The face row, then its face and image.
     DeleteRecord {
         user_id: String,
@@ -156,9 +164,12 @@ fn in_flight(inventory: &Inventory, now_ms: u64) -> InFlight<'_> {
                 spared.users_indexing.insert(&a.user_id);
             }
         }
-        spared
-            .objects
-            .extend([&a.image_key, &a.id_card_key].into_iter().flatten().map(String::as_str));
+        spared.objects.extend(
+            [&a.image_key, &a.id_card_key]
+                .into_iter()
+                .flatten()
+                .map(String::as_str),
+        );
     }
     spared
 }
@@ -340,7 +351,10 @@ pub fn judge(inventory: &Inventory, now_ms: u64) -> Vec<Finding> {
             id: face.face_id.clone(),
             user: owner,
             age_secs: None,
-            action: format!("no live record holds it: delete it from {}", face.collection),
+            action: format!(
+                "no live record holds it: delete it from {}",
+                face.collection
+            ),
             fix: Fix::DeleteFace {
                 collection: face.collection.clone(),
                 face_id: face.face_id.clone(),
@@ -469,7 +483,8 @@ mod tests {
     fn each_broken_invariant_is_found_once() {
         let mut inv = healthy();
         // A face planted under ann's id, an image nobody names, a record whose image is gone.
-        inv.collection_faces.push(face("riv-1", "planted", "ann@x.com"));
+        inv.collection_faces
+            .push(face("riv-1", "planted", "ann@x.com"));
         inv.objects.push(object("faces/bob/f9.png"));
         inv.faces.push(FaceRow {
             user_id: "ann@x.com".into(),

@@ -199,7 +199,11 @@ pub async fn fix(target: &Target, data: &StackData, fix: &Fix) -> Result<(), Dep
                 .face_ids(face_id)
                 .send()
                 .await;
-            gone_is_fine(result, "ResourceNotFoundException", "rekognition DeleteFaces")
+            gone_is_fine(
+                result,
+                "ResourceNotFoundException",
+                "rekognition DeleteFaces",
+            )
         }
         Fix::DeleteObject { key } => {
             let ids = version_ids(target, &data.bucket, Some(key)).await?;
@@ -339,18 +343,41 @@ mod tests {
     fn table_items_are_filed_by_their_keys() {
         let mut inv = Inventory::default();
         file_item(
-            &item(&[("PK", "USER#ann"), ("SK", "PROFILE"), ("Status", "Pending"), ("AttemptId", "a1"), ("ExpiresAtMs", "7")]),
+            &item(&[
+                ("PK", "USER#ann"),
+                ("SK", "PROFILE"),
+                ("Status", "Pending"),
+                ("AttemptId", "a1"),
+                ("ExpiresAtMs", "7"),
+            ]),
             &mut inv,
         );
         file_item(
-            &item(&[("PK", "USER#ann"), ("SK", "FACE#f1"), ("FaceId", "f1"), ("Collection", "c-1"), ("ImageKey", "faces/ann/f1.png")]),
+            &item(&[
+                ("PK", "USER#ann"),
+                ("SK", "FACE#f1"),
+                ("FaceId", "f1"),
+                ("Collection", "c-1"),
+                ("ImageKey", "faces/ann/f1.png"),
+            ]),
             &mut inv,
         );
         file_item(
-            &item(&[("PK", "ATTEMPT#a1"), ("SK", "ATTEMPT"), ("UserId", "ann"), ("Mode", "Register"), ("Status", "Aborted"), ("Collection", "c-1"), ("ExpiresAtMs", "9")]),
+            &item(&[
+                ("PK", "ATTEMPT#a1"),
+                ("SK", "ATTEMPT"),
+                ("UserId", "ann"),
+                ("Mode", "Register"),
+                ("Status", "Aborted"),
+                ("Collection", "c-1"),
+                ("ExpiresAtMs", "9"),
+            ]),
             &mut inv,
         );
-        file_item(&item(&[("PK", "LOCK#registration"), ("SK", "LOCK")]), &mut inv);
+        file_item(
+            &item(&[("PK", "LOCK#registration"), ("SK", "LOCK")]),
+            &mut inv,
+        );
         assert!(inv.profiles[0].pending && inv.profiles[0].expires_at_ms == 7);
         assert_eq!(inv.faces[0].image_key, "faces/ann/f1.png");
         assert_eq!(inv.attempts[0].status, AttemptStatus::Aborted);

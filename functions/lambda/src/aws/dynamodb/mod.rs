@@ -8,15 +8,16 @@ use crate::ports::{
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::Client;
 use riv_domain::attempt::{self, AttemptStatus, ProfileStatus};
-use riv_domain::events::{IndexMode, Properties, WrittenFace, WrittenObject};
 use riv_domain::names::table as t;
-use std::collections::HashMap;
+
+mod items;
+
+use items::*;
 
 const SERVICE: &str = "dynamodb";
-type Item = HashMap<String, AttributeValue>;
 
 pub struct DynamoRecords {
     client: Client,
@@ -81,269 +82,8 @@ impl DynamoRecords {
     }
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: u64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn text(item: &Item, name: &str) -> Option<String> {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned()
-}
-
-fn number(item: &Item, name: &str) -> Option<u64> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-}
-
-fn object(item: &Item, key: &str, version: &str) -> Option<WrittenObject> {
-    Some(WrittenObject {
-        key: text(item, key)?,
-        version_id: text(item, version),
-    })
-}
-
-fn put_object_attrs(item: &mut Item, key: &str, version: &str, object: &WrittenObject) {
-    item.insert(key.to_string(), s(&object.key));
-    if let Some(v) = &object.version_id {
-        item.insert(version.to_string(), s(v));
-    }
-}
-
-fn properties_value(properties: &Properties) -> AttributeValue {
-    AttributeValue::M(properties.iter().map(|(k, v)| (k.clone(), s(v))).collect())
-}
-
-fn item(pairs: impl IntoIterator<Item = (&'static str, AttributeValue)>) -> Item {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-}
-
-fn mode_name(mode: IndexMode) -> &'static str {
-    match mode {
-        IndexMode::Register => "Register",
-        IndexMode::Update => "Update",
-    }
-}
-
-pub(crate) fn profile_item(p: &Profile) -> Item {
-    let mut row = item([
-        (t::PK, s(t::user_pk(&p.user_id))),
-        (t::SK, s(t::PROFILE)),
-        (t::STATUS, s(p.status.as_str())),
-        (t::ATTEMPT_ID, s(&p.attempt_id)),
-        (t::CREATED_AT, s(&p.created_at)),
-        (t::PROPERTIES, properties_value(&p.properties)),
-        (t::VERSION, n(p.version)),
-    ]);
-    if p.status == ProfileStatus::Pending {
-        row.insert(t::EXPIRES_AT_MS.into(), n(p.expires_at_ms));
-    }
-    if let Some(card) = &p.id_card {
-        put_object_attrs(&mut row, t::ID_CARD_KEY, t::ID_CARD_VERSION, card);
-    }
-    row
-}
-
-pub(crate) fn face_item(f: &FaceRecord) -> Item {
-    let mut row = item([
-        (t::PK, s(t::user_pk(&f.user_id))),
-        (t::SK, s(t::face_sk(&f.face.face_id))),
-        (t::COLLECTION, s(&f.face.collection)),
-        (t::FACE_ID, s(&f.face.face_id)),
-        (t::ATTEMPT_ID, s(&f.attempt_id)),
-        (t::CREATED_AT, s(&f.created_at)),
-    ]);
-    put_object_attrs(&mut row, t::IMAGE_KEY, t::IMAGE_VERSION, &f.image);
-    row
-}
-
-pub(crate) fn attempt_item(a: &Attempt) -> Item {
-    let mut row = item([
-        (t::PK, s(t::attempt_pk(&a.attempt_id))),
-        (t::SK, s(t::ATTEMPT_SK)),
-        (t::USER_ID, s(&a.user_id)),
-        (t::MODE, s(mode_name(a.mode))),
-        (t::STATUS, s(a.status.as_str())),
-        (t::COLLECTION, s(&a.collection)),
-        (t::CREATED_AT, s(&a.created_at)),
-        (t::EXPIRES_AT_MS, n(a.expires_at_ms)),
-    ]);
-    let optional = [
-        (t::FACE_ID, &a.face_id),
-        (t::IMAGE_KEY, &a.image_key),
-        (t::ID_CARD_KEY, &a.id_card_key),
-        (t::BEATEN_BY, &a.beaten_by),
-    ];
-    for (name, value) in optional {
-        if let Some(v) = value {
-            row.insert(name.to_string(), s(v));
-        }
-    }
-    row
-}
-
-fn user_of(item: &Item) -> Option<String> {
-    text(item, t::PK)?
-        .strip_prefix(t::USER_PREFIX)
-        .map(str::to_string)
-}
-
-pub(crate) fn parse_profile(item: &Item) -> Option<Profile> {
-    let properties = match item.get(t::PROPERTIES) {
-        Some(AttributeValue::M(map)) => map
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone())))
-            .collect(),
-        _ => Properties::new(),
-    };
-    // Rows written before claims existed carry no status: they are live.
-    let status = match text(item, t::STATUS) {
-        Some(status) => ProfileStatus::parse(&status)?,
-        None => ProfileStatus::Active,
-    };
-    Some(Profile {
-        user_id: user_of(item)?,
-        status,
-        properties,
-        id_card: object(item, t::ID_CARD_KEY, t::ID_CARD_VERSION),
-        attempt_id: text(item, t::ATTEMPT_ID).unwrap_or_default(),
-        created_at: text(item, t::CREATED_AT).unwrap_or_default(),
-        version: number(item, t::VERSION).unwrap_or(0),
-        expires_at_ms: number(item, t::EXPIRES_AT_MS).unwrap_or(0),
-    })
-}
-
-pub(crate) fn parse_face(item: &Item) -> Option<FaceRecord> {
-    Some(FaceRecord {
-        user_id: user_of(item)?,
-        face: WrittenFace {
-            collection: text(item, t::COLLECTION)?,
-            face_id: text(item, t::FACE_ID)?,
-        },
-        image: object(item, t::IMAGE_KEY, t::IMAGE_VERSION)?,
-        attempt_id: text(item, t::ATTEMPT_ID).unwrap_or_default(),
-        created_at: text(item, t::CREATED_AT).unwrap_or_default(),
-    })
-}
-
-pub(crate) fn parse_attempt(item: &Item) -> Option<Attempt> {
-    let mode = match text(item, t::MODE)?.as_str() {
-        "Register" => IndexMode::Register,
-        "Update" => IndexMode::Update,
-        _ => return None,
-    };
-    Some(Attempt {
-        attempt_id: text(item, t::PK)?
-            .strip_prefix(t::ATTEMPT_PREFIX)?
-            .to_string(),
-        user_id: text(item, t::USER_ID)?,
-        mode,
-        status: AttemptStatus::parse(&text(item, t::STATUS)?)?,
-        collection: text(item, t::COLLECTION)?,
-        face_id: text(item, t::FACE_ID),
-        image_key: text(item, t::IMAGE_KEY),
-        id_card_key: text(item, t::ID_CARD_KEY),
-        created_at: text(item, t::CREATED_AT).unwrap_or_default(),
-        expires_at_ms: number(item, t::EXPIRES_AT_MS)?,
-        beaten_by: text(item, t::BEATEN_BY),
-    })
-}
-
-fn is_face_row(item: &Item) -> bool {
-    text(item, t::SK).is_some_and(|sk| sk.starts_with(t::FACE_PREFIX))
-}
-
-fn build_error(operation: &'static str, e: impl std::fmt::Display) -> ServiceError {
+pub(crate) fn build_error(operation: &'static str, e: impl std::fmt::Display) -> ServiceError {
     ServiceError::new(SERVICE, operation, ServiceErrorKind::Other, e.to_string())
-}
-
-/// A conditional expression with its names and values, for one transaction item.
-struct Condition {
-    expression: String,
-    names: Vec<(&'static str, &'static str)>,
-    values: Vec<(&'static str, AttributeValue)>,
-}
-
-impl Condition {
-    fn new(expression: &str) -> Self {
-        Condition {
-            expression: expression.to_string(),
-            names: Vec::new(),
-            values: Vec::new(),
-        }
-    }
-
-    fn name(mut self, placeholder: &'static str, attribute: &'static str) -> Self {
-        self.names.push((placeholder, attribute));
-        self
-    }
-
-    fn value(mut self, placeholder: &'static str, value: AttributeValue) -> Self {
-        self.values.push((placeholder, value));
-        self
-    }
-
-    fn names(&self) -> Option<HashMap<String, String>> {
-        (!self.names.is_empty()).then(|| {
-            self.names
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-    }
-
-    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
-        (!self.values.is_empty()).then(|| {
-            self.values
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect()
-        })
-    }
-}
-
-fn put(table: &str, row: Item, condition: Condition) -> Result<TransactWriteItem, ServiceError> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(row))
-        .condition_expression(&condition.expression)
-        .set_expression_attribute_names(condition.names())
-        .set_expression_attribute_values(condition.values())
-        .build()
-        .map_err(|e| build_error("TransactWriteItems", e))?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
-fn update(
-    table: &str,
-    pk: String,
-    sk: &str,
-    set: &str,
-    condition: Condition,
-) -> Result<TransactWriteItem, ServiceError> {
-    let update = Update::builder()
-        .table_name(table)
-        .key(t::PK, s(pk))
-        .key(t::SK, s(sk))
-        .update_expression(set)
-        .condition_expression(&condition.expression)
-        .set_expression_attribute_names(condition.names())
-        .set_expression_attribute_values(condition.values())
-        .build()
-        .map_err(|e| build_error("TransactWriteItems", e))?;
-    Ok(TransactWriteItem::builder().update(update).build())
-}
-
-fn is_pending() -> Condition {
-    Condition::new("#status = :pending")
-        .name("#status", t::STATUS)
-        .value(":pending", s(AttemptStatus::Pending.as_str()))
 }
 
 /// A transaction that lost a condition is a `Conflict`; anything else keeps its own kind.
@@ -585,6 +325,7 @@ mod tests {
     use aws_sdk_dynamodb::types::error::TransactionCanceledException;
     use aws_sdk_dynamodb::types::CancellationReason;
     use aws_smithy_mocks::{mock, mock_client};
+    use riv_domain::events::{IndexMode, Properties, WrittenFace, WrittenObject};
 
     fn profile() -> Profile {
         Profile {
@@ -678,11 +419,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_lost_condition_is_a_conflict_and_other_cancellations_are_not() {
-        let rule = mock!(Client::transact_write_items).then_error(|| canceled("ConditionalCheckFailed"));
+        let rule =
+            mock!(Client::transact_write_items).then_error(|| canceled("ConditionalCheckFailed"));
         let records = DynamoRecords::new(mock_client!(aws_sdk_dynamodb, [&rule]), "t");
         let err = records.begin(&attempt(), None).await.unwrap_err();
         assert_eq!(err.kind, ServiceErrorKind::Conflict);
-        let rule = mock!(Client::transact_write_items).then_error(|| canceled("TransactionConflict"));
+        let rule =
+            mock!(Client::transact_write_items).then_error(|| canceled("TransactionConflict"));
         let records = DynamoRecords::new(mock_client!(aws_sdk_dynamodb, [&rule]), "t");
         let err = records.begin(&attempt(), None).await.unwrap_err();
         assert_ne!(err.kind, ServiceErrorKind::Conflict);
