@@ -85,7 +85,7 @@ pub fn response_template() -> String {
          #set($code = 400)\n\
          #elseif($code == 0)\n\
          #set($error = '{internal}')\n\
-         #set($message = 'the request could not be completed; nothing was stored, try again')\n\
+         #set($message = 'the request could not be completed: try again in a moment')\n\
          #set($code = 500)\n\
          #else\n\
          #set($message = $util.parseJson($input.path('$.cause')).errorMessage)\n\
