@@ -12,9 +12,9 @@ use std::time::Instant;
 pub struct Where {
     /// AWS region, e.g. eu-west-1.
     #[arg(long)]
-    region: String,
+    pub region: String,
     #[arg(long, default_value = riv_infra::stack::DEFAULT_STACK_NAME)]
-    stack: String,
+    pub stack: String,
     /// Named profile from ~/.aws (otherwise the standard chain: environment, SSO, instance role).
     #[arg(long)]
     profile: Option<String>,
@@ -47,7 +47,7 @@ pub struct DestroyArgs {
     yes: bool,
 }
 
-async fn target(w: &Where) -> Target {
+pub async fn target(w: &Where) -> Target {
     target_in(&w.region, w.profile.as_deref(), w.endpoint_url.as_deref()).await
 }
 

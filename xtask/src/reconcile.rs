@@ -2,7 +2,7 @@
 //! records pointing at missing faces or images, unfinished attempts, stale claims), show it, fix it on
 //! confirmation.
 
-use crate::deploy::{confirm, target_in};
+use crate::deploy::{confirm, target, Where};
 use crate::output::{self, Output};
 use anyhow::{bail, Result};
 use riv_deploy::cleanup::human_age;
@@ -11,23 +11,14 @@ use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// AWS region of the stack, e.g. eu-west-1.
-    #[arg(long)]
-    region: String,
-    #[arg(long, default_value = riv_infra::stack::DEFAULT_STACK_NAME)]
-    stack: String,
+    #[command(flatten)]
+    at: Where,
     /// List what would be fixed and change nothing.
     #[arg(long)]
     dry_run: bool,
     /// Fix without asking (required without a terminal).
     #[arg(long)]
     yes: bool,
-    /// Named profile from ~/.aws (otherwise the standard chain: environment, SSO, instance role).
-    #[arg(long)]
-    profile: Option<String>,
-    /// Another endpoint, e.g. LocalStack's http://127.0.0.1:4566.
-    #[arg(long)]
-    endpoint_url: Option<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -62,14 +53,10 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
     let started = Instant::now();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let target = target_in(
-            &args.region,
-            args.profile.as_deref(),
-            args.endpoint_url.as_deref(),
-        )
-        .await;
-        output::step(format!("reading stack {} in {}", args.stack, args.region));
-        let data = StackData::of(&target, &args.stack).await?;
+        let (region, stack) = (&args.at.region, &args.at.stack);
+        let target = target(&args.at).await;
+        output::step(format!("reading stack {stack} in {region}"));
+        let data = StackData::of(&target, stack).await?;
         output::step(format!(
             "surveying table {}, bucket {}, collections {}",
             data.table,
@@ -95,8 +82,8 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
             Output::Json => println!(
                 "{}",
                 serde_json::to_string(&Report {
-                    stack: &args.stack,
-                    region: &args.region,
+                    stack,
+                    region,
                     findings: &findings,
                     dry_run: args.dry_run,
                     outcome,

@@ -88,6 +88,7 @@ impl IndexFace {
             expires_at_ms: attempt::expiry(now_ms),
             beaten_by: None,
         };
+        let mut profile = None;
         let claim = match checked.mode {
             IndexMode::Register => Some(Profile {
                 user_id: checked.user_id.clone(),
@@ -100,7 +101,7 @@ impl IndexFace {
                 expires_at_ms: attempt.expires_at_ms,
             }),
             IndexMode::Update => {
-                self.live_profile(&checked.user_id).await?;
+                profile = Some(self.live_profile(&checked.user_id).await?);
                 None
             }
         };
@@ -114,7 +115,7 @@ impl IndexFace {
                 _ => HandlerError::from(e),
             })?;
 
-        match self.write(&checked, &mut attempt).await {
+        match self.write(&checked, &mut attempt, profile).await {
             Ok(result) => {
                 tracing::info!(mode = ?checked.mode, "face indexed and committed");
                 Ok(result)
@@ -163,11 +164,13 @@ impl IndexFace {
         }
     }
 
-    /// Every write after the attempt record, in order; `attempt` always says what was written so far.
+    /// Every write after the attempt record, in order; `attempt` always says what was written so far. An
+    /// update starts from the `profile` it read before it began.
     async fn write(
         &self,
         checked: &Checked,
         attempt: &mut Attempt,
+        mut profile: Option<Profile>,
     ) -> Result<IndexFaceResult, HandlerError> {
         let external_id = collections::external_image_id(&checked.user_id);
         let face_id = self
@@ -222,10 +225,6 @@ impl IndexFace {
             image,
             attempt_id: attempt.attempt_id.clone(),
             created_at: now.clone(),
-        };
-        let mut profile = match checked.mode {
-            IndexMode::Update => Some(self.live_profile(&checked.user_id).await?),
-            IndexMode::Register => None,
         };
         for _ in 0..COMMIT_TRIES {
             let (change, properties) = match &profile {
