@@ -127,7 +127,9 @@ async fn registrations_under_dynamodb_errors() -> Outcome {
         &[("InjectFault", "dynamodb-errors")],
     );
     let users: Vec<String> = (0..LOAD_REGISTRATIONS).map(|_| unique("load")).collect();
+    let started = std::time::Instant::now();
     let answers = in_clients(s, &users, LOAD_CLIENTS).await;
+    let took = started.elapsed();
     let mut by_status: BTreeMap<(u16, String), usize> = BTreeMap::new();
     for (status, answer) in &answers {
         let reason = answer["Reason"].as_str().unwrap_or("-").to_string();
@@ -143,8 +145,8 @@ async fn registrations_under_dynamodb_errors() -> Outcome {
     let fixed = s.reconcile().await?;
     let after = s.violations().await?;
     eprintln!(
-        "    {LOAD_REGISTRATIONS} registrations, {LOAD_CLIENTS} clients, 10% DynamoDB errors: answers {by_status:?}; \
-         violations {} before reconcile, {fixed} fixed, {} after",
+        "    {LOAD_REGISTRATIONS} registrations, {LOAD_CLIENTS} clients, 10% DynamoDB errors, {took:.0?}: answers \
+         {by_status:?}; violations {} before reconcile, {fixed} fixed, {} after",
         before.len(),
         after.len()
     );

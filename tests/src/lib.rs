@@ -102,53 +102,64 @@ fn start_or_reuse() -> Result<Stack, String> {
 }
 
 /// A second stack beside the main one in the same LocalStack, with other parameters (deployed on first use).
+/// Different variants deploy at the same time; a second caller of one variant waits for its deploy.
 pub fn variant(name: &str, parameters: &[(&str, &str)]) -> &'static Stack {
-    static VARIANTS: Mutex<BTreeMap<String, &'static Stack>> = Mutex::new(BTreeMap::new());
+    type Cell = &'static OnceLock<Result<Stack, String>>;
+    static VARIANTS: Mutex<BTreeMap<String, Cell>> = Mutex::new(BTreeMap::new());
     let base = stack();
-    let mut variants = VARIANTS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(stack) = variants.get(name) {
-        return stack;
+    let cell: Cell = *VARIANTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(name.to_string())
+        .or_insert_with(|| Box::leak(Box::new(OnceLock::new())));
+    let deployed = cell.get_or_init(|| {
+        let params: BTreeMap<String, String> = parameters
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (endpoint, region, stack_name) =
+            (base.endpoint.clone(), base.region.clone(), name.to_string());
+        std::thread::spawn(move || deploy_variant(endpoint, region, stack_name, params))
+            .join()
+            .unwrap_or_else(|_| Err("deploying the variant panicked".into()))
+    });
+    match deployed {
+        Ok(stack) => stack,
+        Err(e) => panic!("variant stack {name}: {e}"),
     }
-    let params: BTreeMap<String, String> = parameters
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let (endpoint, region, stack_name) =
-        (base.endpoint.clone(), base.region.clone(), name.to_string());
-    let deployed = std::thread::spawn(move || -> Result<Stack, String> {
-        let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-        let root = workspace_root();
-        let manifest = match riv_deploy::build::Manifest::load(&root) {
-            Some(m) => m,
-            None => riv_deploy::build::build(&root, riv_deploy::build::Arch::X86_64, true, &|m| {
-                eprintln!("==> {m}")
-            })
-            .map_err(|e| e.to_string())?,
-        };
-        let target = runtime.block_on(riv_deploy::Target::local(&endpoint, &region));
-        let deployed = runtime.block_on(stack_local::deploy(
-            &target,
-            &stack_name,
-            &manifest,
-            &params,
-            &|m| eprintln!("==> {m}"),
-        ))?;
-        let api_url =
-            stack_local::api_url(&endpoint, &deployed.outputs).ok_or("no ApiId output")?;
-        Ok(Stack {
-            endpoint,
-            region,
-            name: stack_name,
-            api_url,
-            outputs: deployed.outputs,
+}
+
+fn deploy_variant(
+    endpoint: String,
+    region: String,
+    stack_name: String,
+    params: BTreeMap<String, String>,
+) -> Result<Stack, String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let root = workspace_root();
+    let manifest = match riv_deploy::build::Manifest::load(&root) {
+        Some(m) => m,
+        None => riv_deploy::build::build(&root, riv_deploy::build::Arch::X86_64, true, &|m| {
+            eprintln!("==> {m}")
         })
+        .map_err(|e| e.to_string())?,
+    };
+    let target = runtime.block_on(riv_deploy::Target::local(&endpoint, &region));
+    let deployed = runtime.block_on(stack_local::deploy(
+        &target,
+        &stack_name,
+        &manifest,
+        &params,
+        &|m| eprintln!("==> {m}"),
+    ))?;
+    let api_url = stack_local::api_url(&endpoint, &deployed.outputs).ok_or("no ApiId output")?;
+    Ok(Stack {
+        endpoint,
+        region,
+        name: stack_name,
+        api_url,
+        outputs: deployed.outputs,
     })
-    .join()
-    .unwrap_or_else(|_| Err("deploying the variant panicked".into()))
-    .unwrap_or_else(|e| panic!("variant stack {name}: {e}"));
-    let leaked: &'static Stack = Box::leak(Box::new(deployed));
-    variants.insert(name.to_string(), leaked);
-    leaked
 }
 
 impl Stack {
