@@ -17,8 +17,7 @@ pub enum HandlerError {
 }
 
 /// What a user sees when a backing service fails.
-pub const INTERNAL_ERROR_MESSAGE: &str =
-    "a backing service failed: try again in a moment";
+pub const INTERNAL_ERROR_MESSAGE: &str = "a backing service failed: try again in a moment";
 
 impl HandlerError {
     pub fn reason(&self) -> Reason {

@@ -108,8 +108,9 @@ impl IndexFace {
         self.records
             .begin(&attempt, claim.as_ref())
             .await
-            .map_err(|e| match e.kind {
-                ServiceErrorKind::Conflict => {
+            .map_err(|e| match (e.kind, checked.mode) {
+                // The claim on the UserId is held: by a live user, or by a registration in progress.
+                (ServiceErrorKind::Conflict, IndexMode::Register) => {
                     Rejection::UserAlreadyExists(checked.user_id.clone()).into()
                 }
                 _ => HandlerError::from(e),
