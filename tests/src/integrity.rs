@@ -5,7 +5,7 @@
 use crate::ensure;
 use crate::events::Inbox;
 use crate::scenarios::{body, expect, futures_join, registered, Outcome, Scenario};
-use crate::{photo, stack, unique, variant, Stack};
+use crate::{photo, photo_bytes, stack, unique, variant, Stack};
 use riv_emulator::testimage::{self, Case, Format};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -44,17 +44,14 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
     ]
 }
 
-fn raw_photo(identity: &str) -> Vec<u8> {
-    testimage::render(&testimage::case(Case::Selfie, identity), Format::Jpeg)
-}
-
 async fn orphan_attack() -> Outcome {
     let s = stack();
     let victim = registered(s, "victim").await?;
     let attacker = unique("attacker");
     // The attacker's face sits in the victim's collection under the victim's ExternalImageId, with no record:
     // what a registration killed after IndexFaces used to leave, or what anyone with IndexFaces can plant.
-    s.plant_face(&victim, &raw_photo(&attacker)).await?;
+    s.plant_face(&victim, &photo_bytes(Case::Selfie, &attacker))
+        .await?;
     let inbox = Inbox::subscribe(s).await?;
     expect(
         "auth as the victim with the planted face",

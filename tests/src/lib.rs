@@ -215,13 +215,17 @@ pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// A generated photo of `identity` for a test case, base64.
-pub fn photo(case: riv_emulator::testimage::Case, identity: &str) -> String {
+pub use riv_emulator::testimage::Case;
+
+/// A generated JPEG photo of `identity` for a test case.
+pub fn photo_bytes(case: Case, identity: &str) -> Vec<u8> {
     use riv_emulator::testimage::{self, Format};
-    b64(&testimage::render(
-        &testimage::case(case, identity),
-        Format::Jpeg,
-    ))
+    testimage::render(&testimage::case(case, identity), Format::Jpeg)
+}
+
+/// A generated photo of `identity` for a test case, base64.
+pub fn photo(case: Case, identity: &str) -> String {
+    b64(&photo_bytes(case, identity))
 }
 
 /// A UserId no other test (or earlier run against the same stack) uses.

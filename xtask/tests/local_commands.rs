@@ -1,7 +1,12 @@
-//! `cargo xtask cleanup` against the local stack: a stack deleted by CloudFormation alone leaves its image bucket
-//! (retained by design); with a collection and a log group it also left, cleanup lists them on `--dry-run`
-//! without touching them, refuses to delete without `--yes` when nobody can confirm, removes them with `--yes`,
-//! and never touches an untagged bucket or a Riv bucket of another region.
+//! `cargo xtask cleanup` and `reconcile` against the local stack (one LocalStack for both).
+//!
+//! Cleanup: a stack deleted by CloudFormation alone leaves its image bucket (retained by design); with a
+//! collection and a log group it also left, cleanup lists them on `--dry-run` without touching them, refuses to
+//! delete without `--yes` when nobody can confirm, removes them with `--yes`, and never touches an untagged
+//! bucket or a Riv bucket of another region.
+//!
+//! Reconcile: a face planted under a user's id and an image nobody names are listed on `--dry-run`, left alone
+//! without `--yes`, removed with it; the registered user's own face, image and records stay.
 
 use riv_deploy::{local as stack_local, Target};
 use riv_e2e::{stack, unique, workspace_root};
@@ -199,4 +204,85 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
     let (ok, stdout, stderr) = xtask(&endpoint, &["--dry-run"]);
     assert!(ok, "{stderr}");
     assert_eq!(leftover_names(&stdout), Vec::<(String, String)>::new());
+}
+
+fn reconcile(endpoint: &str, stack: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["--output", "json", "reconcile", "--region", stack_local::REGION])
+        .args(["--stack", stack, "--endpoint-url", endpoint])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("xtask runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = match out.status.success() {
+        true => serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("one JSON report ({e}): {stdout}\n{stderr}")),
+        false => serde_json::Value::Null,
+    };
+    (out.status.success(), report, stderr)
+}
+
+fn found(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["findings"]
+        .as_array()
+        .expect("a findings list")
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().expect("a kind").to_string(),
+                f["id"].as_str().expect("an id").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_lists_then_removes_what_no_record_holds_and_nothing_else() {
+    let s = stack();
+    let user = unique("reconciled");
+    let image = |who: &str| riv_e2e::photo_bytes(riv_e2e::Case::Selfie, who);
+    let body = serde_json::json!({"UserId": user, "Image": riv_e2e::b64(&image(&user))});
+    let (status, answer) = s.post("register", &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let before = s.user_state(&user).await.expect("state readable");
+    let planted = s
+        .plant_face(&user, &image(&unique("intruder")))
+        .await
+        .expect("a face planted");
+    let target = Target::local(&s.endpoint, &s.region).await;
+    let stray = format!("faces/{user}/stray.jpg");
+    target
+        .s3
+        .put_object()
+        .bucket(s.output("ImageBucket").expect("a bucket output"))
+        .key(&stray)
+        .body(image(&user).into())
+        .send()
+        .await
+        .expect("a stray image written");
+
+    let (ok, dry, stderr) = reconcile(&s.endpoint, &s.name, &["--dry-run"]);
+    assert!(ok, "{stderr}");
+    let listed = found(&dry);
+    assert!(listed.contains(&("orphan-face".into(), planted.clone())), "{listed:?}");
+    assert!(listed.contains(&("orphan-image".into(), stray.clone())), "{listed:?}");
+    let (ok, _, stderr) = reconcile(&s.endpoint, &s.name, &[]);
+    assert!(!ok, "fixed without --yes and without a terminal");
+    assert!(stderr.contains("pass --yes"), "{stderr}");
+    assert!(s.user_state(&user).await.expect("state readable").faces.contains(&planted));
+
+    let (ok, fixed, stderr) = reconcile(&s.endpoint, &s.name, &["--yes"]);
+    assert!(ok, "{stderr}");
+    assert!(fixed["fixed"].as_u64().expect("a count") >= 2, "{fixed}");
+    let after = s.user_state(&user).await.expect("state readable");
+    assert_eq!(after, before, "only the planted face and the stray image went");
+    let (ok, again, stderr) = reconcile(&s.endpoint, &s.name, &["--dry-run"]);
+    assert!(ok, "{stderr}");
+    let left = found(&again);
+    assert!(
+        !left.iter().any(|(_, id)| *id == planted || *id == stray),
+        "{left:?}"
+    );
 }
