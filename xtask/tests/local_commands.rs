@@ -208,7 +208,13 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
 
 fn reconcile(endpoint: &str, stack: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["--output", "json", "reconcile", "--region", stack_local::REGION])
+        .args([
+            "--output",
+            "json",
+            "reconcile",
+            "--region",
+            stack_local::REGION,
+        ])
         .args(["--stack", stack, "--endpoint-url", endpoint])
         .args(args)
         .stdin(Stdio::null())
@@ -266,18 +272,32 @@ async fn reconcile_lists_then_removes_what_no_record_holds_and_nothing_else() {
     let (ok, dry, stderr) = reconcile(&s.endpoint, &s.name, &["--dry-run"]);
     assert!(ok, "{stderr}");
     let listed = found(&dry);
-    assert!(listed.contains(&("orphan-face".into(), planted.clone())), "{listed:?}");
-    assert!(listed.contains(&("orphan-image".into(), stray.clone())), "{listed:?}");
+    assert!(
+        listed.contains(&("orphan-face".into(), planted.clone())),
+        "{listed:?}"
+    );
+    assert!(
+        listed.contains(&("orphan-image".into(), stray.clone())),
+        "{listed:?}"
+    );
     let (ok, _, stderr) = reconcile(&s.endpoint, &s.name, &[]);
     assert!(!ok, "fixed without --yes and without a terminal");
     assert!(stderr.contains("pass --yes"), "{stderr}");
-    assert!(s.user_state(&user).await.expect("state readable").faces.contains(&planted));
+    assert!(s
+        .user_state(&user)
+        .await
+        .expect("state readable")
+        .faces
+        .contains(&planted));
 
     let (ok, fixed, stderr) = reconcile(&s.endpoint, &s.name, &["--yes"]);
     assert!(ok, "{stderr}");
     assert!(fixed["fixed"].as_u64().expect("a count") >= 2, "{fixed}");
     let after = s.user_state(&user).await.expect("state readable");
-    assert_eq!(after, before, "only the planted face and the stray image went");
+    assert_eq!(
+        after, before,
+        "only the planted face and the stray image went"
+    );
     let (ok, again, stderr) = reconcile(&s.endpoint, &s.name, &["--dry-run"]);
     assert!(ok, "{stderr}");
     let left = found(&again);
