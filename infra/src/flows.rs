@@ -158,8 +158,23 @@ fn index_face(
             ),
             &["States.ALL"],
             "RollbackError",
-            "Failed",
+            "RollbackFailed",
         ),
+    );
+    states.insert(
+        "RollbackFailed".into(),
+        State::Fail(Fail {
+            comment: "The undo could not finish: whatever the original error, the answer is a 500, and the \
+                      attempt record is left for the reconciler"
+                .into(),
+            error: Some(riv_domain::Reason::InternalError.as_str().into()),
+            cause: Some(lambda_error_cause(
+                riv_domain::Reason::InternalError.as_str(),
+                "the request could not be completed: try again in a moment",
+            )),
+            error_path: None,
+            cause_path: None,
+        }),
     );
     states.insert(
         "Failed".into(),

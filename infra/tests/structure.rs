@@ -117,6 +117,10 @@ fn every_write_is_caught_and_rolled_back() {
             format!("${{{}}}", arn_variable(function::ROLLBACK)),
             "{r}"
         );
+        // An undo that cannot finish answers 500, whatever error started it.
+        let undo_failed = &states[rollback["Catch"][0]["Next"].as_str().unwrap()];
+        assert_eq!(undo_failed["Type"], "Fail", "{r}");
+        assert_eq!(undo_failed["Error"], "InternalError", "{r}");
     }
 }
 
