@@ -8,6 +8,7 @@ again), the fallthrough returns moto's HTTP response as is, so error bodies keep
 """
 
 import logging
+import threading
 
 from moto.core.exceptions import RESTError
 
@@ -23,6 +24,12 @@ LOG = logging.getLogger(__name__)
 
 _JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
 
+# moto's DynamoDB backend is not thread-safe: a TransactWriteItems iterating a table while another request adds
+# to it fails with "dictionary changed size during iteration" (a 500 InternalError that real DynamoDB never
+# gives). LocalStack serves requests on many threads, so every call into the backend takes this lock; each takes
+# milliseconds, and DynamoDB's own semantics (serialisable transactions, conditional writes) are kept.
+_MOTO_DYNAMODB = threading.Lock()
+
 
 class MotoDynamoDBProvider(DynamodbApi):
     """All operations fall through to moto (see ``moto_passthrough_dispatcher``)."""
@@ -37,7 +44,8 @@ def call_moto_raw(context: RequestContext, _request: ServiceRequest = None) -> R
     dispatch = get_dispatcher(context.service.service_name, full_raw_path.split("?")[0])
     raw_url = get_raw_current_url(request.scheme, request.host, request.root_path, full_raw_path)
     try:
-        result = dispatch(request, raw_url, request.headers)
+        with _MOTO_DYNAMODB:
+            result = dispatch(request, raw_url, request.headers)
     except RESTError as e:
         # moto usually turns its errors into responses itself; this covers the ones that escape
         headers = dict(e.get_headers() or [])
