@@ -66,7 +66,10 @@ fn statements(function: &str) -> Vec<Expr> {
                     collection_arns(),
                 ));
                 s.push(allow(&["s3:PutObject"], vec![faces(), cards()]));
-                s.push(allow(&["dynamodb:PutItem"], vec![table()]));
+                s.push(allow(
+                    &["dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
+                    vec![table()],
+                ));
             }
             s
         }

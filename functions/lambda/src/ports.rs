@@ -188,6 +188,9 @@ pub struct Commit {
     pub profile: ProfileChange,
     /// Pending registrations of the same face under other UserIds: the commit marks them beaten.
     pub defeats: Vec<String>,
+    /// Faces of other users the contest passed over as unrecorded: (UserId, FaceId). The commit requires they
+    /// still have no record, so one that became live meanwhile makes it lose its condition.
+    pub passed_over: Vec<(String, String)>,
     pub now_ms: u64,
 }
 
@@ -210,8 +213,9 @@ pub trait FaceRecords: Send + Sync {
         face_id: &str,
         image_key: &str,
     ) -> Result<(), ServiceError>;
-    /// Makes the face live, applies the profile change, defeats the named attempts and marks this attempt
-    /// committed, all or nothing. `Conflict` when any condition fails.
+    /// Makes the face live, applies the profile change, defeats the named attempts, checks that the faces
+    /// passed over are still unrecorded and marks this attempt committed, all or nothing. `Conflict` when any
+    /// condition fails.
     async fn commit(&self, commit: &Commit) -> Result<(), ServiceError>;
     /// Moves an attempt that has not committed to `status`; `Conflict` when it committed, `NotFound` when
     /// there is no such attempt.

@@ -230,7 +230,11 @@ fn commit_holds(rows: &mut Rows, c: &Commit) -> bool {
         .defeats
         .iter()
         .all(|d| attempt_in(rows, d).is_some_and(|a| a.status == AttemptStatus::Pending));
-    own && profile && face_free && defeatable
+    let passed_over_unrecorded = c
+        .passed_over
+        .iter()
+        .all(|(user, face)| !rows.contains_key(&face_key(user, face)));
+    own && profile && face_free && defeatable && passed_over_unrecorded
 }
 
 const DYNAMODB: &str = "dynamodb";

@@ -8,7 +8,7 @@ use crate::ports::{
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use riv_domain::attempt::{self, AttemptStatus, ProfileStatus};
 use riv_domain::names::table as t;
@@ -246,6 +246,16 @@ impl FaceRecords for DynamoRecords {
             face_item(&c.face),
             Condition::new("attribute_not_exists(PK)"),
         )?);
+        for (user, face) in &c.passed_over {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .key(t::PK, s(t::user_pk(user)))
+                .key(t::SK, s(t::face_sk(face)))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .map_err(|e| build_error("TransactWriteItems", e))?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
         for defeated in &c.defeats {
             items.push(update(
                 &self.table,
@@ -480,6 +490,7 @@ mod tests {
                 updated_at: "t".into(),
             },
             defeats: vec!["a9".into()],
+            passed_over: Vec::new(),
             now_ms: 5,
         };
         records.commit(&commit).await.unwrap();

@@ -4,9 +4,10 @@
 //! Any failure undoes the attempt from what it knows; a crash leaves the record for `rollback` and the reconciler.
 //!
 //! No lock: different people register in parallel. When several UserIds race with one face, each indexes
-//! first and then searches; of two racers at least one sees the other's face, and a commit marks every pending
-//! racer it saw as beaten in the same transaction, while a racer's own commit requires it is not beaten and
-//! none it saw has committed. DynamoDB serialises the transactions, so exactly one of them wins.
+//! first and then searches; of two racers at least one sees the other's face. A commit marks every pending
+//! racer it saw as beaten in the same transaction, and requires that its own attempt is not beaten and that
+//! every other face it saw and passed over still has no record. DynamoDB serialises the transactions, so
+//! exactly one of them wins.
 
 use super::image_error;
 use super::rollback::undo;
@@ -41,6 +42,13 @@ pub struct IndexFace {
     pub matching: MatchConfig,
     /// Crash points for tests (`InjectFault`); empty in any real deployment.
     pub faults: Faults,
+}
+
+/// What a registration's commit must settle about the other faces that matched its own.
+#[derive(Debug, Default)]
+struct Contest {
+    defeats: Vec<String>,
+    passed_over: Vec<(String, String)>,
 }
 
 /// A validated request.
@@ -193,9 +201,9 @@ impl IndexFace {
             .record_face(&attempt.attempt_id, &face_id, &image_key)
             .await?;
 
-        let mut defeats = match checked.mode {
+        let mut contest = match checked.mode {
             IndexMode::Register => self.contest(attempt, &checked.selfie.bytes).await?,
-            IndexMode::Update => Vec::new(),
+            IndexMode::Update => Contest::default(),
         };
         let image = self
             .images
@@ -258,7 +266,8 @@ impl IndexFace {
                 attempt_id: attempt.attempt_id.clone(),
                 face: face.clone(),
                 profile: change,
-                defeats: defeats.clone(),
+                defeats: contest.defeats.clone(),
+                passed_over: contest.passed_over.clone(),
                 now_ms: attempt::now_ms(),
             };
             match self.records.commit(&commit).await {
@@ -280,7 +289,7 @@ impl IndexFace {
                     match checked.mode {
                         IndexMode::Register => {
                             self.still_claimed(attempt).await?;
-                            defeats = self.contest(attempt, &checked.selfie.bytes).await?;
+                            contest = self.contest(attempt, &checked.selfie.bytes).await?;
                         }
                         IndexMode::Update => {
                             profile = Some(self.live_profile(&checked.user_id).await?);
@@ -304,10 +313,11 @@ impl IndexFace {
 
     /// Decides who owns this face before the commit. Another user's live face means we lose; a pending
     /// registration of another UserId that already noted a face we matched is a racer our commit must beat;
-    /// anything else (faces without a record, attempts that are over) is ignored.
-    async fn contest(&self, me: &Attempt, image: &[u8]) -> Result<Vec<String>, HandlerError> {
+    /// any other face of another user (no record, attempt over, or not yet noted) is passed over, and the
+    /// commit checks it still has no record: these reads are not atomic, and a racer may commit between them.
+    async fn contest(&self, me: &Attempt, image: &[u8]) -> Result<Contest, HandlerError> {
         let threshold = self.matching.face_match_threshold;
-        let mut defeats: Vec<String> = Vec::new();
+        let mut contest = Contest::default();
         for collection in collections::names(&self.collections.prefix, self.collections.count) {
             for candidate in
                 search(&*self.faces, &collection, image, threshold, MAX_CONTENDERS).await?
@@ -331,27 +341,39 @@ impl IndexFace {
                 else {
                     continue;
                 };
+                // Our own claim keeps this user's other faces from becoming live meanwhile.
                 if owner == me.user_id {
                     continue;
                 }
-                let Some(claim) = self.records.profile(&owner).await? else {
-                    continue;
-                };
-                if claim.status != ProfileStatus::Pending || claim.attempt_id == me.attempt_id {
-                    continue;
-                }
-                let Some(racer) = self.records.attempt(&claim.attempt_id).await? else {
-                    continue;
-                };
-                let racing =
-                    attempt::in_flight(racer.status, racer.expires_at_ms, attempt::now_ms())
-                        && racer.face_id.as_deref() == Some(candidate.face_id.as_str());
-                if racing && !defeats.contains(&racer.attempt_id) {
-                    defeats.push(racer.attempt_id);
+                match self.racer(&owner, &candidate.face_id, me).await? {
+                    Some(racer) if !contest.defeats.contains(&racer) => contest.defeats.push(racer),
+                    Some(_) => {}
+                    None => contest.passed_over.push((owner, candidate.face_id)),
                 }
             }
         }
-        Ok(defeats)
+        Ok(contest)
+    }
+
+    /// The pending registration of `owner` that noted `face_id`, if one is in flight.
+    async fn racer(
+        &self,
+        owner: &str,
+        face_id: &str,
+        me: &Attempt,
+    ) -> Result<Option<String>, HandlerError> {
+        let Some(claim) = self.records.profile(owner).await? else {
+            return Ok(None);
+        };
+        if claim.status != ProfileStatus::Pending || claim.attempt_id == me.attempt_id {
+            return Ok(None);
+        }
+        let Some(racer) = self.records.attempt(&claim.attempt_id).await? else {
+            return Ok(None);
+        };
+        let racing = attempt::in_flight(racer.status, racer.expires_at_ms, attempt::now_ms())
+            && racer.face_id.as_deref() == Some(face_id);
+        Ok(racing.then_some(racer.attempt_id))
     }
 
     /// Fails when another registration's commit beat this attempt, or it can no longer commit at all.

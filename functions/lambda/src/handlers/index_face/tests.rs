@@ -213,7 +213,7 @@ async fn an_expired_claim_is_taken_over() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_registrations_of_one_face_have_one_winner() {
-    for _ in 0..20 {
+    for _ in 0..500 {
         let w = Arc::new(world());
         let tasks: Vec<_> = (0..8)
             .map(|i| {
