@@ -85,7 +85,12 @@ pub fn terminate(pid: u32) -> bool {
     unsafe {
         libc::kill(-pgid, libc::SIGKILL);
     }
-    std::thread::sleep(Duration::from_millis(50));
+    // Tearing down a large process (LocalStack's Python, many threads) takes a moment on a loaded machine: a
+    // fixed short sleep reported a killed LocalStack as still running.
+    let killed = Instant::now();
+    while alive(pid) && killed.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     !alive(pid)
 }
 
