@@ -1,4 +1,4 @@
-//! `compare-faces` Lambda: the selfie against the user'\''s stored faces.
+//! `compare-faces` Lambda: the selfie against the user's stored faces.
 
 use riv_domain::config::{self, process_env};
 use riv_domain::names::env;

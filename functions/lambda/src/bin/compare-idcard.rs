@@ -1,4 +1,4 @@
-//! `compare-idcard` Lambda: the selfie against the ID card'\''s portrait.
+//! `compare-idcard` Lambda: the selfie against the ID card's portrait.
 
 use riv_domain::config::{self, process_env};
 use riv_lambda::aws::*;

@@ -1,4 +1,4 @@
-//! `extract-idcard` Lambda: the ID card'\''s fields (Textract AnalyzeID, or Rekognition DetectText).
+//! `extract-idcard` Lambda: the ID card's fields (Textract AnalyzeID, or Rekognition DetectText).
 
 use riv_domain::config::{self, process_env};
 use riv_lambda::aws::*;
