@@ -1,5 +1,7 @@
-//! Thresholds and settings read from the environment, each on the 0–100 scale with a documented default.
-//! Parsing is pure (it takes a lookup function) so the rules are tested without touching the process env.
+//! Thresholds and settings read from the environment, each on its real scale with a documented default and
+//! range. The template's parameters carry the same ranges ([`RANGES`]), so CloudFormation refuses what a function
+//! would refuse at cold start. Parsing is pure (it takes a lookup function) so the rules are tested without
+//! touching the process env.
 
 use crate::names::env;
 use thiserror::Error;
@@ -43,11 +45,11 @@ pub struct QualityConfig {
 impl Default for QualityConfig {
     fn default() -> Self {
         QualityConfig {
-            min_confidence: 90.0,
-            max_pose: 45.0,
-            min_brightness: 40.0,
-            min_sharpness: 40.0,
-            min_face_area: 2.0,
+            min_confidence: MIN_CONFIDENCE.default,
+            max_pose: MAX_POSE.default,
+            min_brightness: MIN_BRIGHTNESS.default,
+            min_sharpness: MIN_SHARPNESS.default,
+            min_face_area: MIN_FACE_AREA.default,
         }
     }
 }
@@ -61,9 +63,42 @@ pub struct MatchConfig {
 impl Default for MatchConfig {
     fn default() -> Self {
         MatchConfig {
-            face_match_threshold: 95.0,
+            face_match_threshold: FACE_MATCH_THRESHOLD.default,
         }
     }
+}
+
+/// How hard a UserId may be guessed at: the lockout and the denial floor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GuardConfig {
+    pub max_failed_attempts: u64,
+    pub lockout_ms: u64,
+    pub denial_floor_ms: u64,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            max_failed_attempts: MAX_FAILED_ATTEMPTS.default as u64,
+            lockout_ms: LOCKOUT_SECONDS.default as u64 * 1000,
+            denial_floor_ms: DENIAL_FLOOR_MS.default as u64,
+        }
+    }
+}
+
+impl GuardConfig {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(GuardConfig {
+            max_failed_attempts: MAX_FAILED_ATTEMPTS.read_whole(&lookup)?,
+            lockout_ms: LOCKOUT_SECONDS.read_whole(&lookup)? * 1000,
+            denial_floor_ms: DENIAL_FLOOR_MS.read_whole(&lookup)?,
+        })
+    }
+}
+
+/// How many faces a user keeps.
+pub fn max_faces_per_user(lookup: impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {
+    Ok(MAX_FACES_PER_USER.read_whole(&lookup)? as usize)
 }
 
 /// Where ID card data comes from.
@@ -92,24 +127,131 @@ pub struct CollectionConfig {
     pub count: u32,
 }
 
-fn percent(
-    lookup: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: f32,
-    max: f32,
-) -> Result<f32, ConfigError> {
-    let Some(raw) = lookup(name).filter(|v| !v.trim().is_empty()) else {
-        return Ok(default);
-    };
-    match raw.trim().parse::<f32>() {
-        Ok(v) if (0.0..=max).contains(&v) => Ok(v),
-        _ => Err(ConfigError::OutOfRange {
-            name,
-            value: raw,
-            min: 0.0,
-            max,
-            default,
-        }),
+/// A setting's allowed range and default, on the scale the service uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Range {
+    pub name: &'static str,
+    pub min: f32,
+    pub max: f32,
+    pub default: f32,
+}
+
+/// Similarity is a percentage: below 80 strangers start to match, and a 0–1 value (0.95) is the classic
+/// scale mistake that would make every face match.
+pub const FACE_MATCH_THRESHOLD: Range = Range {
+    name: env::FACE_MATCH_THRESHOLD,
+    min: 80.0,
+    max: 100.0,
+    default: 95.0,
+};
+/// Detection confidence, percent: below 50 Rekognition's "faces" include shadows and patterns.
+pub const MIN_CONFIDENCE: Range = Range {
+    name: env::MIN_CONFIDENCE,
+    min: 50.0,
+    max: 100.0,
+    default: 90.0,
+};
+/// Head pose, degrees: Rekognition reports pitch, roll and yaw within ±180.
+pub const MAX_POSE: Range = Range {
+    name: env::MAX_POSE,
+    min: 1.0,
+    max: 180.0,
+    default: 45.0,
+};
+pub const MIN_BRIGHTNESS: Range = Range {
+    name: env::MIN_BRIGHTNESS,
+    min: 0.0,
+    max: 100.0,
+    default: 40.0,
+};
+pub const MIN_SHARPNESS: Range = Range {
+    name: env::MIN_SHARPNESS,
+    min: 0.0,
+    max: 100.0,
+    default: 40.0,
+};
+/// Percent of the image the face box covers.
+pub const MIN_FACE_AREA: Range = Range {
+    name: env::MIN_FACE_AREA,
+    min: 0.0,
+    max: 100.0,
+    default: 2.0,
+};
+/// Failed authentications or updates of one UserId, within the window, before it is locked out.
+pub const MAX_FAILED_ATTEMPTS: Range = Range {
+    name: env::MAX_FAILED_ATTEMPTS,
+    min: 1.0,
+    max: 100.0,
+    default: 5.0,
+};
+/// The lockout window, seconds (15 minutes by default).
+pub const LOCKOUT_SECONDS: Range = Range {
+    name: env::LOCKOUT_SECONDS,
+    min: 1.0,
+    max: 86_400.0,
+    default: 900.0,
+};
+/// A denial is answered no sooner than this after the flow started, milliseconds: the time of "no such user"
+/// and "wrong face" must not differ.
+pub const DENIAL_FLOOR_MS: Range = Range {
+    name: env::DENIAL_FLOOR_MS,
+    min: 0.0,
+    max: 20_000.0,
+    default: 1_500.0,
+};
+/// Faces stored per user: an update beyond it replaces the oldest, and auth compares at most this many.
+pub const MAX_FACES_PER_USER: Range = Range {
+    name: env::MAX_FACES_PER_USER,
+    min: 1.0,
+    max: 20.0,
+    default: 5.0,
+};
+
+/// Every ranged setting, for the template's parameters and the tests.
+pub const RANGES: [Range; 10] = [
+    FACE_MATCH_THRESHOLD,
+    MIN_CONFIDENCE,
+    MAX_POSE,
+    MIN_BRIGHTNESS,
+    MIN_SHARPNESS,
+    MIN_FACE_AREA,
+    MAX_FAILED_ATTEMPTS,
+    LOCKOUT_SECONDS,
+    DENIAL_FLOOR_MS,
+    MAX_FACES_PER_USER,
+];
+
+impl Range {
+    /// The setting from `lookup`, its default when unset or blank, an error when out of range.
+    pub fn read(&self, lookup: &impl Fn(&str) -> Option<String>) -> Result<f32, ConfigError> {
+        let Some(raw) = lookup(self.name).filter(|v| !v.trim().is_empty()) else {
+            return Ok(self.default);
+        };
+        match raw.trim().parse::<f32>() {
+            Ok(v) if (self.min..=self.max).contains(&v) => Ok(v),
+            _ => Err(ConfigError::OutOfRange {
+                name: self.name,
+                value: raw,
+                min: self.min,
+                max: self.max,
+                default: self.default,
+            }),
+        }
+    }
+
+    /// A whole-number setting.
+    pub fn read_whole(&self, lookup: &impl Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+        let v = self.read(lookup)?;
+        if v.fract() != 0.0 {
+            return Err(ConfigError::OutOfRange {
+                name: self.name,
+                value: v.to_string(),
+                min: self.min,
+                max: self.max,
+                default: self.default,
+            });
+        }
+        Ok(v as u64)
     }
 }
 
@@ -125,27 +267,20 @@ pub fn required(
 
 impl QualityConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let d = QualityConfig::default();
         Ok(QualityConfig {
-            min_confidence: percent(&lookup, env::MIN_CONFIDENCE, d.min_confidence, 100.0)?,
-            max_pose: percent(&lookup, env::MAX_POSE, d.max_pose, 180.0)?,
-            min_brightness: percent(&lookup, env::MIN_BRIGHTNESS, d.min_brightness, 100.0)?,
-            min_sharpness: percent(&lookup, env::MIN_SHARPNESS, d.min_sharpness, 100.0)?,
-            min_face_area: percent(&lookup, env::MIN_FACE_AREA, d.min_face_area, 100.0)?,
+            min_confidence: MIN_CONFIDENCE.read(&lookup)?,
+            max_pose: MAX_POSE.read(&lookup)?,
+            min_brightness: MIN_BRIGHTNESS.read(&lookup)?,
+            min_sharpness: MIN_SHARPNESS.read(&lookup)?,
+            min_face_area: MIN_FACE_AREA.read(&lookup)?,
         })
     }
 }
 
 impl MatchConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let d = MatchConfig::default();
         Ok(MatchConfig {
-            face_match_threshold: percent(
-                &lookup,
-                env::FACE_MATCH_THRESHOLD,
-                d.face_match_threshold,
-                100.0,
-            )?,
+            face_match_threshold: FACE_MATCH_THRESHOLD.read(&lookup)?,
         })
     }
 }
@@ -231,12 +366,44 @@ mod tests {
             ("101", env::FACE_MATCH_THRESHOLD),
             ("-1", env::FACE_MATCH_THRESHOLD),
             ("high", env::FACE_MATCH_THRESHOLD),
+            // The 0-1 scale mistake: would make every face match.
+            ("0.95", env::FACE_MATCH_THRESHOLD),
+            ("79", env::FACE_MATCH_THRESHOLD),
         ];
         for (value, name) in bad {
             let err = MatchConfig::from_lookup(lookup(&[(name, value)])).unwrap_err();
             assert!(matches!(err, ConfigError::OutOfRange { .. }), "{value}");
             assert!(err.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn quality_limits_are_on_their_real_scales() {
+        for (name, value) in [(env::MIN_CONFIDENCE, "0.9"), (env::MAX_POSE, "200")] {
+            let err = QualityConfig::from_lookup(lookup(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn guard_settings_are_whole_numbers_in_range() {
+        let g = GuardConfig::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(g, GuardConfig::default());
+        assert_eq!(
+            (g.max_failed_attempts, g.lockout_ms, g.denial_floor_ms),
+            (5, 900_000, 1_500)
+        );
+        let g = GuardConfig::from_lookup(lookup(&[(env::LOCKOUT_SECONDS, "3")])).unwrap();
+        assert_eq!(g.lockout_ms, 3_000);
+        for (name, value) in [
+            (env::MAX_FAILED_ATTEMPTS, "0"),
+            (env::MAX_FAILED_ATTEMPTS, "2.5"),
+            (env::LOCKOUT_SECONDS, "86401"),
+        ] {
+            assert!(GuardConfig::from_lookup(lookup(&[(name, value)])).is_err());
+        }
+        assert_eq!(max_faces_per_user(lookup(&[])).unwrap(), 5);
+        assert!(max_faces_per_user(lookup(&[(env::MAX_FACES_PER_USER, "21")])).is_err());
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct DetectFacesRequest {
     /// The register-idcard flow needs a card; the others must not fail for lack of one.
     #[serde(default)]
     pub require_id_card: bool,
+    /// Auth and update: count this attempt against the UserId's lockout before any face is looked at.
+    #[serde(default)]
+    pub guard: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +59,9 @@ pub struct SearchFacesRequest {
     pub user_id: String,
     pub image: String,
     pub purpose: SearchPurpose,
+    /// When the flow started (`$$.Execution.StartTime`): a denial is answered no sooner than the floor after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +83,9 @@ pub struct CompareFacesRequest {
     /// flow can fall back to a collection search.
     #[serde(default)]
     pub require_match: bool,
+    /// When the flow started (`$$.Execution.StartTime`), for the denial floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,12 +119,20 @@ pub struct ExtractIdCardRequest {
     pub id_card: String,
 }
 
+/// What was read from an ID card, kept apart from the caller's Properties: callers can neither set nor
+/// overwrite it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ExtractIdCardResult {
+pub struct IdCardData {
     /// Normalised card fields (see [`crate::idcard::FIELDS`]).
     pub fields: IdCardFields,
+    /// `analyze-id` or `detect-text`.
+    pub method: String,
+    /// When it was read (RFC 3339).
+    pub read_at: String,
 }
+
+pub type ExtractIdCardResult = IdCardData;
 
 /// Whether `index-face` creates a user or adds a face to an existing one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,9 +153,9 @@ pub struct IndexFaceRequest {
     pub properties: Option<Properties>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_card: Option<String>,
-    /// Card fields from `extract-idcard`; they override caller Properties of the same name.
+    /// What `extract-idcard` read; stored apart from Properties.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_card_fields: Option<IdCardFields>,
+    pub id_card_data: Option<IdCardData>,
 }
 
 /// `Registered` or `Updated`, as the API answers.
@@ -154,7 +171,11 @@ pub struct IndexFaceResult {
     pub user_id: String,
     pub face_id: String,
     pub status: IndexStatus,
+    /// The caller's Properties as stored.
     pub properties: Properties,
+    /// The card's data as stored, when the user registered with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_card: Option<IdCardData>,
 }
 
 /// An object version written to the image bucket.

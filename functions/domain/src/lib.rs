@@ -6,6 +6,7 @@ pub mod clock;
 pub mod collections;
 pub mod config;
 pub mod events;
+pub mod guard;
 pub mod idcard;
 pub mod names;
 pub mod quality;

@@ -36,6 +36,10 @@ pub mod env {
     pub const MIN_SHARPNESS: &str = "RIV_MIN_SHARPNESS";
     pub const MIN_FACE_AREA: &str = "RIV_MIN_FACE_AREA";
     pub const ID_EXTRACTION: &str = "ID_EXTRACTION";
+    pub const MAX_FAILED_ATTEMPTS: &str = "RIV_MAX_FAILED_ATTEMPTS";
+    pub const LOCKOUT_SECONDS: &str = "RIV_LOCKOUT_SECONDS";
+    pub const DENIAL_FLOOR_MS: &str = "RIV_DENIAL_FLOOR_MS";
+    pub const MAX_FACES_PER_USER: &str = "RIV_MAX_FACES_PER_USER";
     /// Tests only: faults to inject, comma-separated (see `riv_lambda::faults`).
     pub const INJECT_FAULT: &str = "RIV_INJECT_FAULT";
 }
@@ -73,6 +77,20 @@ pub mod table {
     pub const MODE: &str = "Mode";
     /// The registration that won against this attempt (set by the winner's commit).
     pub const BEATEN_BY: &str = "BeatenBy";
+    /// Faces an update's commit removed to stay within the per-user cap (FaceId list, on the attempt).
+    pub const EVICTED: &str = "Evicted";
+
+    /// What was read from the ID card, apart from the caller's Properties (a map), how and when.
+    pub const ID_CARD_FIELDS: &str = "IdCardFields";
+    pub const ID_CARD_METHOD: &str = "IdCardMethod";
+    pub const ID_CARD_READ_AT: &str = "IdCardReadAt";
+
+    /// Failed-attempt counters live in their own partitions, `PK` = `GUARD#<UserId>`, `SK` = `GUARD`, whether
+    /// or not the UserId exists, so the lockout tells nobody who is registered.
+    pub const GUARD_PREFIX: &str = "GUARD#";
+    pub const GUARD_SK: &str = "GUARD";
+    pub const ATTEMPTS: &str = "Attempts";
+    pub const WINDOW_ENDS_AT_MS: &str = "WindowEndsAtMs";
 
     /// Partition key value for a user.
     pub fn user_pk(user_id: &str) -> String {
@@ -82,6 +100,11 @@ pub mod table {
     /// Partition key value for an attempt.
     pub fn attempt_pk(attempt_id: &str) -> String {
         format!("{ATTEMPT_PREFIX}{attempt_id}")
+    }
+
+    /// Partition key value for a user's failed-attempt counter.
+    pub fn guard_pk(user_id: &str) -> String {
+        format!("{GUARD_PREFIX}{user_id}")
     }
 
     /// Sort key value for one of a user's faces.

@@ -22,11 +22,12 @@ pub enum Reason {
     UserNotFound,
     UserAccessDenied,
     UpdateConflict,
+    TooManyAttempts,
     InternalError,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 17] = [
         Reason::InvalidRequest,
         Reason::NoFaceDetected,
         Reason::TooManyFaces,
@@ -42,6 +43,7 @@ impl Reason {
         Reason::UserNotFound,
         Reason::UserAccessDenied,
         Reason::UpdateConflict,
+        Reason::TooManyAttempts,
         Reason::InternalError,
     ];
 
@@ -63,6 +65,7 @@ impl Reason {
             Reason::UserNotFound => "UserNotFound",
             Reason::UserAccessDenied => "UserAccessDenied",
             Reason::UpdateConflict => "UpdateConflict",
+            Reason::TooManyAttempts => "TooManyAttempts",
             Reason::InternalError => "InternalError",
         }
     }
@@ -85,6 +88,7 @@ impl Reason {
             | Reason::FaceTooSmall
             | Reason::LowQuality
             | Reason::IdCardUnreadable => 422,
+            Reason::TooManyAttempts => 429,
             Reason::InternalError => 500,
         }
     }
@@ -143,6 +147,9 @@ pub enum Rejection {
     UserAccessDenied,
     #[error("user {0} was changed by another update at the same time, again and again: send the update again")]
     UpdateConflict(String),
+    /// The same message whether or not the UserId exists: a lockout must not tell who is registered.
+    #[error("too many failed attempts for this user: try again in {retry_after_seconds} s")]
+    TooManyAttempts { retry_after_seconds: u64 },
 }
 
 impl Rejection {
@@ -163,6 +170,7 @@ impl Rejection {
             Rejection::UserNotFound(_) => Reason::UserNotFound,
             Rejection::UserAccessDenied => Reason::UserAccessDenied,
             Rejection::UpdateConflict(_) => Reason::UpdateConflict,
+            Rejection::TooManyAttempts { .. } => Reason::TooManyAttempts,
         }
     }
 
@@ -200,6 +208,7 @@ mod tests {
             (Reason::UserNotFound, 404),
             (Reason::UserAccessDenied, 401),
             (Reason::UpdateConflict, 409),
+            (Reason::TooManyAttempts, 429),
             (Reason::InternalError, 500),
         ];
         for (reason, status) in table {

@@ -12,6 +12,11 @@ pub const MAX_IDCARD_BYTES: usize = 256 * 1024;
 /// Longest UserId.
 pub const MAX_USER_ID_LEN: usize = 128;
 pub const MAX_PROPERTIES: usize = 50;
+/// Properties a user keeps in all, whatever number of updates brought them.
+pub const MAX_STORED_PROPERTIES: usize = 100;
+/// Bytes of keys and values a user keeps in all: far below DynamoDB's 400 KB item, so a profile can never
+/// grow until every write of it fails.
+pub const MAX_STORED_PROPERTY_BYTES: usize = 32 * 1024;
 pub const MAX_PROPERTY_KEY_LEN: usize = 128;
 pub const MAX_PROPERTY_VALUE_LEN: usize = 1024;
 
@@ -122,6 +127,31 @@ pub fn properties(props: &BTreeMap<String, String>) -> Result<(), Rejection> {
                 "Properties value of {key} is longer than {MAX_PROPERTY_VALUE_LEN} characters"
             )));
         }
+        if is_reserved(key) {
+            return Err(Rejection::invalid(format!(
+                "Properties key {key} is reserved for data read from an ID card: choose another name"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Names only an ID card may set, in any letter case.
+pub fn is_reserved(key: &str) -> bool {
+    crate::idcard::FIELDS
+        .iter()
+        .any(|f| f.eq_ignore_ascii_case(key))
+}
+
+/// Checks what a user would keep after an update merges the caller's Properties into the stored ones.
+pub fn stored_properties(props: &BTreeMap<String, String>) -> Result<(), Rejection> {
+    let bytes: usize = props.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if props.len() > MAX_STORED_PROPERTIES || bytes > MAX_STORED_PROPERTY_BYTES {
+        return Err(Rejection::invalid(format!(
+            "the user would keep {} Properties of {bytes} bytes, at most {MAX_STORED_PROPERTIES} of \
+             {MAX_STORED_PROPERTY_BYTES} bytes in all are allowed: send fewer or shorter ones",
+            props.len()
+        )));
     }
     Ok(())
 }
@@ -211,5 +241,32 @@ mod tests {
         assert!(properties(&long_value).is_err());
         let many: BTreeMap<_, _> = (0..51).map(|i| (format!("k{i}"), String::new())).collect();
         assert!(properties(&many).is_err());
+    }
+
+    #[test]
+    fn card_field_names_are_reserved_in_any_case() {
+        for key in ["LAST_NAME", "last_name", "Document_Number"] {
+            let props: BTreeMap<_, _> = [(key.to_string(), "x".to_string())].into();
+            let err = properties(&props).unwrap_err();
+            assert!(err.to_string().contains("reserved"), "{err}");
+        }
+        let fine: BTreeMap<_, _> = [("LAST_NAME_X".to_string(), "x".to_string())].into();
+        assert!(properties(&fine).is_ok());
+    }
+
+    #[test]
+    fn what_a_user_keeps_is_bounded_in_count_and_bytes() {
+        let at_limit: BTreeMap<_, _> = (0..MAX_STORED_PROPERTIES)
+            .map(|i| (format!("k{i:03}"), "v".repeat(100)))
+            .collect();
+        assert!(stored_properties(&at_limit).is_ok());
+        let mut too_many = at_limit.clone();
+        too_many.insert("one-more".into(), String::new());
+        assert!(stored_properties(&too_many).is_err());
+        let too_big: BTreeMap<_, _> = (0..40)
+            .map(|i| (format!("k{i}"), "v".repeat(1000)))
+            .collect();
+        let err = stored_properties(&too_big).unwrap_err();
+        assert!(err.to_string().contains("bytes"), "{err}");
     }
 }

@@ -15,6 +15,7 @@ use crate::ports::*;
 use async_trait::async_trait;
 use riv_domain::attempt::AttemptStatus;
 use riv_domain::config::ConfigError;
+use riv_domain::guard::Counter;
 use riv_domain::names::env;
 use riv_domain::quality::DetectedFace;
 use std::collections::BTreeSet;
@@ -236,6 +237,28 @@ impl FaceRecords for FaultyRecords {
         self.roll("DeleteItem")?;
         self.inner.release_claim(user_id, attempt_id).await
     }
+
+    async fn guard_counter(&self, user_id: &str) -> Result<Option<Counter>, ServiceError> {
+        self.roll("GetItem")?;
+        self.inner.guard_counter(user_id).await
+    }
+
+    async fn store_guard_counter(
+        &self,
+        user_id: &str,
+        counter: &Counter,
+        expected: Option<&Counter>,
+    ) -> Result<(), ServiceError> {
+        self.roll("PutItem")?;
+        self.inner
+            .store_guard_counter(user_id, counter, expected)
+            .await
+    }
+
+    async fn clear_guard_counter(&self, user_id: &str) -> Result<(), ServiceError> {
+        self.roll("DeleteItem")?;
+        self.inner.clear_guard_counter(user_id).await
+    }
 }
 
 /// Fails the first DeleteFaces of each set of faces, then passes it through.
@@ -266,7 +289,7 @@ impl FaceEngine for DeleteFacesFailsOnce {
         &self,
         source: &[u8],
         target: &[u8],
-    ) -> Result<Option<f32>, ServiceError> {
+    ) -> Result<Option<Comparison>, ServiceError> {
         self.inner.compare_faces(source, target).await
     }
 

@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use riv_domain::attempt::{AttemptStatus, ProfileStatus};
-use riv_domain::events::{IndexMode, Properties, WrittenFace, WrittenObject};
+use riv_domain::events::{IdCardData, IndexMode, Properties, WrittenFace, WrittenObject};
+use riv_domain::guard::Counter;
 use riv_domain::idcard::AnalyzedField;
-use riv_domain::quality::DetectedFace;
+use riv_domain::quality::{BoundingBox, DetectedFace};
 use thiserror::Error;
 
 /// What kind of failure a service reported, as far as the handlers care.
@@ -57,6 +58,14 @@ pub struct FaceMatch {
     pub similarity: f32,
 }
 
+/// The best match of a CompareFaces call: how similar, and where each face is in its image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    pub similarity: f32,
+    pub source_box: Option<BoundingBox>,
+    pub target_box: Option<BoundingBox>,
+}
+
 /// Rekognition, as the handlers use it.
 #[async_trait]
 pub trait FaceEngine: Send + Sync {
@@ -70,13 +79,13 @@ pub trait FaceEngine: Send + Sync {
         threshold: f32,
         max_faces: i32,
     ) -> Result<Vec<FaceMatch>, ServiceError>;
-    /// The best similarity between the source's largest face and any face in the target; `None` when the
-    /// target holds no face.
+    /// The best match between the source's largest face and any face in the target; `None` when the target
+    /// holds no face.
     async fn compare_faces(
         &self,
         source: &[u8],
         target: &[u8],
-    ) -> Result<Option<f32>, ServiceError>;
+    ) -> Result<Option<Comparison>, ServiceError>;
     /// Indexes the largest face; `None` when no face was indexed.
     async fn index_face(
         &self,
@@ -120,6 +129,8 @@ pub struct Profile {
     pub status: ProfileStatus,
     pub properties: Properties,
     pub id_card: Option<WrittenObject>,
+    /// What was read from the card, apart from Properties.
+    pub id_card_data: Option<IdCardData>,
     /// The attempt that created it (for a claim: the registration holding it).
     pub attempt_id: String,
     pub created_at: String,
@@ -191,6 +202,9 @@ pub struct Commit {
     /// Faces of other users the contest passed over as unrecorded: (UserId, FaceId). The commit requires they
     /// still have no record, so one that became live meanwhile makes it lose its condition.
     pub passed_over: Vec<(String, String)>,
+    /// The user's oldest faces an update replaces to stay within the cap: their rows go in the same
+    /// transaction (each must still exist), their faces and images right after.
+    pub evict: Vec<FaceRecord>,
     pub now_ms: u64,
 }
 
@@ -226,4 +240,16 @@ pub trait FaceRecords: Send + Sync {
     ) -> Result<(), ServiceError>;
     /// Deletes the user's profile row if it is still this attempt's claim; anything else is left alone.
     async fn release_claim(&self, user_id: &str, attempt_id: &str) -> Result<(), ServiceError>;
+
+    /// The UserId's failed-attempt counter (see `riv_domain::guard`).
+    async fn guard_counter(&self, user_id: &str) -> Result<Option<Counter>, ServiceError>;
+    /// Replaces the counter if it is still `expected` (absent when `None`); `Conflict` otherwise.
+    async fn store_guard_counter(
+        &self,
+        user_id: &str,
+        counter: &Counter,
+        expected: Option<&Counter>,
+    ) -> Result<(), ServiceError>;
+    /// Removes the counter after a success; already gone is fine.
+    async fn clear_guard_counter(&self, user_id: &str) -> Result<(), ServiceError>;
 }

@@ -1,7 +1,7 @@
 //! [`FaceEngine`] over Amazon Rekognition.
 
 use super::classify;
-use crate::ports::{FaceEngine, FaceMatch, ServiceError, ServiceErrorKind};
+use crate::ports::{Comparison, FaceEngine, FaceMatch, ServiceError, ServiceErrorKind};
 use async_trait::async_trait;
 use aws_sdk_rekognition::primitives::Blob;
 use aws_sdk_rekognition::types::{Attribute, FaceDetail, Image, QualityFilter, TextTypes};
@@ -32,6 +32,15 @@ fn no_face_if_invalid_parameter(mut error: ServiceError) -> ServiceError {
         error.kind = ServiceErrorKind::NoFace;
     }
     error
+}
+
+fn bounding_box(b: &aws_sdk_rekognition::types::BoundingBox) -> quality::BoundingBox {
+    quality::BoundingBox {
+        width: b.width().unwrap_or(0.0),
+        height: b.height().unwrap_or(0.0),
+        left: b.left().unwrap_or(0.0),
+        top: b.top().unwrap_or(0.0),
+    }
 }
 
 pub(crate) fn detected_face(detail: &FaceDetail) -> DetectedFace {
@@ -115,7 +124,7 @@ impl FaceEngine for Rekognition {
         &self,
         source: &[u8],
         target: &[u8],
-    ) -> Result<Option<f32>, ServiceError> {
+    ) -> Result<Option<Comparison>, ServiceError> {
         // Threshold 0 puts every target face in FaceMatches, so the best similarity is known even for strangers.
         let out = self
             .client
@@ -126,12 +135,24 @@ impl FaceEngine for Rekognition {
             .send()
             .await
             .map_err(|e| no_face_if_invalid_parameter(classify(SERVICE, "CompareFaces", e)))?;
+        let source_box = out.source_image_face().and_then(|f| f.bounding_box()).map(bounding_box);
         let best = out
             .face_matches()
             .iter()
-            .filter_map(|m| m.similarity())
-            .max_by(f32::total_cmp);
-        Ok(best.or_else(|| (!out.unmatched_faces().is_empty()).then_some(0.0)))
+            .filter_map(|m| Some((m.similarity()?, m.face().and_then(|f| f.bounding_box()))))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(match best {
+            Some((similarity, target_box)) => Some(Comparison {
+                similarity,
+                source_box,
+                target_box: target_box.map(bounding_box),
+            }),
+            None => (!out.unmatched_faces().is_empty()).then_some(Comparison {
+                similarity: 0.0,
+                source_box,
+                target_box: None,
+            }),
+        })
     }
 
     async fn index_face(
@@ -290,7 +311,16 @@ mod tests {
         let two = mock!(Client::compare_faces).then_output(|| {
             CompareFacesOutput::builder()
                 .face_matches(CompareFacesMatch::builder().similarity(12.0).build())
-                .face_matches(CompareFacesMatch::builder().similarity(98.5).build())
+                .face_matches(
+                    CompareFacesMatch::builder()
+                        .similarity(98.5)
+                        .face(
+                            ComparedFace::builder()
+                                .bounding_box(BoundingBox::builder().left(0.4).build())
+                                .build(),
+                        )
+                        .build(),
+                )
                 .build()
         });
         let empty =
@@ -304,9 +334,12 @@ mod tests {
             aws_sdk_rekognition,
             [&two, &empty, &unmatched]
         ));
-        assert_eq!(engine.compare_faces(b"a", b"b").await.unwrap(), Some(98.5));
+        let similarity = |c: Option<Comparison>| c.map(|c| c.similarity);
+        let best = engine.compare_faces(b"a", b"b").await.unwrap();
+        assert_eq!(similarity(best), Some(98.5));
         assert_eq!(engine.compare_faces(b"a", b"b").await.unwrap(), None);
-        assert_eq!(engine.compare_faces(b"a", b"b").await.unwrap(), Some(0.0));
+        let stranger = engine.compare_faces(b"a", b"b").await.unwrap();
+        assert_eq!(similarity(stranger), Some(0.0));
     }
 
     #[tokio::test]

@@ -18,6 +18,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         images: Arc::new(S3Images::new(clients.s3, bucket)),
         records: faults.records(Arc::new(DynamoRecords::new(clients.dynamodb, table))),
         matching: setting(config::MatchConfig::from_lookup(process_env))?,
+        guard: setting(config::GuardConfig::from_lookup(process_env))?,
+        max_faces: setting(config::max_faces_per_user(process_env))?,
     };
     runtime::serve(|request| handler.handle(request)).await
 }

@@ -1,6 +1,7 @@
-//! `detect-faces` Lambda: the selfie quality gate.
+//! `detect-faces` Lambda: request validation, the lockout and the selfie quality gate.
 
 use riv_domain::config::{self, process_env};
+use riv_domain::names::env;
 use riv_lambda::aws::*;
 use riv_lambda::runtime::{self, setting};
 use std::sync::Arc;
@@ -9,9 +10,12 @@ use std::sync::Arc;
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_tracing();
     let clients = Clients::from_env().await;
+    let table = setting(config::required(&process_env, env::TABLE_NAME))?;
     let handler = riv_lambda::handlers::detect_faces::DetectFaces {
         faces: Arc::new(Rekognition::new(clients.rekognition)),
+        records: Arc::new(DynamoRecords::new(clients.dynamodb, table)),
         config: setting(config::QualityConfig::from_lookup(process_env))?,
+        guard: setting(config::GuardConfig::from_lookup(process_env))?,
     };
     runtime::serve(|request| handler.handle(request)).await
 }

@@ -19,6 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         records: faults.records(Arc::new(DynamoRecords::new(clients.dynamodb, table))),
         collections: setting(config::CollectionConfig::from_lookup(process_env))?,
         matching: setting(config::MatchConfig::from_lookup(process_env))?,
+        max_faces: setting(config::max_faces_per_user(process_env))?,
         faults,
     };
     runtime::serve(|request| handler.handle(request)).await

@@ -18,6 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         records: faults.records(Arc::new(DynamoRecords::new(clients.dynamodb, table))),
         collections: setting(config::CollectionConfig::from_lookup(process_env))?,
         matching: setting(config::MatchConfig::from_lookup(process_env))?,
+        guard: setting(config::GuardConfig::from_lookup(process_env))?,
     };
     runtime::serve(|request| handler.handle(request)).await
 }

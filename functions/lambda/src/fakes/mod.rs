@@ -21,6 +21,8 @@ const PNG_MAGIC: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
 /// An identity whose photos hold no face.
 pub const NOBODY: &str = "nobody";
 pub const SAME_PERSON: f32 = 99.5;
+/// Two copies of one photo.
+pub const SAME_SHOT: f32 = 100.0;
 pub const STRANGER: f32 = 10.0;
 
 /// A fake photo of `identity` (`"ann#2"` is a second shot of ann).
@@ -73,9 +75,17 @@ pub fn good_face() -> DetectedFace {
 /// Operations that fail on demand, shared by every fake: each armed operation succeeds a set number of times
 /// more, then fails until healed.
 #[derive(Default)]
-pub struct Faults(Mutex<HashMap<&'static str, usize>>);
+pub struct Faults(
+    Mutex<HashMap<&'static str, usize>>,
+    Mutex<HashMap<&'static str, usize>>,
+);
 
 impl Faults {
+    /// How often `operation` was called, failed calls included.
+    pub fn calls(&self, operation: &'static str) -> usize {
+        self.1.lock().unwrap().get(operation).copied().unwrap_or(0)
+    }
+
     pub fn fail(&self, operation: &'static str) {
         self.fail_after(operation, 0);
     }
@@ -89,6 +99,7 @@ impl Faults {
     }
 
     fn check(&self, service: &'static str, operation: &'static str) -> Result<(), ServiceError> {
+        *self.1.lock().unwrap().entry(operation).or_default() += 1;
         match self.0.lock().unwrap().get_mut(operation) {
             Some(0) => Err(ServiceError::new(
                 service,
@@ -124,6 +135,10 @@ pub struct FakeFaces {
 }
 
 impl FakeFaces {
+    pub fn calls(&self, operation: &'static str) -> usize {
+        self.faults.calls(operation)
+    }
+
     pub fn with_collections(names: &[&str]) -> Self {
         let faces = FakeFaces::default();
         for name in names {
@@ -249,20 +264,30 @@ impl FaceEngine for FakeFaces {
         &self,
         source: &[u8],
         target: &[u8],
-    ) -> Result<Option<f32>, ServiceError> {
+    ) -> Result<Option<Comparison>, ServiceError> {
         self.faults.check(REKOGNITION, "CompareFaces")?;
-        if self.faces_in(source).is_empty() {
+        let Some(source_face) = self.faces_in(source).first().cloned() else {
             return Err(ServiceError::new(
                 REKOGNITION,
                 "CompareFaces",
                 ServiceErrorKind::NoFace,
                 "no face in source",
             ));
-        }
-        if self.faces_in(target).is_empty() {
+        };
+        let Some(target_face) = self.faces_in(target).first().cloned() else {
             return Ok(None);
-        }
-        Ok(Some(Self::similarity(&identity(source), &identity(target))))
+        };
+        // The very same shot is as similar as it gets.
+        let similarity = if label(source) == label(target) {
+            SAME_SHOT
+        } else {
+            Self::similarity(&identity(source), &identity(target))
+        };
+        Ok(Some(Comparison {
+            similarity,
+            source_box: Some(source_face.bounding_box),
+            target_box: Some(target_face.bounding_box),
+        }))
     }
 
     async fn index_face(

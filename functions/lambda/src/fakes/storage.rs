@@ -5,6 +5,7 @@ use crate::ports::*;
 use async_trait::async_trait;
 use riv_domain::attempt::{AttemptStatus, ProfileStatus};
 use riv_domain::events::WrittenObject;
+use riv_domain::guard::Counter;
 use riv_domain::names::table;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -86,6 +87,7 @@ pub enum Row {
     Profile(Profile),
     Face(FaceRecord),
     Attempt(Attempt),
+    Guard(Counter),
 }
 
 /// The face table, keyed by (PK, SK), with the same conditions as the DynamoDB adapter.
@@ -111,15 +113,27 @@ fn attempt_key(attempt_id: &str) -> (String, String) {
     (table::attempt_pk(attempt_id), table::ATTEMPT_SK.to_string())
 }
 
+fn guard_key(user_id: &str) -> (String, String) {
+    (table::guard_pk(user_id), table::GUARD_SK.to_string())
+}
+
 impl FakeRecords {
-    /// Rows that are part of a user (profile and faces), not attempts.
+    /// Rows that are part of a user (profile and faces), not attempts or counters.
     pub fn row_count(&self) -> usize {
         self.rows
             .lock()
             .unwrap()
             .values()
-            .filter(|r| !matches!(r, Row::Attempt(_)))
+            .filter(|r| matches!(r, Row::Profile(_) | Row::Face(_)))
             .count()
+    }
+
+    /// The lockout counter of a UserId, as stored.
+    pub fn counter(&self, user_id: &str) -> Option<Counter> {
+        match self.rows.lock().unwrap().get(&guard_key(user_id)) {
+            Some(Row::Guard(c)) => Some(*c),
+            _ => None,
+        }
     }
 
     pub fn attempts(&self) -> Vec<Attempt> {
@@ -185,6 +199,7 @@ pub fn active_profile(user_id: &str) -> Profile {
         status: ProfileStatus::Active,
         properties: Default::default(),
         id_card: None,
+        id_card_data: None,
         attempt_id: "seeded".into(),
         created_at: "t".into(),
         version: 1,
@@ -234,7 +249,11 @@ fn commit_holds(rows: &mut Rows, c: &Commit) -> bool {
         .passed_over
         .iter()
         .all(|(user, face)| !rows.contains_key(&face_key(user, face)));
-    own && profile && face_free && defeatable && passed_over_unrecorded
+    let evictable = c
+        .evict
+        .iter()
+        .all(|f| rows.contains_key(&face_key(&f.user_id, &f.face.face_id)));
+    own && profile && face_free && defeatable && passed_over_unrecorded && evictable
 }
 
 const DYNAMODB: &str = "dynamodb";
@@ -345,6 +364,9 @@ impl FaceRecords for FakeRecords {
             face_key(&c.face.user_id, &c.face.face.face_id),
             Row::Face(c.face.clone()),
         );
+        for old in &c.evict {
+            rows.remove(&face_key(&old.user_id, &old.face.face_id));
+        }
         for d in &c.defeats {
             if let Some(a) = attempt_in(&mut rows, d) {
                 a.beaten_by = Some(c.attempt_id.clone());
@@ -377,6 +399,36 @@ impl FaceRecords for FakeRecords {
         {
             rows.remove(&profile_key(user_id));
         }
+        Ok(())
+    }
+
+    async fn guard_counter(&self, user_id: &str) -> Result<Option<Counter>, ServiceError> {
+        self.faults.check(DYNAMODB, "GetItem")?;
+        Ok(self.counter(user_id))
+    }
+
+    async fn store_guard_counter(
+        &self,
+        user_id: &str,
+        counter: &Counter,
+        expected: Option<&Counter>,
+    ) -> Result<(), ServiceError> {
+        self.faults.check(DYNAMODB, "PutItem")?;
+        let mut rows = self.rows.lock().unwrap();
+        let current = match rows.get(&guard_key(user_id)) {
+            Some(Row::Guard(c)) => Some(*c),
+            _ => None,
+        };
+        if current.as_ref() != expected {
+            return Err(conflict("PutItem", "the counter changed"));
+        }
+        rows.insert(guard_key(user_id), Row::Guard(*counter));
+        Ok(())
+    }
+
+    async fn clear_guard_counter(&self, user_id: &str) -> Result<(), ServiceError> {
+        self.faults.check(DYNAMODB, "DeleteItem")?;
+        self.rows.lock().unwrap().remove(&guard_key(user_id));
         Ok(())
     }
 }

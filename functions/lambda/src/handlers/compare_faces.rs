@@ -1,11 +1,13 @@
-//! `compare-faces`: the selfie against every face the user has stored; the best similarity decides.
+//! `compare-faces`: the selfie against the faces the user has stored (the newest, up to the per-user cap); the
+//! best similarity decides. An unknown UserId is a user without faces: nothing here tells the caller whether
+//! the UserId exists.
 
-use super::image_error;
+use super::{guard, image_error};
 use crate::ports::{FaceEngine, FaceRecords, ImageStore, ServiceErrorKind};
 use crate::HandlerError;
-use riv_domain::config::MatchConfig;
+use riv_domain::config::{GuardConfig, MatchConfig};
 use riv_domain::events::{CompareFacesRequest, CompareFacesResult};
-use riv_domain::{validate, Rejection};
+use riv_domain::validate;
 use std::sync::Arc;
 
 /// Stored faces compared at once: enough to hide latency, few enough not to trip Rekognition's TPS limit.
@@ -16,6 +18,9 @@ pub struct CompareFaces {
     pub images: Arc<dyn ImageStore>,
     pub records: Arc<dyn FaceRecords>,
     pub matching: MatchConfig,
+    pub guard: GuardConfig,
+    /// Faces compared at most: the per-user cap bounds the work one request can cause.
+    pub max_faces: usize,
 }
 
 impl CompareFaces {
@@ -25,12 +30,16 @@ impl CompareFaces {
     ) -> Result<CompareFacesResult, HandlerError> {
         let user_id = validate::user_id(&request.user_id)?;
         let selfie = validate::image("Image", &request.image, validate::MAX_SELFIE_BYTES)?;
-        // A claim of a registration still in progress is not a user yet.
+        // A claim of a registration still in progress is not a user yet; neither is an unknown UserId. Both
+        // have no faces to compare, and end where a wrong face ends.
         let profile = self.records.profile(user_id).await?;
-        if !profile.is_some_and(|p| p.is_active()) {
-            return Err(Rejection::UserNotFound(user_id.to_string()).into());
-        }
-        let stored = self.records.faces(user_id).await?;
+        let mut stored = if profile.is_some_and(|p| p.is_active()) {
+            self.records.faces(user_id).await?
+        } else {
+            Vec::new()
+        };
+        stored.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        stored.truncate(self.max_faces);
 
         let mut best: Option<(f32, String)> = None;
         for chunk in stored.chunks(PARALLEL_COMPARISONS) {
@@ -44,12 +53,12 @@ impl CompareFaces {
                     }
                     Err(e) => return Err(HandlerError::from(e)),
                 };
-                let similarity = self
+                let comparison = self
                     .faces
                     .compare_faces(&selfie.bytes, &target)
                     .await
                     .map_err(|e| image_error(e, "Image"))?;
-                Ok(similarity.map(|s| (s, record.face.face_id.clone())))
+                Ok(comparison.map(|c| (c.similarity, record.face.face_id.clone())))
             }))
             .await;
             for score in scores {
@@ -69,8 +78,13 @@ impl CompareFaces {
             matched,
             "compared with stored faces"
         );
-        if !matched && request.require_match {
-            return Err(Rejection::UserAccessDenied.into());
+        if matched {
+            guard::succeeded(&*self.records, user_id).await?;
+        } else if request.require_match {
+            return Err(
+                guard::deny_after_floor(request.started_at.as_deref(), self.guard.denial_floor_ms)
+                    .await,
+            );
         }
         Ok(CompareFacesResult {
             matched,
@@ -87,6 +101,7 @@ mod tests {
         active_profile, photo, photo_b64, written_face, FakeFaces, FakeRecords, FakeStore,
         SAME_PERSON, STRANGER,
     };
+    use riv_domain::guard::Counter;
     use crate::ports::FaceRecord;
     use riv_domain::attempt::ProfileStatus;
     use riv_domain::events::WrittenObject;
@@ -108,6 +123,11 @@ mod tests {
             images: images.clone(),
             records: records.clone(),
             matching: MatchConfig::default(),
+            guard: GuardConfig {
+                denial_floor_ms: 0,
+                ..GuardConfig::default()
+            },
+            max_faces: 5,
         };
         World {
             faces,
@@ -134,7 +154,7 @@ mod tests {
                         version_id: None,
                     },
                     attempt_id: "a".into(),
-                    created_at: "t".into(),
+                    created_at: format!("2026-12-01T00:00:0{i}Z"),
                 });
             }
         }
@@ -145,6 +165,7 @@ mod tests {
             user_id: user.into(),
             image: photo_b64(identity),
             require_match,
+            started_at: None,
         }
     }
 
@@ -186,14 +207,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unknown_user_is_not_found() {
+    async fn an_unknown_user_is_denied_like_a_wrong_face() {
         let w = world();
-        let err = w
+        w.register("ann", &["ann"]).await;
+        let unknown = w
+            .handler
+            .handle(request("ghost", "ghost", true))
+            .await
+            .unwrap_err();
+        let wrong = w
+            .handler
+            .handle(request("ann", "mallory", true))
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.reason(), Reason::UserAccessDenied);
+        assert_eq!(unknown.to_string(), wrong.to_string());
+        let r = w
             .handler
             .handle(request("ghost", "ghost", false))
             .await
-            .unwrap_err();
-        assert_eq!(err.reason(), Reason::UserNotFound);
+            .unwrap();
+        assert_eq!((r.matched, r.similarity), (false, 0.0));
     }
 
     #[tokio::test]
@@ -205,10 +239,49 @@ mod tests {
         });
         let err = w
             .handler
-            .handle(request("ann", "ann", false))
+            .handle(request("ann", "ann", true))
             .await
             .unwrap_err();
-        assert_eq!(err.reason(), Reason::UserNotFound);
+        assert_eq!(err.reason(), Reason::UserAccessDenied);
+    }
+
+    #[tokio::test]
+    async fn a_match_clears_the_lockout_counter_and_a_mismatch_does_not() {
+        let w = world();
+        w.register("ann", &["ann"]).await;
+        let counter = Counter {
+            attempts: 3,
+            window_ends_at_ms: u64::MAX,
+        };
+        w.records
+            .store_guard_counter("ann", &counter, None)
+            .await
+            .unwrap();
+        w.handler
+            .handle(request("ann", "mallory", false))
+            .await
+            .unwrap();
+        assert_eq!(w.records.counter("ann"), Some(counter));
+        w.handler
+            .handle(request("ann", "ann#2", false))
+            .await
+            .unwrap();
+        assert_eq!(w.records.counter("ann"), None);
+    }
+
+    #[tokio::test]
+    async fn only_the_newest_faces_up_to_the_cap_are_compared() {
+        let w = world();
+        // Seven faces, the oldest two of them ann's: beyond a cap of five, they are not looked at.
+        w.register("ann", &["ann#1", "ann#2", "x3", "x4", "x5", "x6", "x7"])
+            .await;
+        let r = w
+            .handler
+            .handle(request("ann", "ann#new", false))
+            .await
+            .unwrap();
+        assert!(!r.matched);
+        assert_eq!(w.faces.calls("CompareFaces"), 5);
     }
 
     #[tokio::test]

@@ -1,17 +1,21 @@
-//! `detect-faces`: validates the whole request up front (so bad input changes nothing anywhere) and runs the
-//! selfie quality gate.
+//! `detect-faces`: validates the whole request up front (so bad input changes nothing anywhere), counts an
+//! auth or update attempt against the UserId's lockout, and runs the selfie quality gate. Everything here is
+//! refused before the first Rekognition call.
 
-use super::image_error;
-use crate::ports::FaceEngine;
+use super::{guard, image_error};
+use crate::ports::{FaceEngine, FaceRecords};
 use crate::HandlerError;
-use riv_domain::config::QualityConfig;
+use riv_domain::config::{GuardConfig, QualityConfig};
 use riv_domain::events::{DetectFacesRequest, DetectFacesResult};
 use riv_domain::{quality, validate, Rejection};
 use std::sync::Arc;
 
 pub struct DetectFaces {
     pub faces: Arc<dyn FaceEngine>,
+    /// The lockout counters (auth and update ask for the guard).
+    pub records: Arc<dyn FaceRecords>,
     pub config: QualityConfig,
+    pub guard: GuardConfig,
 }
 
 impl DetectFaces {
@@ -24,7 +28,14 @@ impl DetectFaces {
         let image = validate::image("Image", &input.image, validate::MAX_SELFIE_BYTES)?;
         match &input.id_card {
             Some(card) => {
-                validate::image("IdCard", card, validate::MAX_IDCARD_BYTES)?;
+                let card = validate::image("IdCard", card, validate::MAX_IDCARD_BYTES)?;
+                // The cheapest refusal of a card that cannot be one, before any paid call.
+                if card.bytes == image.bytes {
+                    return Err(Rejection::invalid(
+                        "IdCard is the selfie itself: send a photo of the ID card",
+                    )
+                    .into());
+                }
             }
             None if request.require_id_card => {
                 return Err(
@@ -35,6 +46,9 @@ impl DetectFaces {
         }
         let properties = input.properties.unwrap_or_default();
         validate::properties(&properties)?;
+        if request.guard {
+            guard::admit(&*self.records, &input.user_id, &self.guard).await?;
+        }
         let faces = self
             .faces
             .detect_faces(&image.bytes)
@@ -49,7 +63,7 @@ impl DetectFaces {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{good_face, photo_b64, FakeFaces};
+    use crate::fakes::{good_face, photo_b64, FakeFaces, FakeRecords};
     use riv_domain::events::FlowInput;
     use riv_domain::quality::Attribute;
     use riv_domain::Reason;
@@ -58,7 +72,12 @@ mod tests {
         let faces = Arc::new(FakeFaces::default());
         let handler = DetectFaces {
             faces: faces.clone(),
+            records: Arc::new(FakeRecords::default()),
             config: QualityConfig::default(),
+            guard: GuardConfig {
+                max_failed_attempts: 2,
+                ..GuardConfig::default()
+            },
         };
         (faces, handler)
     }
@@ -75,6 +94,7 @@ mod tests {
         DetectFacesRequest {
             input: input(identity),
             require_id_card: false,
+            guard: false,
         }
     }
 
@@ -133,18 +153,60 @@ mod tests {
             image: "aGVsbG8=".into(),
             ..input("ann")
         };
-        let requests = [bad_user, bad_card, bad_props, not_image].map(|input| DetectFacesRequest {
+        let card_is_selfie = FlowInput {
+            id_card: Some(photo_b64("ann")),
+            ..input("ann")
+        };
+        let reserved = FlowInput {
+            properties: Some([("LAST_NAME".to_string(), "Lee".to_string())].into()),
+            ..input("ann")
+        };
+        let requests = [
+            bad_user,
+            bad_card,
+            bad_props,
+            not_image,
+            card_is_selfie,
+            reserved,
+        ]
+        .map(|input| DetectFacesRequest {
             input,
             require_id_card: false,
+            guard: true,
         });
         let no_card = DetectFacesRequest {
             input: input("ann"),
             require_id_card: true,
+            guard: false,
         };
         for req in requests.into_iter().chain([no_card]) {
             let err = h.handle(req).await.unwrap_err();
             assert_eq!(err.reason(), Reason::InvalidRequest, "{err}");
         }
+        // Bad input is refused before it could count against the lockout.
+        faces.faults.heal("DetectFaces");
+        let guarded = || DetectFacesRequest {
+            guard: true,
+            ..request("ann")
+        };
+        h.handle(guarded()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_locked_out_user_is_refused_before_rekognition() {
+        let (faces, h) = handler();
+        let guarded = || DetectFacesRequest {
+            guard: true,
+            ..request("ann")
+        };
+        h.handle(guarded()).await.unwrap();
+        h.handle(guarded()).await.unwrap();
+        faces.faults.fail("DetectFaces");
+        let err = h.handle(guarded()).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::TooManyAttempts);
+        // Registration is not guarded.
+        faces.faults.heal("DetectFaces");
+        h.handle(request("ann")).await.unwrap();
     }
 
     #[tokio::test]
@@ -157,6 +219,7 @@ mod tests {
             .handle(DetectFacesRequest {
                 input: with_card,
                 require_id_card: true,
+                guard: false,
             })
             .await
             .unwrap();

@@ -46,7 +46,11 @@ impl ExtractIdCard {
             fields = fields.len(),
             "ID card read"
         );
-        Ok(ExtractIdCardResult { fields })
+        Ok(ExtractIdCardResult {
+            fields,
+            method: self.mode.as_str().to_string(),
+            read_at: riv_domain::clock::now(false),
+        })
     }
 }
 

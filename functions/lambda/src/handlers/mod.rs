@@ -5,6 +5,7 @@ pub mod compare_faces;
 pub mod compare_idcard;
 pub mod detect_faces;
 pub mod extract_idcard;
+pub mod guard;
 pub mod index_face;
 pub mod rollback;
 pub mod search_faces;

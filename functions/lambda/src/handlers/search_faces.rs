@@ -1,11 +1,11 @@
 //! `search-faces`: the duplicate guard of registration (this face must belong to nobody yet, in any
 //! collection) and the fallback of authentication (the best match in the user's collection must be theirs).
 
-use super::image_error;
+use super::{guard, image_error};
 use crate::ports::{FaceEngine, FaceMatch, FaceRecords, ServiceError};
 use crate::HandlerError;
 use riv_domain::collections;
-use riv_domain::config::{CollectionConfig, MatchConfig};
+use riv_domain::config::{CollectionConfig, GuardConfig, MatchConfig};
 use riv_domain::events::{SearchFacesRequest, SearchFacesResult, SearchPurpose};
 use riv_domain::{validate, Rejection};
 use std::sync::Arc;
@@ -18,6 +18,7 @@ pub struct SearchFaces {
     pub records: Arc<dyn FaceRecords>,
     pub collections: CollectionConfig,
     pub matching: MatchConfig,
+    pub guard: GuardConfig,
 }
 
 impl SearchFaces {
@@ -28,12 +29,24 @@ impl SearchFaces {
         let user_id = validate::user_id(&request.user_id)?;
         let image = validate::image("Image", &request.image, validate::MAX_SELFIE_BYTES)?;
         match request.purpose {
-            SearchPurpose::DuplicateGuard => self.guard(user_id, &image.bytes).await,
-            SearchPurpose::Identify => self.identify(user_id, &image.bytes).await,
+            SearchPurpose::DuplicateGuard => self.duplicate_guard(user_id, &image.bytes).await,
+            SearchPurpose::Identify => {
+                let found = self.identify(user_id, &image.bytes).await;
+                match found {
+                    Err(e) if e.reason() == riv_domain::Reason::UserAccessDenied => Err(
+                        guard::deny_after_floor(
+                            request.started_at.as_deref(),
+                            self.guard.denial_floor_ms,
+                        )
+                        .await,
+                    ),
+                    other => other,
+                }
+            }
         }
     }
 
-    async fn guard(&self, user_id: &str, image: &[u8]) -> Result<SearchFacesResult, HandlerError> {
+    async fn duplicate_guard(&self, user_id: &str, image: &[u8]) -> Result<SearchFacesResult, HandlerError> {
         let threshold = self.matching.face_match_threshold;
         refuse_duplicates(
             &*self.faces,
@@ -71,6 +84,7 @@ impl SearchFaces {
         for candidate in &matches {
             match live_owner(&*self.records, candidate).await? {
                 Some(owner) if owner == user_id => {
+                    guard::succeeded(&*self.records, user_id).await?;
                     return Ok(SearchFacesResult {
                         matched: true,
                         face_id: Some(candidate.face_id.clone()),
@@ -186,6 +200,10 @@ mod tests {
                 count,
             },
             matching: MatchConfig::default(),
+            guard: GuardConfig {
+                denial_floor_ms: 0,
+                ..GuardConfig::default()
+            },
         };
         (World { faces, records }, h)
     }
@@ -195,6 +213,7 @@ mod tests {
             user_id: user.into(),
             image: photo_b64(identity),
             purpose,
+            started_at: None,
         }
     }
 

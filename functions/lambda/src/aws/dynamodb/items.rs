@@ -5,7 +5,8 @@ use super::build_error;
 use crate::ports::{Attempt, FaceRecord, Profile, ServiceError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use riv_domain::attempt::{AttemptStatus, ProfileStatus};
-use riv_domain::events::{IndexMode, Properties, WrittenFace, WrittenObject};
+use riv_domain::events::{IdCardData, IndexMode, Properties, WrittenFace, WrittenObject};
+use riv_domain::guard::Counter;
 use riv_domain::names::table as t;
 use std::collections::HashMap;
 
@@ -74,7 +75,40 @@ pub(crate) fn profile_item(p: &Profile) -> Item {
     if let Some(card) = &p.id_card {
         put_object_attrs(&mut row, t::ID_CARD_KEY, t::ID_CARD_VERSION, card);
     }
+    if let Some(data) = &p.id_card_data {
+        row.insert(t::ID_CARD_FIELDS.into(), properties_value(&data.fields));
+        row.insert(t::ID_CARD_METHOD.into(), s(&data.method));
+        row.insert(t::ID_CARD_READ_AT.into(), s(&data.read_at));
+    }
     row
+}
+
+pub(crate) fn guard_item(user_id: &str, c: &Counter) -> Item {
+    item([
+        (t::PK, s(t::guard_pk(user_id))),
+        (t::SK, s(t::GUARD_SK)),
+        (t::ATTEMPTS, n(c.attempts)),
+        (t::WINDOW_ENDS_AT_MS, n(c.window_ends_at_ms)),
+        (t::PURGE_AT, n(riv_domain::guard::purge_at(c))),
+    ])
+}
+
+pub(crate) fn parse_guard(item: &Item) -> Option<Counter> {
+    Some(Counter {
+        attempts: number(item, t::ATTEMPTS)?,
+        window_ends_at_ms: number(item, t::WINDOW_ENDS_AT_MS)?,
+    })
+}
+
+fn string_map(item: &Item, name: &str) -> Option<Properties> {
+    match item.get(name) {
+        Some(AttributeValue::M(map)) => Some(
+            map.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone())))
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 pub(crate) fn face_item(f: &FaceRecord) -> Item {
@@ -122,13 +156,12 @@ fn user_of(item: &Item) -> Option<String> {
 }
 
 pub(crate) fn parse_profile(item: &Item) -> Option<Profile> {
-    let properties = match item.get(t::PROPERTIES) {
-        Some(AttributeValue::M(map)) => map
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone())))
-            .collect(),
-        _ => Properties::new(),
-    };
+    let properties = string_map(item, t::PROPERTIES).unwrap_or_default();
+    let id_card_data = string_map(item, t::ID_CARD_FIELDS).map(|fields| IdCardData {
+        fields,
+        method: text(item, t::ID_CARD_METHOD).unwrap_or_default(),
+        read_at: text(item, t::ID_CARD_READ_AT).unwrap_or_default(),
+    });
     // Rows written before claims existed carry no status: they are live.
     let status = match text(item, t::STATUS) {
         Some(status) => ProfileStatus::parse(&status)?,
@@ -139,6 +172,7 @@ pub(crate) fn parse_profile(item: &Item) -> Option<Profile> {
         status,
         properties,
         id_card: object(item, t::ID_CARD_KEY, t::ID_CARD_VERSION),
+        id_card_data,
         attempt_id: text(item, t::ATTEMPT_ID).unwrap_or_default(),
         created_at: text(item, t::CREATED_AT).unwrap_or_default(),
         version: number(item, t::VERSION).unwrap_or(0),

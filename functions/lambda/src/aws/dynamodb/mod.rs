@@ -8,9 +8,10 @@ use crate::ports::{
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use riv_domain::attempt::{self, AttemptStatus, ProfileStatus};
+use riv_domain::guard::Counter;
 use riv_domain::names::table as t;
 
 mod items;
@@ -183,23 +184,42 @@ impl FaceRecords for DynamoRecords {
     }
 
     async fn commit(&self, c: &Commit) -> Result<(), ServiceError> {
+        let evicted: Vec<String> = c.evict.iter().map(|f| f.face.face_id.clone()).collect();
+        let mut set = "SET #status = :committed, #purge = :purge".to_string();
+        let mut condition =
+            Condition::new("#status = :pending AND #expires > :now AND attribute_not_exists(#beaten)")
+                .name("#status", t::STATUS)
+                .name("#expires", t::EXPIRES_AT_MS)
+                .name("#beaten", t::BEATEN_BY)
+                .name("#purge", t::PURGE_AT)
+                .value(":pending", s(AttemptStatus::Pending.as_str()))
+                .value(":committed", s(AttemptStatus::Committed.as_str()))
+                .value(":now", n(c.now_ms))
+                .value(":purge", n(attempt::purge_at(c.now_ms)));
+        if !evicted.is_empty() {
+            // Noted on the attempt so whoever finishes the removal (or audits it) knows what went.
+            set.push_str(", #evicted = :evicted");
+            condition = condition
+                .name("#evicted", t::EVICTED)
+                .value(":evicted", AttributeValue::Ss(evicted));
+        }
         let mut items = vec![update(
             &self.table,
             t::attempt_pk(&c.attempt_id),
             t::ATTEMPT_SK,
-            "SET #status = :committed, #purge = :purge",
-            Condition::new(
-                "#status = :pending AND #expires > :now AND attribute_not_exists(#beaten)",
-            )
-            .name("#status", t::STATUS)
-            .name("#expires", t::EXPIRES_AT_MS)
-            .name("#beaten", t::BEATEN_BY)
-            .name("#purge", t::PURGE_AT)
-            .value(":pending", s(AttemptStatus::Pending.as_str()))
-            .value(":committed", s(AttemptStatus::Committed.as_str()))
-            .value(":now", n(c.now_ms))
-            .value(":purge", n(attempt::purge_at(c.now_ms))),
+            &set,
+            condition,
         )?];
+        for old in &c.evict {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key(t::PK, s(t::user_pk(&old.user_id)))
+                .key(t::SK, s(t::face_sk(&old.face.face_id)))
+                .condition_expression("attribute_exists(PK)")
+                .build()
+                .map_err(|e| build_error("TransactWriteItems", e))?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
         items.push(match &c.profile {
             ProfileChange::Create(profile) => put(
                 &self.table,
@@ -323,6 +343,50 @@ impl FaceRecords for DynamoRecords {
             },
         }
     }
+
+    async fn guard_counter(&self, user_id: &str) -> Result<Option<Counter>, ServiceError> {
+        let row = self.get(t::guard_pk(user_id), t::GUARD_SK).await?;
+        Ok(row.as_ref().and_then(parse_guard))
+    }
+
+    async fn store_guard_counter(
+        &self,
+        user_id: &str,
+        counter: &Counter,
+        expected: Option<&Counter>,
+    ) -> Result<(), ServiceError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(guard_item(user_id, counter)));
+        let request = match expected {
+            None => request.condition_expression("attribute_not_exists(PK)"),
+            Some(old) => request
+                .condition_expression("#attempts = :attempts AND #window = :window")
+                .expression_attribute_names("#attempts", t::ATTEMPTS)
+                .expression_attribute_names("#window", t::WINDOW_ENDS_AT_MS)
+                .expression_attribute_values(":attempts", n(old.attempts))
+                .expression_attribute_values(":window", n(old.window_ends_at_ms)),
+        };
+        request
+            .send()
+            .await
+            .map_err(|e| classify(SERVICE, "PutItem", e))?;
+        Ok(())
+    }
+
+    async fn clear_guard_counter(&self, user_id: &str) -> Result<(), ServiceError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(t::PK, s(t::guard_pk(user_id)))
+            .key(t::SK, s(t::GUARD_SK))
+            .send()
+            .await
+            .map_err(|e| classify(SERVICE, "DeleteItem", e))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -345,6 +409,11 @@ mod tests {
             id_card: Some(WrittenObject {
                 key: "idcards/ann@x.com/a.png".into(),
                 version_id: Some("v1".into()),
+            }),
+            id_card_data: Some(riv_domain::events::IdCardData {
+                fields: [("LAST_NAME".to_string(), "LEE".to_string())].into(),
+                method: "analyze-id".into(),
+                read_at: "2026-11-26T00:00:00Z".into(),
             }),
             attempt_id: "a1".into(),
             created_at: "2026-11-26T00:00:00Z".into(),
@@ -491,6 +560,7 @@ mod tests {
             },
             defeats: vec!["a9".into()],
             passed_over: Vec::new(),
+            evict: Vec::new(),
             now_ms: 5,
         };
         records.commit(&commit).await.unwrap();

@@ -22,7 +22,8 @@ use crate::HandlerError;
 use riv_domain::attempt::{self, AttemptStatus, ProfileStatus};
 use riv_domain::config::{CollectionConfig, MatchConfig};
 use riv_domain::events::{
-    IndexFaceRequest, IndexFaceResult, IndexMode, IndexStatus, Properties, WrittenFace,
+    IdCardData, IndexFaceRequest, IndexFaceResult, IndexMode, IndexStatus, Properties,
+    WrittenFace, WrittenObject,
 };
 use riv_domain::names::bucket;
 use riv_domain::validate::Image;
@@ -40,6 +41,8 @@ pub struct IndexFace {
     pub records: Arc<dyn FaceRecords>,
     pub collections: CollectionConfig,
     pub matching: MatchConfig,
+    /// Faces a user keeps: an update beyond it replaces the oldest.
+    pub max_faces: usize,
     /// Crash points for tests (`InjectFault`); empty in any real deployment.
     pub faults: Faults,
 }
@@ -59,6 +62,7 @@ struct Checked {
     selfie: Image,
     card: Option<Image>,
     properties: Properties,
+    id_card_data: Option<IdCardData>,
 }
 
 impl IndexFace {
@@ -103,6 +107,7 @@ impl IndexFace {
                 status: ProfileStatus::Pending,
                 properties: Properties::new(),
                 id_card: None,
+                id_card_data: None,
                 attempt_id: checked.attempt_id.clone(),
                 created_at: now.clone(),
                 version: 0,
@@ -149,13 +154,16 @@ impl IndexFace {
             Some(card) => Some(validate::image("IdCard", card, validate::MAX_IDCARD_BYTES)?),
             None => None,
         };
-        let mut properties = request.properties.unwrap_or_default();
+        let properties = request.properties.unwrap_or_default();
         validate::properties(&properties)?;
         if request.attempt_id.trim().is_empty() {
             return Err(Rejection::invalid("AttemptId is empty").into());
         }
-        // Verified card data wins over what the caller typed.
-        properties.extend(request.id_card_fields.unwrap_or_default());
+        // Card data comes with a card, and only to a registration: an update never touches it.
+        let id_card_data = match (&card, request.mode) {
+            (Some(_), IndexMode::Register) => request.id_card_data,
+            _ => None,
+        };
         Ok(Checked {
             user_id,
             mode: request.mode,
@@ -163,6 +171,7 @@ impl IndexFace {
             selfie,
             card,
             properties,
+            id_card_data,
         })
     }
 
@@ -224,7 +233,8 @@ impl IndexFace {
         self.faults
             .crash_at(Fault::CrashAfterS3Write, &checked.user_id);
 
-        let now = riv_domain::clock::now(false);
+        // Milliseconds: the per-user cap replaces the oldest face, so order within a second matters.
+        let now = riv_domain::clock::now(true);
         let face = FaceRecord {
             user_id: checked.user_id.clone(),
             face: WrittenFace {
@@ -236,31 +246,38 @@ impl IndexFace {
             created_at: now.clone(),
         };
         for _ in 0..COMMIT_TRIES {
-            let (change, properties) = match &profile {
+            let (change, properties, id_card_data) = match &profile {
                 None => {
                     let created = Profile {
                         user_id: checked.user_id.clone(),
                         status: ProfileStatus::Active,
                         properties: checked.properties.clone(),
                         id_card: id_card.clone(),
+                        id_card_data: checked.id_card_data.clone(),
                         attempt_id: attempt.attempt_id.clone(),
                         created_at: now.clone(),
                         version: 1,
                         expires_at_ms: 0,
                     };
-                    (ProfileChange::Create(created), checked.properties.clone())
+                    let data = created.id_card_data.clone();
+                    (ProfileChange::Create(created), checked.properties.clone(), data)
                 }
                 Some(current) => {
                     // The caller's keys over what is stored now: a concurrent update's keys survive.
                     let mut merged = current.properties.clone();
                     merged.extend(checked.properties.clone());
+                    validate::stored_properties(&merged)?;
                     let change = ProfileChange::Update {
                         properties: merged.clone(),
                         expected_version: current.version,
                         updated_at: now.clone(),
                     };
-                    (change, merged)
+                    (change, merged, current.id_card_data.clone())
                 }
+            };
+            let evict = match checked.mode {
+                IndexMode::Update => self.oldest_beyond_cap(&checked.user_id).await?,
+                IndexMode::Register => Vec::new(),
             };
             let commit = Commit {
                 attempt_id: attempt.attempt_id.clone(),
@@ -268,11 +285,13 @@ impl IndexFace {
                 profile: change,
                 defeats: contest.defeats.clone(),
                 passed_over: contest.passed_over.clone(),
+                evict,
                 now_ms: attempt::now_ms(),
             };
             match self.records.commit(&commit).await {
                 Ok(()) => {
                     attempt.status = AttemptStatus::Committed;
+                    self.remove_evicted(&commit.evict).await;
                     return Ok(IndexFaceResult {
                         user_id: checked.user_id.clone(),
                         face_id,
@@ -281,6 +300,7 @@ impl IndexFace {
                             IndexMode::Update => IndexStatus::Updated,
                         },
                         properties,
+                        id_card: id_card_data,
                     });
                 }
                 Err(e) if e.kind == ServiceErrorKind::Conflict => {
@@ -401,6 +421,37 @@ impl IndexFace {
         }
     }
 
+    /// The user's oldest faces that must go so that, with the new one, at most `max_faces` remain.
+    async fn oldest_beyond_cap(&self, user_id: &str) -> Result<Vec<FaceRecord>, HandlerError> {
+        let mut faces = self.records.faces(user_id).await?;
+        let excess = (faces.len() + 1).saturating_sub(self.max_faces);
+        faces.sort_by(|a, b| {
+            (a.created_at.as_str(), a.face.face_id.as_str())
+                .cmp(&(b.created_at.as_str(), b.face.face_id.as_str()))
+        });
+        faces.truncate(excess);
+        Ok(faces)
+    }
+
+    /// Removes the faces and images of records the commit deleted. Their rows are gone, so they can no longer
+    /// authenticate anyone; what fails here is an orphan the reconciler finds and removes.
+    async fn remove_evicted(&self, evicted: &[FaceRecord]) {
+        for old in evicted {
+            tracing::info!(face_id = %old.face.face_id, "replaced the oldest face (per-user cap)");
+            let face_ids = [old.face.face_id.clone()];
+            if let Err(e) = self.faces.delete_faces(&old.face.collection, &face_ids).await {
+                tracing::error!(error = %e, face_id = %old.face.face_id, "evicted face left in the collection; reconcile removes it");
+            }
+            let every_version = WrittenObject {
+                key: old.image.key.clone(),
+                version_id: None,
+            };
+            if let Err(e) = self.images.delete(&every_version).await {
+                tracing::error!(error = %e, key = %old.image.key, "evicted image left in the bucket; reconcile removes it");
+            }
+        }
+    }
+
     /// The answer of an attempt that committed on an earlier try.
     async fn replay(&self, done: &Attempt) -> Result<IndexFaceResult, HandlerError> {
         let profile = self.live_profile(&done.user_id).await?;
@@ -412,6 +463,7 @@ impl IndexFace {
                 IndexMode::Update => IndexStatus::Updated,
             },
             properties: profile.properties,
+            id_card: profile.id_card_data,
         })
     }
 }

@@ -24,6 +24,7 @@ fn world() -> World {
             count: 1,
         },
         matching: MatchConfig::default(),
+        max_faces: 3,
         faults: Faults::default(),
     };
     World {
@@ -57,7 +58,7 @@ fn register(user: &str, identity: &str) -> IndexFaceRequest {
         attempt_id: format!("attempt-{user}-{identity}"),
         properties: Some([("dept".to_string(), "sales".to_string())].into()),
         id_card: None,
-        id_card_fields: None,
+        id_card_data: None,
     }
 }
 
@@ -98,20 +99,101 @@ async fn registration_commits_face_image_rows_and_attempt() {
         .is_some());
 }
 
+fn card_data() -> IdCardData {
+    IdCardData {
+        fields: [("LAST_NAME".to_string(), "LEE".to_string())].into(),
+        method: "analyze-id".into(),
+        read_at: "2026-12-02T00:00:00Z".into(),
+    }
+}
+
 #[tokio::test]
-async fn card_fields_override_caller_properties_and_the_card_is_stored() {
+async fn card_data_is_kept_apart_from_properties_and_survives_updates() {
     let w = world();
     let mut req = register("ann", "ann");
-    req.properties = Some([("LAST_NAME".to_string(), "typed".to_string())].into());
     req.id_card = Some(photo_b64("ann#card"));
-    req.id_card_fields = Some([("LAST_NAME".to_string(), "LEE".to_string())].into());
+    req.id_card_data = Some(card_data());
     let attempt = req.attempt_id.clone();
     let r = w.handler.handle(req).await.unwrap();
-    assert_eq!(r.properties["LAST_NAME"], "LEE");
+    assert_eq!(r.id_card, Some(card_data()));
+    assert!(!r.properties.contains_key("LAST_NAME"));
     assert!(w
         .images
         .keys()
         .contains(&format!("idcards/ann/{attempt}.png")));
+
+    // An update cannot name a card field, and carries no card data of its own even if handed some.
+    let mut reserved = update("ann", "ann#2", "LAST_NAME");
+    reserved.attempt_id = "u1".into();
+    let err = w.handler.handle(reserved).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::InvalidRequest);
+    let mut sneaky = update("ann", "ann#3", "dept");
+    sneaky.attempt_id = "u2".into();
+    sneaky.id_card_data = Some(IdCardData {
+        fields: [("LAST_NAME".to_string(), "EVIL".to_string())].into(),
+        ..card_data()
+    });
+    let r = w.handler.handle(sneaky).await.unwrap();
+    assert_eq!(r.id_card, Some(card_data()));
+    let stored = w.records.profile("ann").await.unwrap().unwrap();
+    assert_eq!(stored.id_card_data, Some(card_data()));
+}
+
+#[tokio::test]
+async fn an_update_beyond_the_cap_replaces_the_oldest_face() {
+    let w = world();
+    let first = w.handler.handle(register("ann", "ann")).await.unwrap();
+    let mut ids = vec![first.face_id.clone()];
+    for n in 2..=4 {
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        let mut req = update("ann", &format!("ann#{n}"), "dept");
+        req.attempt_id = format!("u{n}");
+        ids.push(w.handler.handle(req).await.unwrap().face_id);
+    }
+    let mut kept: Vec<String> = w
+        .records
+        .faces("ann")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.face.face_id)
+        .collect();
+    kept.sort();
+    let mut newest = ids[1..].to_vec();
+    newest.sort();
+    assert_eq!(kept, newest, "the first face went, the three newest stay");
+    assert_eq!(w.faces.face_count(), 3, "its face left the collection");
+    assert_eq!(w.images.keys().len(), 3, "and its image the bucket");
+    assert!(!w
+        .images
+        .keys()
+        .iter()
+        .any(|k| k.contains(&first.face_id)));
+}
+
+#[tokio::test]
+async fn stored_properties_are_capped_across_updates() {
+    let w = world();
+    w.handler.handle(register("ann", "ann")).await.unwrap();
+    // One from the registration, then 50 and 49: exactly the 100 a user may keep.
+    for (batch, count) in [(0, 50), (1, 49)] {
+        let mut req = update("ann", &format!("ann#{batch}"), "k");
+        req.attempt_id = format!("p{batch}");
+        req.properties = Some(
+            (0..count)
+                .map(|i| (format!("b{batch}-{i}"), "v".into()))
+                .collect(),
+        );
+        w.handler.handle(req).await.unwrap();
+    }
+    let before = w.records.profile("ann").await.unwrap().unwrap();
+    let mut req = update("ann", "ann#9", "one-too-many");
+    req.attempt_id = "p9".into();
+    let err = w.handler.handle(req).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::InvalidRequest);
+    assert!(err.to_string().contains("at most 100"), "{err}");
+    let after = w.records.profile("ann").await.unwrap().unwrap();
+    assert_eq!(after.properties, before.properties);
 }
 
 #[tokio::test]

@@ -1,0 +1,135 @@
+//! What auth and update share against a hostile caller: the per-UserId lockout (counted before any face is
+//! compared, cleared by a success) and the denial floor (a "no" takes as long for an unknown UserId as for a
+//! wrong face).
+
+use crate::ports::{FaceRecords, ServiceErrorKind};
+use crate::HandlerError;
+use riv_domain::config::GuardConfig;
+use riv_domain::guard::{self, Verdict};
+use riv_domain::{attempt, clock, Rejection};
+use std::time::Duration;
+
+/// Writes lost to a concurrent attempt of the same UserId before giving up.
+const COUNT_TRIES: usize = 8;
+
+/// Counts an attempt of `user_id`, or refuses it with `TooManyAttempts` while the UserId is locked out.
+pub async fn admit(
+    records: &dyn FaceRecords,
+    user_id: &str,
+    config: &GuardConfig,
+) -> Result<(), HandlerError> {
+    for _ in 0..COUNT_TRIES {
+        let current = records.guard_counter(user_id).await?;
+        let now = attempt::now_ms();
+        match guard::admit(current, now, config) {
+            Verdict::Locked { until_ms } => {
+                tracing::warn!(until_ms, "locked out: refused before any face was compared");
+                return Err(Rejection::TooManyAttempts {
+                    retry_after_seconds: guard::retry_after_seconds(until_ms, now),
+                }
+                .into());
+            }
+            Verdict::Admit(next) => {
+                match records
+                    .store_guard_counter(user_id, &next, current.as_ref())
+                    .await
+                {
+                    Ok(()) => {
+                        tracing::info!(attempts = next.attempts, "attempt counted");
+                        return Ok(());
+                    }
+                    Err(e) if e.kind == ServiceErrorKind::Conflict => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    // Only a storm of attempts on one UserId gets here: refusing it is the safe answer.
+    Err(Rejection::TooManyAttempts {
+        retry_after_seconds: 1,
+    }
+    .into())
+}
+
+/// A verified face clears the UserId's counter.
+pub async fn succeeded(records: &dyn FaceRecords, user_id: &str) -> Result<(), HandlerError> {
+    records.clear_guard_counter(user_id).await?;
+    Ok(())
+}
+
+/// Waits until `floor_ms` after the flow started, so that every denial takes at least that long whatever work
+/// led to it. Without a readable start time the floor counts from now, which only makes the wait longer.
+pub async fn deny_after_floor(started_at: Option<&str>, floor_ms: u64) -> HandlerError {
+    let now = attempt::now_ms();
+    let start = started_at.and_then(clock::parse_rfc3339_ms).unwrap_or_else(|| {
+        tracing::warn!(?started_at, "no usable flow start time; the floor counts from now");
+        now
+    });
+    let wait = (start + floor_ms).saturating_sub(now).min(floor_ms);
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    Rejection::UserAccessDenied.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::FakeRecords;
+    use riv_domain::Reason;
+
+    fn config() -> GuardConfig {
+        GuardConfig {
+            max_failed_attempts: 3,
+            lockout_ms: 60_000,
+            denial_floor_ms: 200,
+        }
+    }
+
+    #[tokio::test]
+    async fn attempts_are_counted_until_the_lockout_and_a_success_clears_them() {
+        let records = FakeRecords::default();
+        for n in 1..=3 {
+            admit(&records, "ann", &config()).await.unwrap();
+            assert_eq!(records.counter("ann").unwrap().attempts, n);
+        }
+        let err = admit(&records, "ann", &config()).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::TooManyAttempts);
+        assert!(err.to_string().contains("try again in"), "{err}");
+        // Another UserId, registered or not, has its own counter.
+        admit(&records, "nobody", &config()).await.unwrap();
+        succeeded(&records, "ann").await.unwrap();
+        assert_eq!(records.counter("ann"), None);
+        admit(&records, "ann", &config()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn concurrent_attempts_never_exceed_the_limit() {
+        let records = std::sync::Arc::new(FakeRecords::default());
+        let tries = (0..10).map(|_| {
+            let records = records.clone();
+            tokio::spawn(async move { admit(&*records, "ann", &config()).await.is_ok() })
+        });
+        let mut admitted = 0;
+        for t in tries {
+            admitted += usize::from(t.await.unwrap());
+        }
+        assert_eq!(admitted, 3);
+        assert_eq!(records.counter("ann").unwrap().attempts, 3);
+    }
+
+    #[tokio::test]
+    async fn a_denial_waits_for_the_floor_from_the_flow_start() {
+        let started = clock::rfc3339(
+            (attempt::now_ms() / 1000) as i64,
+            Some((attempt::now_ms() % 1000) as u32),
+        );
+        let t = std::time::Instant::now();
+        let err = deny_after_floor(Some(&started), 200).await;
+        assert_eq!(err.reason(), Reason::UserAccessDenied);
+        assert!(t.elapsed() >= Duration::from_millis(150), "{:?}", t.elapsed());
+        // A flow that already took longer than the floor is not delayed further.
+        let long_ago = clock::rfc3339(1_000, None);
+        let t = std::time::Instant::now();
+        deny_after_floor(Some(&long_ago), 200).await;
+        assert!(t.elapsed() < Duration::from_millis(100));
+    }
+}
