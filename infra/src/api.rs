@@ -17,6 +17,12 @@ pub const VALIDATOR: &str = "BodyValidator";
 /// Requests per second and burst for the whole stage.
 pub const THROTTLE_RATE: i64 = 50;
 pub const THROTTLE_BURST: i64 = 100;
+/// With `ApiKeyRequired=true`: what one key may send. A fifth of the stage, so one caller cannot use it all.
+pub const KEY_RATE: i64 = 10;
+pub const KEY_BURST: i64 = 20;
+pub const KEY_DAILY_QUOTA: i64 = 10_000;
+pub const API_KEY: &str = "ApiKey";
+pub const USAGE_PLAN: &str = "UsagePlan";
 
 const USER_ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$";
 
@@ -246,6 +252,14 @@ pub fn add(t: &mut Template) {
                     ("ResourceId", Expr::r(&resource)),
                     ("HttpMethod", Expr::from("POST")),
                     ("AuthorizationType", Expr::from("NONE")),
+                    (
+                        "ApiKeyRequired",
+                        Expr::iff(
+                            crate::stack::id::REQUIRES_API_KEY,
+                            Expr::Bool(true),
+                            Expr::Bool(false),
+                        ),
+                    ),
                     ("RequestValidatorId", Expr::r(VALIDATOR)),
                     (
                         "RequestModels",
@@ -303,4 +317,93 @@ pub fn add(t: &mut Template) {
         resource = resource.depends_on(method);
     }
     t.add(&deployment, resource);
+    api_keys(t, &deployment);
+}
+
+/// `ApiKeyRequired=true`: one key, on a usage plan that limits it per second and per day, and a contract-shaped
+/// answer for a missing or wrong key.
+fn api_keys(t: &mut Template, deployment: &str) {
+    use crate::stack::{id::REQUIRES_API_KEY, param::STAGE};
+    t.add(
+        API_KEY,
+        Resource::new(
+            "AWS::ApiGateway::ApiKey",
+            [
+                ("Enabled", Expr::Bool(true)),
+                ("Description", Expr::sub("Riv ${AWS::StackName} API key")),
+                ("Tags", crate::stack::stack_tags()),
+            ],
+        )
+        .when(REQUIRES_API_KEY),
+    );
+    t.add(
+        USAGE_PLAN,
+        Resource::new(
+            "AWS::ApiGateway::UsagePlan",
+            [
+                (
+                    "ApiStages",
+                    Expr::list([obj([("ApiId", Expr::r(API)), ("Stage", Expr::r(STAGE))])]),
+                ),
+                (
+                    "Throttle",
+                    obj([
+                        ("RateLimit", Expr::Int(KEY_RATE)),
+                        ("BurstLimit", Expr::Int(KEY_BURST)),
+                    ]),
+                ),
+                (
+                    "Quota",
+                    obj([
+                        ("Limit", Expr::Int(KEY_DAILY_QUOTA)),
+                        ("Period", Expr::from("DAY")),
+                    ]),
+                ),
+                ("Tags", crate::stack::stack_tags()),
+            ],
+        )
+        .depends_on(deployment)
+        .when(REQUIRES_API_KEY),
+    );
+    t.add(
+        "UsagePlanKey",
+        Resource::new(
+            "AWS::ApiGateway::UsagePlanKey",
+            [
+                ("KeyId", Expr::r(API_KEY)),
+                ("KeyType", Expr::from("API_KEY")),
+                ("UsagePlanId", Expr::r(USAGE_PLAN)),
+            ],
+        )
+        .when(REQUIRES_API_KEY),
+    );
+    t.add(
+        "InvalidApiKeyResponse",
+        Resource::new(
+            "AWS::ApiGateway::GatewayResponse",
+            [
+                ("RestApiId", Expr::r(API)),
+                ("ResponseType", Expr::from("INVALID_API_KEY")),
+                ("StatusCode", Expr::from("403")),
+                (
+                    "ResponseTemplates",
+                    obj([(
+                        "application/json",
+                        Expr::from(
+                            "{\"Reason\": \"InvalidApiKey\", \"Message\": \"send a valid key in the x-api-key header\"}",
+                        ),
+                    )]),
+                ),
+            ],
+        )
+        .when(REQUIRES_API_KEY),
+    );
+    t.outputs.insert(
+        "ApiKeyId".into(),
+        crate::model::Output {
+            description: "With ApiKeyRequired=true: the API key's id (its value: aws apigateway get-api-key --api-key <id> --include-value)".into(),
+            value: Expr::r(API_KEY),
+            condition: Some(REQUIRES_API_KEY.into()),
+        },
+    );
 }

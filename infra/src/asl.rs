@@ -79,7 +79,10 @@ pub struct Pass {
 #[serde(rename_all = "PascalCase")]
 pub struct ChoiceRule {
     pub variable: String,
-    pub boolean_equals: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boolean_equals: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub string_equals: Option<String>,
     pub next: String,
 }
 

@@ -5,7 +5,7 @@
 use crate::asl::{Catch, Choice, ChoiceRule, Fail, Pass, Retry, State, StateMachine, Task, Then};
 use crate::naming::{arn_variable, TOPIC_ARN_VARIABLE};
 use riv_domain::names::{function as f, route};
-use riv_domain::Rejection;
+use riv_domain::{Reason, Rejection};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -22,7 +22,25 @@ pub mod result {
     pub const ID_CARD_DATA: &str = "IdCardData";
     pub const INDEX: &str = "Index";
     pub const ERROR: &str = "Error";
+    pub const EVENT: &str = "SecurityEvent";
+}
+
+/// The security events published to the stack's topic (the `Event` field and message attribute).
+pub mod event {
+    /// A failed authentication or update: unknown UserId and wrong face alike.
     pub const LOGIN_FAILED: &str = "LoginFailed";
+    /// An attempt refused by the lockout.
+    pub const USER_LOCKED_OUT: &str = "UserLockedOut";
+    /// A registration whose face is already registered to another UserId.
+    pub const DUPLICATE_REGISTRATION: &str = "DuplicateRegistration";
+    /// A registration whose selfie does not match the ID card.
+    pub const ID_CARD_MISMATCH: &str = "IdCardMismatch";
+    pub const ALL: [&str; 4] = [
+        LOGIN_FAILED,
+        USER_LOCKED_OUT,
+        DUPLICATE_REGISTRATION,
+        ID_CARD_MISMATCH,
+    ];
 }
 
 const LAMBDA_TRANSIENT: [&str; 4] = [
@@ -116,6 +134,87 @@ fn detect_faces(require_id_card: bool, then: &str) -> State {
     )
 }
 
+/// Auth and update: the gate also counts the attempt against the UserId's lockout; a locked-out UserId is
+/// refused (429) before any face is looked at, and security operations hear of it.
+fn guarded_detect_faces(states: &mut BTreeMap<String, State>, then: &str) -> State {
+    security_event(
+        states,
+        "LockedOut",
+        event::USER_LOCKED_OUT,
+        Rejection::TooManyAttempts {
+            retry_after_seconds: 0,
+        }
+        .reason()
+        .as_str(),
+    );
+    with_catch(
+        lambda(
+            f::DETECT_FACES,
+            "Validate the request, count the attempt against the lockout, run the selfie quality gate",
+            json!({"Input.$": "$", "RequireIdCard": false, "Guard": true}),
+            result::QUALITY,
+            next(then),
+        ),
+        &[Reason::TooManyAttempts.as_str()],
+        result::ERROR,
+        "LockedOutEvent",
+    )
+}
+
+/// `<name>Event` → `Notify<name>` → `<name>`: builds the event from the error in `$.Error`, publishes it to the
+/// topic (a failed publish must not change the answer), then fails with that same error. The event carries
+/// the UserId, the reason, the time and the request id; never an image.
+fn security_event(states: &mut BTreeMap<String, State>, name: &str, event: &str, reason: &str) {
+    let (build, notify) = (format!("{name}Event"), format!("Notify{name}"));
+    states.insert(
+        build,
+        State::Pass(Pass {
+            comment: format!("The {event} event security operations receive ({reason})"),
+            parameters: json!({
+                "Event": event,
+                "UserId.$": "$.UserId",
+                "Reason.$": format!("$.{}.Error", result::ERROR),
+                "RequestId.$": "$$.Execution.Name",
+                "Execution.$": "$$.Execution.Id",
+                "At.$": "$$.State.EnteredTime",
+            }),
+            result_path: Some(at(result::EVENT)),
+            then: next(&notify),
+        }),
+    );
+    states.insert(
+        notify,
+        State::Task(Task {
+            comment: format!("Publish {event}; a failed publish must not change the answer"),
+            resource: "arn:aws:states:::sns:publish".into(),
+            parameters: json!({
+                "TopicArn": format!("${{{TOPIC_ARN_VARIABLE}}}"),
+                "Message.$": format!("States.JsonToString($.{})", result::EVENT),
+                "MessageAttributes": {"Event": {"DataType": "String", "StringValue": event}},
+            }),
+            // Not `null`: LocalStack's template engine cannot hold a null value.
+            result_path: at("Notified"),
+            retry: Vec::new(),
+            catch: vec![Catch {
+                error_equals: vec!["States.ALL".into()],
+                result_path: json!("$.NotifyError"),
+                next: name.to_string(),
+            }],
+            then: next(name),
+        }),
+    );
+    states.insert(
+        name.to_string(),
+        State::Fail(Fail {
+            comment: format!("Answer with the {reason} that raised the event"),
+            error: None,
+            cause: None,
+            error_path: Some(format!("$.{}.Error", result::ERROR)),
+            cause_path: Some(format!("$.{}.Cause", result::ERROR)),
+        }),
+    );
+}
+
 fn user_and_image() -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
     m.insert("UserId.$".into(), json!("$.UserId"));
@@ -144,7 +243,7 @@ fn index_face(
     });
     if with_card {
         params["IdCard.$"] = json!("$.IdCard");
-        params["IdCardFields.$"] = json!(format!("$.{}.Fields", result::ID_CARD_DATA));
+        params["IdCardData.$"] = json!(format!("$.{}", result::ID_CARD_DATA));
     }
     states.insert(
         "RollBack".into(),
@@ -154,7 +253,11 @@ fn index_face(
                 "Remove whatever this attempt wrote (found by its AttemptId)",
                 json!({"UserId.$": "$.UserId", "AttemptId.$": "$$.Execution.Name"}),
                 "Rollback",
-                next("Failed"),
+                next(if mode == "Register" {
+                    "RolledBack"
+                } else {
+                    "Failed"
+                }),
             ),
             &["States.ALL"],
             "RollbackError",
@@ -176,6 +279,30 @@ fn index_face(
             cause_path: None,
         }),
     );
+    if mode == "Register" {
+        // A racer with the same face under another UserId lost in the commit: as much a duplicate
+        // registration as one the guard caught.
+        states.insert(
+            "RolledBack".into(),
+            State::Choice(Choice {
+                comment: "A duplicate face is a security event; anything else is reported as it is"
+                    .into(),
+                choices: vec![ChoiceRule {
+                    variable: format!("$.{}.Error", result::ERROR),
+                    boolean_equals: None,
+                    string_equals: Some(Reason::FaceAlreadyRegistered.as_str().into()),
+                    next: "LostRaceEvent".into(),
+                }],
+                default: "Failed".into(),
+            }),
+        );
+        security_event(
+            states,
+            "LostRace",
+            event::DUPLICATE_REGISTRATION,
+            Reason::FaceAlreadyRegistered.as_str(),
+        );
+    }
     states.insert(
         "Failed".into(),
         State::Fail(Fail {
@@ -200,7 +327,9 @@ fn index_face(
     )
 }
 
-fn indexed(with_properties: bool) -> Value {
+/// The answer of a write: with the caller's Properties as stored (update, register-idcard) and the card's
+/// data, labelled apart (register-idcard).
+fn indexed(with_properties: bool, with_card: bool) -> Value {
     let mut v = json!({
         "UserId.$": format!("$.{}.UserId", result::INDEX),
         "FaceId.$": format!("$.{}.FaceId", result::INDEX),
@@ -208,6 +337,9 @@ fn indexed(with_properties: bool) -> Value {
     });
     if with_properties {
         v["Properties.$"] = json!(format!("$.{}.Properties", result::INDEX));
+    }
+    if with_card {
+        v["IdCard.$"] = json!(format!("$.{}.IdCard", result::INDEX));
     }
     v
 }
@@ -221,25 +353,37 @@ fn machine(comment: &str, start: &str, states: BTreeMap<String, State>) -> State
     }
 }
 
-fn duplicate_guard(then: &str) -> State {
-    lambda(
-        f::SEARCH_FACES,
-        "Refuse a face that is already registered to anyone",
-        with(user_and_image(), json!({"Purpose": "DuplicateGuard"})),
-        result::DUPLICATES,
-        next(then),
+fn duplicate_guard(states: &mut BTreeMap<String, State>, then: &str) -> State {
+    security_event(
+        states,
+        "Duplicate",
+        event::DUPLICATE_REGISTRATION,
+        Reason::FaceAlreadyRegistered.as_str(),
+    );
+    with_catch(
+        lambda(
+            f::SEARCH_FACES,
+            "Refuse a face that is already registered to anyone",
+            with(user_and_image(), json!({"Purpose": "DuplicateGuard"})),
+            result::DUPLICATES,
+            next(then),
+        ),
+        &[Reason::FaceAlreadyRegistered.as_str()],
+        result::ERROR,
+        "DuplicateEvent",
     )
 }
 
 pub fn register() -> StateMachine {
     let mut s = BTreeMap::new();
     s.insert("DetectFaces".into(), detect_faces(false, "DuplicateGuard"));
-    s.insert("DuplicateGuard".into(), duplicate_guard("IndexFace"));
+    let guard = duplicate_guard(&mut s, "IndexFace");
+    s.insert("DuplicateGuard".into(), guard);
     let index = index_face("Register", false, &mut s, "Registered");
     s.insert("IndexFace".into(), index);
     s.insert(
         "Registered".into(),
-        pass_end("Answer the API", indexed(false)),
+        pass_end("Answer the API", indexed(false, false)),
     );
     machine("Register a user from a selfie", "DetectFaces", s)
 }
@@ -247,18 +391,27 @@ pub fn register() -> StateMachine {
 pub fn register_idcard() -> StateMachine {
     let mut s = BTreeMap::new();
     s.insert("DetectFaces".into(), detect_faces(true, "DuplicateGuard"));
-    s.insert(
-        "DuplicateGuard".into(),
-        duplicate_guard("CompareWithIdCard"),
+    let guard = duplicate_guard(&mut s, "CompareWithIdCard");
+    s.insert("DuplicateGuard".into(), guard);
+    security_event(
+        &mut s,
+        "CardMismatch",
+        event::ID_CARD_MISMATCH,
+        Reason::FaceNotMatchWithIdCard.as_str(),
     );
     s.insert(
         "CompareWithIdCard".into(),
-        lambda(
-            f::COMPARE_IDCARD,
-            "The selfie must show the person on the card",
-            with(user_and_image(), json!({"IdCard.$": "$.IdCard"})),
-            result::ID_CARD_MATCH,
-            next("ExtractIdCard"),
+        with_catch(
+            lambda(
+                f::COMPARE_IDCARD,
+                "The selfie must show the person on the card, and the card must not be the selfie",
+                with(user_and_image(), json!({"IdCard.$": "$.IdCard"})),
+                result::ID_CARD_MATCH,
+                next("ExtractIdCard"),
+            ),
+            &[Reason::FaceNotMatchWithIdCard.as_str()],
+            result::ERROR,
+            "CardMismatchEvent",
         ),
     );
     s.insert(
@@ -275,7 +428,7 @@ pub fn register_idcard() -> StateMachine {
     s.insert("IndexFace".into(), index);
     s.insert(
         "Registered".into(),
-        pass_end("Answer the API", indexed(true)),
+        pass_end("Answer the API", indexed(true, true)),
     );
     machine(
         "Register a user from a selfie and an ID card",
@@ -285,18 +438,18 @@ pub fn register_idcard() -> StateMachine {
 }
 
 pub fn auth() -> StateMachine {
-    let denied = Rejection::UserAccessDenied;
     let mut s = BTreeMap::new();
-    s.insert(
-        "DetectFaces".into(),
-        detect_faces(false, "CompareWithStoredFaces"),
-    );
+    let gate = guarded_detect_faces(&mut s, "CompareWithStoredFaces");
+    s.insert("DetectFaces".into(), gate);
     s.insert(
         "CompareWithStoredFaces".into(),
         lambda(
             f::COMPARE_FACES,
-            "Best similarity over the user's stored faces",
-            with(user_and_image(), json!({"RequireMatch": false})),
+            "Best similarity over the user's stored faces (none for an unknown UserId)",
+            with(
+                user_and_image(),
+                json!({"RequireMatch": false, "StartedAt.$": "$$.Execution.StartTime"}),
+            ),
             result::COMPARE,
             next("StoredFaceMatched"),
         ),
@@ -307,7 +460,8 @@ pub fn auth() -> StateMachine {
             comment: "Verified by a stored face, or fall back to the collection".into(),
             choices: vec![ChoiceRule {
                 variable: format!("$.{}.Matched", result::COMPARE),
-                boolean_equals: true,
+                boolean_equals: Some(true),
+                string_equals: None,
                 next: "Verified".into(),
             }],
             default: "SearchCollection".into(),
@@ -325,14 +479,17 @@ pub fn auth() -> StateMachine {
         with_catch(
             lambda(
                 f::SEARCH_FACES,
-                "The best match in the user's collection must be theirs",
-                with(user_and_image(), json!({"Purpose": "Identify"})),
+                "The best match in the user's collection must be theirs; a denial waits for the floor",
+                with(
+                    user_and_image(),
+                    json!({"Purpose": "Identify", "StartedAt.$": "$$.Execution.StartTime"}),
+                ),
                 result::SEARCH,
                 next("VerifiedBySearch"),
             ),
-            &[denied.reason().as_str()],
+            &[Reason::UserAccessDenied.as_str()],
             result::ERROR,
-            "LoginFailedEvent",
+            "DeniedEvent",
         ),
     );
     s.insert(
@@ -342,78 +499,49 @@ pub fn auth() -> StateMachine {
             json!({"UserId.$": "$.UserId", "Status": "Verified", "Similarity.$": format!("$.{}.Similarity", result::SEARCH)}),
         ),
     );
-    s.insert(
-        "LoginFailedEvent".into(),
-        State::Pass(Pass {
-            comment: "The event security operations receive".into(),
-            parameters: json!({
-                "Event": "LoginFailed",
-                "UserId.$": "$.UserId",
-                "Reason.$": format!("$.{}.Error", result::ERROR),
-                "Execution.$": "$$.Execution.Id",
-                "At.$": "$$.State.EnteredTime",
-            }),
-            result_path: Some(at(result::LOGIN_FAILED)),
-            then: next("NotifyLoginFailed"),
-        }),
-    );
-    s.insert(
-        "NotifyLoginFailed".into(),
-        State::Task(Task {
-            comment: "Publish LoginFailed; a failed publish must not change the answer".into(),
-            resource: "arn:aws:states:::sns:publish".into(),
-            parameters: json!({
-                "TopicArn": format!("${{{TOPIC_ARN_VARIABLE}}}"),
-                "Message.$": format!("States.JsonToString($.{})", result::LOGIN_FAILED),
-                "MessageAttributes": {"Event": {"DataType": "String", "StringValue": "LoginFailed"}},
-            }),
-            // Not `null`: LocalStack's template engine cannot hold a null value.
-            result_path: at("Notified"),
-            retry: Vec::new(),
-            catch: vec![Catch {
-                error_equals: vec!["States.ALL".into()],
-                result_path: json!("$.NotifyError"),
-                next: "Denied".into(),
-            }],
-            then: next("Denied"),
-        }),
-    );
-    s.insert(
-        "Denied".into(),
-        State::Fail(Fail {
-            comment: "Not this user".into(),
-            error: Some(denied.reason().as_str().into()),
-            // The same shape a Lambda error has, so the API reads every failure alike.
-            cause: Some(lambda_error_cause(
-                denied.reason().as_str(),
-                &denied.to_string(),
-            )),
-            error_path: None,
-            cause_path: None,
-        }),
+    security_event(
+        &mut s,
+        "Denied",
+        event::LOGIN_FAILED,
+        Reason::UserAccessDenied.as_str(),
     );
     machine("Authenticate a user by selfie", "DetectFaces", s)
 }
 
 pub fn update() -> StateMachine {
     let mut s = BTreeMap::new();
-    s.insert(
-        "DetectFaces".into(),
-        detect_faces(false, "CompareWithStoredFaces"),
-    );
+    let gate = guarded_detect_faces(&mut s, "CompareWithStoredFaces");
+    s.insert("DetectFaces".into(), gate);
     s.insert(
         "CompareWithStoredFaces".into(),
-        lambda(
-            f::COMPARE_FACES,
-            "Only the same person may add a face",
-            with(user_and_image(), json!({"RequireMatch": true})),
-            result::COMPARE,
-            next("IndexFace"),
+        with_catch(
+            lambda(
+                f::COMPARE_FACES,
+                "Only the same person may add a face; a denial waits for the floor",
+                with(
+                    user_and_image(),
+                    json!({"RequireMatch": true, "StartedAt.$": "$$.Execution.StartTime"}),
+                ),
+                result::COMPARE,
+                next("IndexFace"),
+            ),
+            &[Reason::UserAccessDenied.as_str()],
+            result::ERROR,
+            "DeniedEvent",
         ),
+    );
+    security_event(
+        &mut s,
+        "Denied",
+        event::LOGIN_FAILED,
+        Reason::UserAccessDenied.as_str(),
     );
     let index = index_face("Update", false, &mut s, "Updated");
     s.insert("IndexFace".into(), index);
-    s.insert("Updated".into(), pass_end("Answer the API", indexed(false)));
+    s.insert(
+        "Updated".into(),
+        pass_end("Answer the API", indexed(true, false)),
+    );
     machine("Add a new face to a verified user", "DetectFaces", s)
 }
 

@@ -1,15 +1,29 @@
 //! One Lambda function per name in `riv_domain::names::function`: its log group, its role with the least
 //! privilege it needs, and the settings it reads.
 
-use crate::iam::{allow, role};
+use crate::iam::{allow, allow_on, role};
 use crate::model::{obj, Expr, Resource, Template};
 use crate::naming::*;
 use crate::stack::{id, param, stack_tags, LOG_RETENTION_DAYS};
 use riv_domain::names::{env, function as f};
 use std::collections::BTreeMap;
 
-fn collection_arns() -> Vec<Expr> {
-    vec![Expr::sub("arn:${AWS::Partition}:rekognition:${AWS::Region}:${AWS::AccountId}:collection/${AWS::StackName}-*")]
+/// Exactly the stack's collections `<stack>-1` … `<stack>-<CollectionCount>`, never a wildcard: a prefix
+/// pattern would let stack `Riv` reach `Riv-Prod-1`. Joined and split again because a list element cannot
+/// be conditional without `AWS::NoValue`, which not every CloudFormation engine removes from a list.
+pub fn collection_arns() -> Expr {
+    let arn = |n: u32| {
+        format!("arn:${{AWS::Partition}}:rekognition:${{AWS::Region}}:${{AWS::AccountId}}:collection/${{AWS::StackName}}-{n}")
+    };
+    let mut parts = vec![Expr::sub(&arn(1))];
+    for n in 2..=crate::stack::MAX_COLLECTIONS {
+        parts.push(Expr::iff(
+            &crate::stack::collection_condition(n),
+            Expr::sub(&format!(",{}", arn(n))),
+            "".into(),
+        ));
+    }
+    Expr::Split(",".into(), Box::new(Expr::Join(String::new(), parts)))
 }
 
 fn objects(prefix: &str) -> Expr {
@@ -20,6 +34,24 @@ fn table() -> Expr {
     Expr::att(id::FACE_TABLE, "Arn")
 }
 
+/// `actions` on the lockout counters only: items whose partition key starts with `GUARD#`.
+fn guard_counters(actions: &[&str]) -> Expr {
+    let mut statement = allow(actions, vec![table()]);
+    if let Expr::Map(map) = &mut statement {
+        map.insert(
+            "Condition".into(),
+            obj([(
+                "ForAllValues:StringLike",
+                obj([(
+                    "dynamodb:LeadingKeys",
+                    Expr::list([format!("{}*", riv_domain::names::table::GUARD_PREFIX)]),
+                )]),
+            )]),
+        );
+    }
+    statement
+}
+
 /// What each function may do, besides writing its own logs.
 fn statements(function: &str) -> Vec<Expr> {
     let star = || vec![Expr::from("*")];
@@ -27,16 +59,23 @@ fn statements(function: &str) -> Vec<Expr> {
     let cards = || objects(riv_domain::names::bucket::IDCARDS_PREFIX);
     let bucket = || Expr::att(id::IMAGE_BUCKET, "Arn");
     match function {
-        f::DETECT_FACES => vec![allow(&["rekognition:DetectFaces"], star())],
+        f::DETECT_FACES => vec![
+            allow(&["rekognition:DetectFaces"], star()),
+            // The lockout counters, and nothing else of the table.
+            guard_counters(&["dynamodb:GetItem", "dynamodb:PutItem"]),
+        ],
         f::SEARCH_FACES => vec![
-            allow(&["rekognition:SearchFacesByImage"], collection_arns()),
+            allow_on(&["rekognition:SearchFacesByImage"], collection_arns()),
             // A match counts only through a live face record.
             allow(&["dynamodb:GetItem"], vec![table()]),
+            // A verified face clears the lockout counter.
+            guard_counters(&["dynamodb:DeleteItem"]),
         ],
         f::COMPARE_FACES => vec![
             allow(&["rekognition:CompareFaces"], star()),
             allow(&["s3:GetObject"], vec![faces()]),
             allow(&["dynamodb:GetItem", "dynamodb:Query"], vec![table()]),
+            guard_counters(&["dynamodb:DeleteItem"]),
         ],
         f::COMPARE_IDCARD => vec![allow(&["rekognition:CompareFaces"], star())],
         f::EXTRACT_IDCARD => vec![allow(
@@ -45,7 +84,7 @@ fn statements(function: &str) -> Vec<Expr> {
         )],
         f::INDEX_FACE | f::ROLLBACK => {
             let mut s = vec![
-                allow(&["rekognition:DeleteFaces"], collection_arns()),
+                allow_on(&["rekognition:DeleteFaces"], collection_arns()),
                 allow(
                     &["s3:DeleteObject", "s3:DeleteObjectVersion"],
                     vec![faces(), cards()],
@@ -61,7 +100,7 @@ fn statements(function: &str) -> Vec<Expr> {
                 ),
             ];
             if function == f::INDEX_FACE {
-                s.push(allow(
+                s.push(allow_on(
                     &["rekognition:IndexFaces", "rekognition:SearchFacesByImage"],
                     collection_arns(),
                 ));
@@ -93,6 +132,17 @@ fn environment(function: &str) -> BTreeMap<String, Expr> {
             Expr::r(param::FACE_MATCH_THRESHOLD),
         )
     };
+    let guard = |set: &mut dyn FnMut(&str, Expr)| {
+        set(
+            env::MAX_FAILED_ATTEMPTS,
+            Expr::r(param::MAX_FAILED_ATTEMPTS),
+        );
+        set(env::LOCKOUT_SECONDS, Expr::r(param::LOCKOUT_SECONDS));
+        set(env::DENIAL_FLOOR_MS, Expr::r(param::DENIAL_FLOOR_MS));
+    };
+    let max_faces = |set: &mut dyn FnMut(&str, Expr)| {
+        set(env::MAX_FACES_PER_USER, Expr::r(param::MAX_FACES_PER_USER));
+    };
     let storage = |set: &mut dyn FnMut(&str, Expr)| {
         set(env::TABLE_NAME, Expr::r(id::FACE_TABLE));
         set(env::BUCKET_NAME, Expr::r(id::IMAGE_BUCKET));
@@ -101,16 +151,21 @@ fn environment(function: &str) -> BTreeMap<String, Expr> {
         f::DETECT_FACES => {
             set(env::MIN_CONFIDENCE, Expr::r(param::MIN_CONFIDENCE));
             set(env::MAX_POSE, Expr::r(param::MAX_POSE));
+            set(env::TABLE_NAME, Expr::r(id::FACE_TABLE));
+            guard(&mut set);
         }
         f::SEARCH_FACES => {
             collections(&mut set);
             matching(&mut set);
+            guard(&mut set);
             set(env::TABLE_NAME, Expr::r(id::FACE_TABLE));
             set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
         }
         f::COMPARE_FACES => {
             storage(&mut set);
             matching(&mut set);
+            guard(&mut set);
+            max_faces(&mut set);
             set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
         }
         f::COMPARE_IDCARD => matching(&mut set),
@@ -119,6 +174,7 @@ fn environment(function: &str) -> BTreeMap<String, Expr> {
             storage(&mut set);
             collections(&mut set);
             matching(&mut set);
+            max_faces(&mut set);
             set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
         }
         f::ROLLBACK => {

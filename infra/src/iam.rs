@@ -11,6 +11,15 @@ pub fn allow(actions: &[&str], resources: Vec<Expr>) -> Expr {
     ])
 }
 
+/// One `Allow` statement on a list the template computes (e.g. `Fn::Split`).
+pub fn allow_on(actions: &[&str], resources: Expr) -> Expr {
+    obj([
+        ("Effect", Expr::from("Allow")),
+        ("Action", Expr::list(actions.iter().copied())),
+        ("Resource", resources),
+    ])
+}
+
 /// Actions that AWS does not scope to a resource: their statements must name `*`. Listed here so the
 /// structural test can tell a necessary wildcard from a careless one.
 pub const UNSCOPED_ACTIONS: [&str; 13] = [

@@ -5,7 +5,7 @@ use crate::flows;
 use crate::iam::{allow, role};
 use crate::model::{obj, Expr, Parameter, Resource, Template};
 use crate::naming::*;
-use riv_domain::config::{MatchConfig, QualityConfig};
+use riv_domain::config::{self, Range};
 use riv_domain::names::function as f;
 use std::collections::BTreeMap;
 
@@ -26,6 +26,12 @@ pub mod param {
     pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
     pub const ENDPOINT_URL: &str = "EndpointUrl";
     pub const INJECT_FAULT: &str = "InjectFault";
+    pub const MAX_FAILED_ATTEMPTS: &str = "MaxFailedAttempts";
+    pub const LOCKOUT_SECONDS: &str = "LockoutSeconds";
+    pub const DENIAL_FLOOR_MS: &str = "DenialFloorMs";
+    pub const MAX_FACES_PER_USER: &str = "MaxFacesPerUser";
+    pub const API_KEY_REQUIRED: &str = "ApiKeyRequired";
+    pub const LOGIN_FAILURE_ALARM: &str = "LoginFailureAlarmThreshold";
 }
 
 pub mod id {
@@ -36,6 +42,10 @@ pub mod id {
     pub const STATES_ROLE: &str = "StatesRole";
     pub const STATES_LOG_GROUP: &str = "StatesLogGroup";
     pub const HAS_ENDPOINT_URL: &str = "HasEndpointUrl";
+    pub const REQUIRES_API_KEY: &str = "RequiresApiKey";
+    pub const HAS_LOGIN_FAILURE_ALARM: &str = "HasLoginFailureAlarm";
+    pub const LOGIN_FAILURE_ALARM: &str = "LoginFailureAlarm";
+    pub const ALARM_TOPIC: &str = "LoginFailureAlarmTopic";
 }
 
 /// The tag every taggable resource carries, so cleanup can tell Riv's leftovers from anyone else's.
@@ -66,13 +76,23 @@ pub fn riv() -> Template {
     crate::functions::add(&mut t);
     state_machines(&mut t);
     crate::api::add(&mut t);
+    alarm(&mut t);
     outputs(&mut t);
     t
 }
 
+/// A stack parameter over one of the functions' ranged settings: the same bounds, so CloudFormation refuses
+/// what the function would refuse at cold start.
+fn ranged(description: &str, range: Range) -> Parameter {
+    Parameter::number(
+        &format!("{description} ({} to {})", range.min, range.max),
+        range.default.into(),
+        range.min.into(),
+        range.max.into(),
+    )
+}
+
 fn parameters(t: &mut Template) {
-    let q = QualityConfig::default();
-    let m = MatchConfig::default();
     let p = &mut t.parameters;
     p.insert(
         param::STAGE.into(),
@@ -81,31 +101,61 @@ fn parameters(t: &mut Template) {
             ..Parameter::string("API stage name", Some("prod"))
         },
     );
-    p.insert(
-        param::FACE_MATCH_THRESHOLD.into(),
-        Parameter::number(
-            "Similarity (0-100) for two faces to be the same person",
-            m.face_match_threshold.into(),
-            0.0,
-            100.0,
+    let ranged_parameters = [
+        (
+            param::FACE_MATCH_THRESHOLD,
+            "Similarity, in percent, for two faces to be the same person",
+            config::FACE_MATCH_THRESHOLD,
         ),
-    );
-    p.insert(
-        param::MIN_CONFIDENCE.into(),
-        Parameter::number(
-            "Face detection confidence (0-100) below which a face is ignored",
-            q.min_confidence.into(),
-            0.0,
-            100.0,
+        (
+            param::MIN_CONFIDENCE,
+            "Face detection confidence, in percent, below which a face is ignored",
+            config::MIN_CONFIDENCE,
         ),
-    );
-    p.insert(
-        param::MAX_POSE.into(),
-        Parameter::number(
+        (
+            param::MAX_POSE,
             "Largest head pitch, roll or yaw accepted, in degrees",
-            q.max_pose.into(),
+            config::MAX_POSE,
+        ),
+        (
+            param::MAX_FAILED_ATTEMPTS,
+            "Auth or update attempts of one UserId without a success before it is locked out",
+            config::MAX_FAILED_ATTEMPTS,
+        ),
+        (
+            param::LOCKOUT_SECONDS,
+            "The lockout window in seconds: it starts at the first attempt, and a locked-out UserId is free again when it ends",
+            config::LOCKOUT_SECONDS,
+        ),
+        (
+            param::DENIAL_FLOOR_MS,
+            "A denied auth or update is answered no sooner than this many milliseconds after it started, so an unknown UserId and a wrong face take equally long",
+            config::DENIAL_FLOOR_MS,
+        ),
+        (
+            param::MAX_FACES_PER_USER,
+            "Faces a user keeps; an update beyond it replaces the oldest",
+            config::MAX_FACES_PER_USER,
+        ),
+    ];
+    for (name, description, range) in ranged_parameters {
+        p.insert(name.into(), ranged(description, range));
+    }
+    p.insert(
+        param::API_KEY_REQUIRED.into(),
+        Parameter::one_of(
+            "true: every route needs an x-api-key header; keys get a usage plan with a per-key rate and daily quota (see README)",
+            "false",
+            &["false", "true"],
+        ),
+    );
+    p.insert(
+        param::LOGIN_FAILURE_ALARM.into(),
+        Parameter::number(
+            "Failed auth executions in 5 minutes that raise an alarm to the security topic; 0 for no alarm",
             0.0,
-            180.0,
+            0.0,
+            100_000.0,
         ),
     );
     let counts: Vec<String> = (1..=MAX_COLLECTIONS).map(|n| n.to_string()).collect();
@@ -170,6 +220,17 @@ fn parameters(t: &mut Template) {
 
 fn conditions(t: &mut Template) {
     let c = &mut t.conditions;
+    c.insert(
+        id::REQUIRES_API_KEY.into(),
+        Expr::equals(Expr::r(param::API_KEY_REQUIRED), "true".into()),
+    );
+    c.insert(
+        id::HAS_LOGIN_FAILURE_ALARM.into(),
+        Expr::Not(Box::new(Expr::equals(
+            Expr::r(param::LOGIN_FAILURE_ALARM),
+            "0".into(),
+        ))),
+    );
     c.insert(
         id::HAS_ENDPOINT_URL.into(),
         Expr::Not(Box::new(Expr::equals(
@@ -431,6 +492,51 @@ fn state_machines(t: &mut Template) {
     }
 }
 
+/// Optional: an alarm on failed authentications. It publishes to a topic of its own: CloudWatch cannot use the
+/// AWS-managed SNS key that encrypts the events topic, and an alarm's message holds no UserId or image.
+fn alarm(t: &mut Template) {
+    t.add(
+        id::ALARM_TOPIC,
+        Resource::new("AWS::SNS::Topic", [("Tags", stack_tags())])
+            .when(id::HAS_LOGIN_FAILURE_ALARM),
+    );
+    t.add(
+        id::LOGIN_FAILURE_ALARM,
+        Resource::new(
+            "AWS::CloudWatch::Alarm",
+            [
+                (
+                    "AlarmDescription",
+                    Expr::from(
+                        "Failed authentications (wrong face, unknown UserId, lockout, bad photo) above the \
+                         LoginFailureAlarmThreshold stack parameter in 5 minutes",
+                    ),
+                ),
+                ("Namespace", Expr::from("AWS/States")),
+                ("MetricName", Expr::from("ExecutionsFailed")),
+                (
+                    "Dimensions",
+                    Expr::list([obj([
+                        ("Name", Expr::from("StateMachineArn")),
+                        ("Value", Expr::r(&state_machine_id(riv_domain::names::route::AUTH))),
+                    ])]),
+                ),
+                ("Statistic", Expr::from("Sum")),
+                ("Period", Expr::Int(300)),
+                ("EvaluationPeriods", Expr::Int(1)),
+                ("Threshold", Expr::r(param::LOGIN_FAILURE_ALARM)),
+                (
+                    "ComparisonOperator",
+                    Expr::from("GreaterThanOrEqualToThreshold"),
+                ),
+                ("TreatMissingData", Expr::from("notBreaching")),
+                ("AlarmActions", Expr::list([Expr::r(id::ALARM_TOPIC)])),
+            ],
+        )
+        .when(id::HAS_LOGIN_FAILURE_ALARM),
+    );
+}
+
 fn outputs(t: &mut Template) {
     t.output(
         "ApiUrl",
@@ -469,8 +575,19 @@ fn outputs(t: &mut Template) {
     );
     t.output(
         "LoginFailedTopic",
-        "SNS topic receiving LoginFailed events",
+        "SNS topic of security events: LoginFailed, UserLockedOut, DuplicateRegistration, IdCardMismatch \
+         (message attribute Event)",
         Expr::r(id::TOPIC),
+    );
+    t.outputs.insert(
+        "LoginFailureAlarmTopic".into(),
+        crate::model::Output {
+            description:
+                "SNS topic of the login failure alarm (when LoginFailureAlarmThreshold is set)"
+                    .into(),
+            value: Expr::r(id::ALARM_TOPIC),
+            condition: Some(id::HAS_LOGIN_FAILURE_ALARM.into()),
+        },
     );
     for route in riv_domain::names::route::ALL {
         t.output(

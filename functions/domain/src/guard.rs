@@ -72,7 +72,10 @@ mod tests {
             match admit(counter, 1_000 + n, &config()) {
                 Verdict::Admit(c) => {
                     assert_eq!(c.attempts, n);
-                    assert_eq!(c.window_ends_at_ms, 61_001, "the window starts at the first");
+                    assert_eq!(
+                        c.window_ends_at_ms, 61_001,
+                        "the window starts at the first"
+                    );
                     counter = Some(c);
                 }
                 Verdict::Locked { .. } => panic!("attempt {n} locked"),

@@ -135,7 +135,10 @@ impl FaceEngine for Rekognition {
             .send()
             .await
             .map_err(|e| no_face_if_invalid_parameter(classify(SERVICE, "CompareFaces", e)))?;
-        let source_box = out.source_image_face().and_then(|f| f.bounding_box()).map(bounding_box);
+        let source_box = out
+            .source_image_face()
+            .and_then(|f| f.bounding_box())
+            .map(bounding_box);
         let best = out
             .face_matches()
             .iter()

@@ -81,10 +81,11 @@ impl CompareFaces {
         if matched {
             guard::succeeded(&*self.records, user_id).await?;
         } else if request.require_match {
-            return Err(
-                guard::deny_after_floor(request.started_at.as_deref(), self.guard.denial_floor_ms)
-                    .await,
-            );
+            return Err(guard::deny_after_floor(
+                request.started_at.as_deref(),
+                self.guard.denial_floor_ms,
+            )
+            .await);
         }
         Ok(CompareFacesResult {
             matched,
@@ -101,10 +102,10 @@ mod tests {
         active_profile, photo, photo_b64, written_face, FakeFaces, FakeRecords, FakeStore,
         SAME_PERSON, STRANGER,
     };
-    use riv_domain::guard::Counter;
     use crate::ports::FaceRecord;
     use riv_domain::attempt::ProfileStatus;
     use riv_domain::events::WrittenObject;
+    use riv_domain::guard::Counter;
     use riv_domain::Reason;
 
     struct World {

@@ -143,8 +143,14 @@ mod tests {
             target_box: Some(at(left)),
         };
         assert!(is_same_photo(&c(100.0, 0.355)));
-        assert!(!is_same_photo(&c(100.0, 0.1)), "a card's portrait sits elsewhere");
-        assert!(!is_same_photo(&c(99.5, 0.35)), "another photo of the same person");
+        assert!(
+            !is_same_photo(&c(100.0, 0.1)),
+            "a card's portrait sits elsewhere"
+        );
+        assert!(
+            !is_same_photo(&c(99.5, 0.35)),
+            "another photo of the same person"
+        );
         assert!(!is_same_photo(&Comparison {
             target_box: None,
             ..c(100.0, 0.35)

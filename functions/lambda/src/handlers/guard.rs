@@ -61,10 +61,15 @@ pub async fn succeeded(records: &dyn FaceRecords, user_id: &str) -> Result<(), H
 /// led to it. Without a readable start time the floor counts from now, which only makes the wait longer.
 pub async fn deny_after_floor(started_at: Option<&str>, floor_ms: u64) -> HandlerError {
     let now = attempt::now_ms();
-    let start = started_at.and_then(clock::parse_rfc3339_ms).unwrap_or_else(|| {
-        tracing::warn!(?started_at, "no usable flow start time; the floor counts from now");
-        now
-    });
+    let start = started_at
+        .and_then(clock::parse_rfc3339_ms)
+        .unwrap_or_else(|| {
+            tracing::warn!(
+                ?started_at,
+                "no usable flow start time; the floor counts from now"
+            );
+            now
+        });
     let wait = (start + floor_ms).saturating_sub(now).min(floor_ms);
     tokio::time::sleep(Duration::from_millis(wait)).await;
     Rejection::UserAccessDenied.into()
@@ -125,7 +130,11 @@ mod tests {
         let t = std::time::Instant::now();
         let err = deny_after_floor(Some(&started), 200).await;
         assert_eq!(err.reason(), Reason::UserAccessDenied);
-        assert!(t.elapsed() >= Duration::from_millis(150), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(150),
+            "{:?}",
+            t.elapsed()
+        );
         // A flow that already took longer than the floor is not delayed further.
         let long_ago = clock::rfc3339(1_000, None);
         let t = std::time::Instant::now();

@@ -33,20 +33,24 @@ impl SearchFaces {
             SearchPurpose::Identify => {
                 let found = self.identify(user_id, &image.bytes).await;
                 match found {
-                    Err(e) if e.reason() == riv_domain::Reason::UserAccessDenied => Err(
-                        guard::deny_after_floor(
+                    Err(e) if e.reason() == riv_domain::Reason::UserAccessDenied => {
+                        Err(guard::deny_after_floor(
                             request.started_at.as_deref(),
                             self.guard.denial_floor_ms,
                         )
-                        .await,
-                    ),
+                        .await)
+                    }
                     other => other,
                 }
             }
         }
     }
 
-    async fn duplicate_guard(&self, user_id: &str, image: &[u8]) -> Result<SearchFacesResult, HandlerError> {
+    async fn duplicate_guard(
+        &self,
+        user_id: &str,
+        image: &[u8],
+    ) -> Result<SearchFacesResult, HandlerError> {
         let threshold = self.matching.face_match_threshold;
         refuse_duplicates(
             &*self.faces,
@@ -89,7 +93,7 @@ impl SearchFaces {
                         matched: true,
                         face_id: Some(candidate.face_id.clone()),
                         similarity: Some(candidate.similarity),
-                    })
+                    });
                 }
                 Some(_) => break,
                 None => tracing::warn!(

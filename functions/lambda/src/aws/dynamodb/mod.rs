@@ -186,16 +186,17 @@ impl FaceRecords for DynamoRecords {
     async fn commit(&self, c: &Commit) -> Result<(), ServiceError> {
         let evicted: Vec<String> = c.evict.iter().map(|f| f.face.face_id.clone()).collect();
         let mut set = "SET #status = :committed, #purge = :purge".to_string();
-        let mut condition =
-            Condition::new("#status = :pending AND #expires > :now AND attribute_not_exists(#beaten)")
-                .name("#status", t::STATUS)
-                .name("#expires", t::EXPIRES_AT_MS)
-                .name("#beaten", t::BEATEN_BY)
-                .name("#purge", t::PURGE_AT)
-                .value(":pending", s(AttemptStatus::Pending.as_str()))
-                .value(":committed", s(AttemptStatus::Committed.as_str()))
-                .value(":now", n(c.now_ms))
-                .value(":purge", n(attempt::purge_at(c.now_ms)));
+        let mut condition = Condition::new(
+            "#status = :pending AND #expires > :now AND attribute_not_exists(#beaten)",
+        )
+        .name("#status", t::STATUS)
+        .name("#expires", t::EXPIRES_AT_MS)
+        .name("#beaten", t::BEATEN_BY)
+        .name("#purge", t::PURGE_AT)
+        .value(":pending", s(AttemptStatus::Pending.as_str()))
+        .value(":committed", s(AttemptStatus::Committed.as_str()))
+        .value(":now", n(c.now_ms))
+        .value(":purge", n(attempt::purge_at(c.now_ms)));
         if !evicted.is_empty() {
             // Noted on the attempt so whoever finishes the removal (or audits it) knows what went.
             set.push_str(", #evicted = :evicted");

@@ -22,8 +22,8 @@ use crate::HandlerError;
 use riv_domain::attempt::{self, AttemptStatus, ProfileStatus};
 use riv_domain::config::{CollectionConfig, MatchConfig};
 use riv_domain::events::{
-    IdCardData, IndexFaceRequest, IndexFaceResult, IndexMode, IndexStatus, Properties,
-    WrittenFace, WrittenObject,
+    IdCardData, IndexFaceRequest, IndexFaceResult, IndexMode, IndexStatus, Properties, WrittenFace,
+    WrittenObject,
 };
 use riv_domain::names::bucket;
 use riv_domain::validate::Image;
@@ -260,7 +260,11 @@ impl IndexFace {
                         expires_at_ms: 0,
                     };
                     let data = created.id_card_data.clone();
-                    (ProfileChange::Create(created), checked.properties.clone(), data)
+                    (
+                        ProfileChange::Create(created),
+                        checked.properties.clone(),
+                        data,
+                    )
                 }
                 Some(current) => {
                     // The caller's keys over what is stored now: a concurrent update's keys survive.
@@ -439,7 +443,11 @@ impl IndexFace {
         for old in evicted {
             tracing::info!(face_id = %old.face.face_id, "replaced the oldest face (per-user cap)");
             let face_ids = [old.face.face_id.clone()];
-            if let Err(e) = self.faces.delete_faces(&old.face.collection, &face_ids).await {
+            if let Err(e) = self
+                .faces
+                .delete_faces(&old.face.collection, &face_ids)
+                .await
+            {
                 tracing::error!(error = %e, face_id = %old.face.face_id, "evicted face left in the collection; reconcile removes it");
             }
             let every_version = WrittenObject {

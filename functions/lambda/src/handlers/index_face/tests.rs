@@ -164,11 +164,7 @@ async fn an_update_beyond_the_cap_replaces_the_oldest_face() {
     assert_eq!(kept, newest, "the first face went, the three newest stay");
     assert_eq!(w.faces.face_count(), 3, "its face left the collection");
     assert_eq!(w.images.keys().len(), 3, "and its image the bucket");
-    assert!(!w
-        .images
-        .keys()
-        .iter()
-        .any(|k| k.contains(&first.face_id)));
+    assert!(!w.images.keys().iter().any(|k| k.contains(&first.face_id)));
 }
 
 #[tokio::test]
