@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+pub mod abuse;
 pub mod bench;
 pub mod events;
 pub mod integrity;
@@ -23,6 +24,21 @@ pub struct Stack {
     pub name: String,
     pub api_url: String,
     pub outputs: BTreeMap<String, String>,
+    /// The Rekognition/Textract emulator behind this LocalStack, when it is known (see [`Stack::emulator_calls`]).
+    pub emulator_url: Option<String>,
+}
+
+/// The emulator of the local stack on `endpoint`, read from the state file `local up` wrote for its port.
+fn emulator_of(endpoint: &str) -> Option<String> {
+    let port: u16 = endpoint
+        .rsplit(':')
+        .next()?
+        .trim_end_matches('/')
+        .parse()
+        .ok()?;
+    let running =
+        riv_local::Running::load(&riv_local::Paths::new(&workspace_root()).stack_dir(port))?;
+    Some(format!("http://127.0.0.1:{}", running.emulator_port))
 }
 
 pub fn workspace_root() -> PathBuf {
@@ -75,6 +91,7 @@ fn start_or_reuse() -> Result<Stack, String> {
         let api_url =
             stack_local::api_url(&endpoint, &outputs).ok_or("the stack has no ApiId output")?;
         return Ok(Stack {
+            emulator_url: emulator_of(&endpoint),
             endpoint,
             region,
             name,
@@ -98,6 +115,7 @@ fn start_or_reuse() -> Result<Stack, String> {
         name,
         api_url: up.api_url,
         outputs: up.deployed.outputs,
+        emulator_url: Some(format!("http://127.0.0.1:{}", up.running.emulator_port)),
     })
 }
 
@@ -154,6 +172,7 @@ fn deploy_variant(
     ))?;
     let api_url = stack_local::api_url(&endpoint, &deployed.outputs).ok_or("no ApiId output")?;
     Ok(Stack {
+        emulator_url: emulator_of(&endpoint),
         endpoint,
         region,
         name: stack_name,
@@ -185,9 +204,79 @@ impl Stack {
     pub async fn post(&self, route: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         post_json(&format!("{}/{route}", self.api_url), body).await
     }
+
+    /// `POST <api>/<route>` → (status, the body's very bytes, how long the answer took).
+    pub async fn post_raw(
+        &self,
+        route: &str,
+        body: &serde_json::Value,
+    ) -> (u16, Vec<u8>, std::time::Duration) {
+        let started = std::time::Instant::now();
+        let (status, bytes) = post_bytes(&format!("{}/{route}", self.api_url), body).await;
+        (status, bytes, started.elapsed())
+    }
+
+    /// The emulator's log of recent calls: (operation, SHA-256 of each image sent).
+    pub async fn emulator_calls(&self) -> Result<Vec<(String, Vec<String>)>, String> {
+        let url = self.emulator_url.as_deref().ok_or(format!(
+            "the emulator of {} is unknown: start the stack with `cargo xtask local up`",
+            self.endpoint
+        ))?;
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let uri: hyper::Uri = format!("{url}/_riv/calls")
+            .parse()
+            .map_err(|e| format!("{url}: {e}"))?;
+        let response = client
+            .get(uri)
+            .await
+            .map_err(|e| format!("reading the emulator's call log at {url}: {e}"))?;
+        use http_body_util::BodyExt;
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("reading the emulator's call log: {e}"))?
+            .to_bytes();
+        let calls: Vec<serde_json::Value> = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("the emulator's call log is not JSON: {e}"))?;
+        calls
+            .iter()
+            .map(|c| {
+                let target = c["Target"]
+                    .as_str()
+                    .ok_or(format!("a call without Target: {c}"))?;
+                let images = c["Images"]
+                    .as_array()
+                    .ok_or(format!("a call without Images: {c}"))?
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_string)
+                            .ok_or(format!("bad digest in {c}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((target.to_string(), images))
+            })
+            .collect()
+    }
+}
+
+/// Lowercase hex SHA-256, as the emulator's call log names images.
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 pub async fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let (status, bytes) = post_bytes(url, body).await;
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| serde_json::json!({"raw": String::from_utf8_lossy(&bytes)}));
+    (status, json)
+}
+
+async fn post_bytes(url: &str, body: &serde_json::Value) -> (u16, Vec<u8>) {
     use http_body_util::{BodyExt, Full};
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http();
@@ -206,9 +295,7 @@ pub async fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json:
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_else(|e| panic!("POST {url}: reading the answer: {e}"));
-    let json = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| serde_json::json!({"raw": String::from_utf8_lossy(&bytes)}));
-    (status, json)
+    (status, bytes.to_vec())
 }
 
 pub fn b64(bytes: &[u8]) -> String {

@@ -192,6 +192,22 @@ impl Stack {
         &self,
         user_id: &str,
     ) -> Result<std::collections::BTreeMap<String, String>, String> {
+        self.stored_map(user_id, "Properties").await
+    }
+
+    /// The fields read from the user's ID card, as stored apart from Properties.
+    pub async fn stored_id_card(
+        &self,
+        user_id: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, String> {
+        self.stored_map(user_id, "IdCardFields").await
+    }
+
+    async fn stored_map(
+        &self,
+        user_id: &str,
+        attribute: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, String> {
         let config = self.sdk_config().await;
         let out = aws_sdk_dynamodb::Client::new(&config)
             .get_item()
@@ -204,9 +220,9 @@ impl Stack {
             .map_err(|e| format!("{e:?}"))
             .map_err(failed("the profile row"))?;
         let item = out.item().ok_or(format!("{user_id} has no profile row"))?;
-        let map = match item.get("Properties") {
+        let map = match item.get(attribute) {
             Some(AttributeValue::M(map)) => map,
-            other => return Err(format!("{user_id}'s Properties are {other:?}")),
+            other => return Err(format!("{user_id}'s {attribute} are {other:?}")),
         };
         map.iter()
             .map(|(k, v)| match v.as_s() {

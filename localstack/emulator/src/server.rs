@@ -1,4 +1,6 @@
-//! The HTTP front: AWS JSON 1.1 on `POST /` dispatched by `X-Amz-Target`, plus `GET /health`.
+//! The HTTP front: AWS JSON 1.1 on `POST /` dispatched by `X-Amz-Target`, plus `GET /health` and
+//! `GET /_riv/calls`, the log of recent calls (operation and the SHA-256 of each image sent) that lets a test
+//! prove a paid call was never made for its image.
 
 use crate::engine::Engine;
 use crate::error::AwsError;
@@ -8,16 +10,53 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
 /// Requests larger than this are refused before they are read (Textract takes 10 MiB, base64 adds a third).
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
+/// Calls kept in the log: enough for any test, bounded for a long-running stack.
+const CALL_LOG_LEN: usize = 10_000;
+
+/// One call, as the log keeps it: no image, only its digest.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Call {
+    /// `X-Amz-Target`, e.g. `Textract.AnalyzeID`.
+    pub target: String,
+    /// Lowercase hex SHA-256 of every image in the request (each `Bytes` field, decoded).
+    pub images: Vec<String>,
+}
+
 pub struct Emulator {
     pub engine: Box<dyn Engine>,
     pub rekognition: Rekognition,
+    calls: Mutex<VecDeque<Call>>,
+}
+
+/// The SHA-256 of every base64 `Bytes` field anywhere in a request.
+fn image_digests(request: &serde_json::Value, out: &mut Vec<String>) {
+    use base64::Engine as _;
+    match request {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value.as_str()) {
+                    ("Bytes", Some(b64)) => {
+                        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) {
+                            out.push(hex::encode(Sha256::digest(&bytes)));
+                        }
+                    }
+                    _ => image_digests(value, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| image_digests(v, out)),
+        _ => {}
+    }
 }
 
 impl Emulator {
@@ -25,7 +64,32 @@ impl Emulator {
         Emulator {
             engine,
             rekognition: Rekognition::default(),
+            calls: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// The most recent calls, oldest first.
+    pub fn calls(&self) -> Vec<Call> {
+        match self.calls.lock() {
+            Ok(calls) => calls.iter().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().iter().cloned().collect(),
+        }
+    }
+
+    fn log_call(&self, target: &str, request: &serde_json::Value) {
+        let mut images = Vec::new();
+        image_digests(request, &mut images);
+        let mut calls = match self.calls.lock() {
+            Ok(calls) => calls,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if calls.len() == CALL_LOG_LEN {
+            calls.pop_front();
+        }
+        calls.push_back(Call {
+            target: target.to_string(),
+            images,
+        });
     }
 
     /// Answers one AWS JSON 1.1 call: (`X-Amz-Target`, caller's region, body) → (status, JSON body).
@@ -40,6 +104,7 @@ impl Emulator {
                     ))
                 }
             };
+        self.log_call(target, &request);
         let result = match target.split_once('.') {
             Some(("RekognitionService", op)) => {
                 self.rekognition.call(&*self.engine, region, op, &request)
@@ -88,6 +153,10 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     if request.method() == Method::GET && request.uri().path() == "/health" {
         return Ok(respond(200, br#"{"status":"ok"}"#.to_vec(), None));
+    }
+    if request.method() == Method::GET && request.uri().path() == "/_riv/calls" {
+        let body = serde_json::to_vec(&emulator.calls()).unwrap_or_default();
+        return Ok(respond(200, body, None));
     }
     let header = |name: &str| {
         request
@@ -155,4 +224,30 @@ pub async fn spawn(addr: SocketAddr, emulator: Emulator) -> std::io::Result<Sock
         }
     });
     Ok(bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_call_is_logged_with_the_digests_of_its_images() {
+        let emulator = Emulator::new(Box::new(crate::engine::Deterministic));
+        let body = serde_json::json!({"DocumentPages": [{"Bytes": "aGk="}]});
+        emulator.dispatch(
+            "Textract.AnalyzeID",
+            "us-east-1",
+            body.to_string().as_bytes(),
+        );
+        emulator.dispatch("RekognitionService.ListCollections", "us-east-1", b"{}");
+        let calls = emulator.calls();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].target, "Textract.AnalyzeID");
+        // sha256("hi")
+        assert_eq!(
+            calls[0].images,
+            ["8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4"]
+        );
+        assert!(calls[1].images.is_empty());
+    }
 }

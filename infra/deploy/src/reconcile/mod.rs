@@ -378,6 +378,11 @@ mod tests {
             &item(&[("PK", "LOCK#registration"), ("SK", "LOCK")]),
             &mut inv,
         );
+        // Lockout counters are nobody's data: a counter without a user is no broken record.
+        file_item(
+            &item(&[("PK", "GUARD#ghost"), ("SK", "GUARD"), ("Attempts", "3")]),
+            &mut inv,
+        );
         assert!(inv.profiles[0].pending && inv.profiles[0].expires_at_ms == 7);
         assert_eq!(inv.faces[0].image_key, "faces/ann/f1.png");
         assert_eq!(inv.attempts[0].status, AttemptStatus::Aborted);
