@@ -10,7 +10,8 @@ use std::time::Duration;
 
 /// A stack whose lockout window the tests can wait out, with no denial floor to slow the guesses down.
 const GUARD_STACK: &str = "Riv-E2E-Guard";
-const LOCKOUT_SECONDS: u64 = 8;
+/// Long enough for ten requests on a loaded machine, short enough to wait out.
+const LOCKOUT_SECONDS: u64 = 40;
 
 fn guard_stack() -> &'static Stack {
     variant(
@@ -112,12 +113,23 @@ async fn failed_attempts_lock_the_user_out() -> Outcome {
                 "UserAccessDenied",
             )?;
         }
+        let counted = s.stored_attempts(&user).await?;
+        ensure!(
+            counted == Some(4),
+            "round {round}: {counted:?} attempts counted, not 4"
+        );
         let (status, answer) = s.post("auth", &body(&user, &right)).await;
         ensure!(
             status == 200,
             "round {round}: the right face got {status} {answer}"
         );
+        let counted = s.stored_attempts(&user).await?;
+        ensure!(
+            counted.is_none(),
+            "round {round}: a success left {counted:?} attempts"
+        );
     }
+    let window = std::time::Instant::now();
     for n in 0..5 {
         expect(
             &format!("failure {n}"),
@@ -140,6 +152,11 @@ async fn failed_attempts_lock_the_user_out() -> Outcome {
         429,
         "TooManyAttempts",
     )?;
+    ensure!(
+        window.elapsed() < Duration::from_secs(LOCKOUT_SECONDS),
+        "the machine is too slow to test a {LOCKOUT_SECONDS} s window: {:?}",
+        window.elapsed()
+    );
     let seen = digest(&fresh);
     let calls = s.emulator_calls().await?;
     ensure!(
@@ -174,7 +191,8 @@ async fn failed_attempts_lock_the_user_out() -> Outcome {
         "TooManyAttempts",
     )?;
     // The window ends, and the right face works again.
-    tokio::time::sleep(Duration::from_secs(LOCKOUT_SECONDS + 1)).await;
+    let ends = Duration::from_secs(LOCKOUT_SECONDS + 1);
+    tokio::time::sleep(ends.saturating_sub(window.elapsed())).await;
     let (status, answer) = s.post("auth", &body(&user, &right)).await;
     ensure!(
         status == 200,

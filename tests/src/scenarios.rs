@@ -545,10 +545,10 @@ async fn concurrent_auths() -> Outcome {
     let s = stack();
     // Twelve people, four attempts each at once (three right, one wrong): fewer than the lockout allows,
     // since every attempt counts until one succeeds.
-    let mut people = Vec::new();
-    for _ in 0..12 {
-        people.push(registered(s, "crowd").await?);
-    }
+    let people: Vec<String> = futures_join((0..12).map(|_| registered(s, "crowd")))
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     let requests: Vec<(String, String, u16)> = (0..48)
         .map(|i| {
             let (me, other) = (&people[i % 12], &people[(i + 1) % 12]);

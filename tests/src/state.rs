@@ -195,6 +195,32 @@ impl Stack {
         self.stored_map(user_id, "Properties").await
     }
 
+    /// The attempts counted against the UserId's lockout; `None` when it has no counter.
+    pub async fn stored_attempts(&self, user_id: &str) -> Result<Option<u64>, String> {
+        let config = self.sdk_config().await;
+        let out = aws_sdk_dynamodb::Client::new(&config)
+            .get_item()
+            .table_name(self.output("FaceTable")?)
+            .key("PK", AttributeValue::S(format!("GUARD#{user_id}")))
+            .key("SK", AttributeValue::S("GUARD".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))
+            .map_err(failed("the lockout counter"))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let attempts = item
+            .get("Attempts")
+            .and_then(|v| v.as_n().ok())
+            .ok_or(format!("{user_id}'s counter has no Attempts: {item:?}"))?;
+        attempts
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("{user_id}'s Attempts {attempts:?}: {e}"))
+    }
+
     /// The fields read from the user's ID card, as stored apart from Properties.
     pub async fn stored_id_card(
         &self,

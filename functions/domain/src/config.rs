@@ -192,11 +192,11 @@ pub const LOCKOUT_SECONDS: Range = Range {
     default: 900.0,
 };
 /// A denial is answered no sooner than this after the flow started, milliseconds: the time of "no such user"
-/// and "wrong face" must not differ.
+/// and "wrong face" must not differ. At most 5 s: the function that waits has a 10 s timeout.
 pub const DENIAL_FLOOR_MS: Range = Range {
     name: env::DENIAL_FLOOR_MS,
     min: 0.0,
-    max: 20_000.0,
+    max: 5_000.0,
     default: 1_500.0,
 };
 /// Faces stored per user: an update beyond it replaces the oldest, and auth compares at most this many.
