@@ -48,6 +48,13 @@ pub fn all() -> Vec<(&'static str, crate::scenarios::Scenario)> {
             "abuse_the_selfie_as_its_own_card_costs_no_textract_call",
             || Box::pin(the_selfie_as_its_own_card_costs_no_textract_call()),
         ),
+        ("abuse_properties_are_capped_per_user", || {
+            Box::pin(properties_are_capped_per_user())
+        }),
+        (
+            "abuse_an_api_key_stack_refuses_callers_without_the_key",
+            || Box::pin(an_api_key_stack_refuses_callers_without_the_key()),
+        ),
     ]
 }
 
@@ -332,5 +339,58 @@ async fn the_selfie_as_its_own_card_costs_no_textract_call() -> Outcome {
         s.user_state(&user).await?.is_empty(),
         "a refused card stored something"
     );
+    Ok(())
+}
+
+async fn properties_are_capped_per_user() -> Outcome {
+    let s = stack();
+    let user = registered(s, "hoarder").await?;
+    let batch = |tag: &str, n: usize| -> serde_json::Map<String, serde_json::Value> {
+        (0..n).map(|i| (format!("{tag}{i}"), json!("v"))).collect()
+    };
+    // 50 and 50 are the 100 a user may keep; one more is refused and changes nothing.
+    for tag in ["a", "b"] {
+        let req = json!({"UserId": user, "Image": b64(&fresh_photo(&user)), "Properties": batch(tag, 50)});
+        let (status, answer) = s.post("update", &req).await;
+        ensure!(status == 200, "update with 50 more: {status} {answer}");
+    }
+    let before = (
+        s.user_state(&user).await?,
+        s.stored_properties(&user).await?,
+    );
+    let req =
+        json!({"UserId": user, "Image": b64(&fresh_photo(&user)), "Properties": batch("c", 1)});
+    expect(
+        "the 101st property",
+        s.post("update", &req).await,
+        400,
+        "InvalidRequest",
+    )?;
+    let after = (
+        s.user_state(&user).await?,
+        s.stored_properties(&user).await?,
+    );
+    ensure!(
+        before == after,
+        "a refused update changed the user: {before:?} -> {after:?}"
+    );
+    Ok(())
+}
+
+async fn an_api_key_stack_refuses_callers_without_the_key() -> Outcome {
+    let s = variant("Riv-E2E-ApiKey", &[("ApiKeyRequired", "true")]);
+    let user = unique("keyed");
+    let req = body(&user, &photo(Case::Selfie, &user));
+    for (what, key) in [("no key", None), ("a wrong key", Some("not-the-key"))] {
+        let (status, answer) = s.post_with_key("register", &req, key).await;
+        ensure!(status == 403, "{what}: wanted 403, got {status} {answer}");
+    }
+    ensure!(
+        s.user_state(&user).await?.is_empty(),
+        "a refused caller stored something"
+    );
+    let key = s.api_key_value().await?;
+    let (status, answer) = s.post_with_key("register", &req, Some(&key)).await;
+    ensure!(status == 200, "with the key: {status} {answer}");
     Ok(())
 }

@@ -205,6 +205,59 @@ impl Stack {
         post_json(&format!("{}/{route}", self.api_url), body).await
     }
 
+    /// `POST <api>/<route>` with an `x-api-key` header, when given → (status, JSON body).
+    pub async fn post_with_key(
+        &self,
+        route: &str,
+        body: &serde_json::Value,
+        key: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let headers: Vec<(&str, &str)> = key.map(|k| ("x-api-key", k)).into_iter().collect();
+        let (status, bytes) =
+            post_bytes_with(&format!("{}/{route}", self.api_url), body, &headers).await;
+        (status, json_or_raw(&bytes))
+    }
+
+    /// The value of the stack's API key (output `ApiKeyId`), read from LocalStack's API Gateway. Test-only: the
+    /// call is unsigned (LocalStack routes on the credential scope and checks no signature).
+    pub async fn api_key_value(&self) -> Result<String, String> {
+        let id = self.output("ApiKeyId")?;
+        let url = format!("{}/apikeys/{id}?includeValue=true", self.endpoint);
+        let scope = format!(
+            "AWS4-HMAC-SHA256 Credential=test/20260101/{}/apigateway/aws4_request, SignedHeaders=host, Signature=0",
+            self.region
+        );
+        let request = hyper::Request::get(&url)
+            .header("authorization", scope)
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        use http_body_util::BodyExt;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?
+            .to_bytes();
+        let key: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            format!(
+                "GET {url}: {status} {e}: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })?;
+        key["value"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or(format!("GET {url}: {status} without a value: {key}"))
+    }
+
     /// `POST <api>/<route>` → (status, the body's very bytes, how long the answer took).
     pub async fn post_raw(
         &self,
@@ -271,17 +324,31 @@ pub fn digest(bytes: &[u8]) -> String {
 
 pub async fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
     let (status, bytes) = post_bytes(url, body).await;
-    let json = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| serde_json::json!({"raw": String::from_utf8_lossy(&bytes)}));
-    (status, json)
+    (status, json_or_raw(&bytes))
+}
+
+fn json_or_raw(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| serde_json::json!({"raw": String::from_utf8_lossy(bytes)}))
 }
 
 async fn post_bytes(url: &str, body: &serde_json::Value) -> (u16, Vec<u8>) {
+    post_bytes_with(url, body, &[]).await
+}
+
+async fn post_bytes_with(
+    url: &str,
+    body: &serde_json::Value,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<u8>) {
     use http_body_util::{BodyExt, Full};
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http();
-    let request = hyper::Request::post(url)
-        .header("content-type", "application/json")
+    let mut request = hyper::Request::post(url).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(Full::new(bytes::Bytes::from(body.to_string())))
         .expect("a valid request");
     let response = client

@@ -52,4 +52,6 @@ scenarios!(
     abuse_card_fields_cannot_be_typed_or_overwritten,
     abuse_an_update_beyond_the_cap_replaces_the_oldest_face,
     abuse_the_selfie_as_its_own_card_costs_no_textract_call,
+    abuse_properties_are_capped_per_user,
+    abuse_an_api_key_stack_refuses_callers_without_the_key,
 );
