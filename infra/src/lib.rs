@@ -8,6 +8,7 @@ pub mod functions;
 pub mod iam;
 pub mod model;
 pub mod naming;
+pub mod params;
 pub mod stack;
 
 pub use model::Template;

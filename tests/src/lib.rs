@@ -28,14 +28,14 @@ pub struct Stack {
     pub emulator_url: Option<String>,
 }
 
-/// The emulator of the local stack on `endpoint`, read from the state file `local up` wrote for its port.
+/// The emulator of the local stack on `endpoint`, read from the state file `local up` wrote for its port;
+/// `None` for an endpoint this workspace did not start (a scenario that needs it then says so).
 fn emulator_of(endpoint: &str) -> Option<String> {
-    let port: u16 = endpoint
-        .rsplit(':')
-        .next()?
-        .trim_end_matches('/')
-        .parse()
-        .ok()?;
+    let port = endpoint.rsplit(':').next()?.trim_end_matches('/');
+    let port: u16 = match port.parse() {
+        Ok(port) => port,
+        Err(_) => return None,
+    };
     let running =
         riv_local::Running::load(&riv_local::Paths::new(&workspace_root()).stack_dir(port))?;
     Some(format!("http://127.0.0.1:{}", running.emulator_port))

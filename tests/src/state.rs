@@ -211,10 +211,10 @@ impl Stack {
         let Some(item) = out.item() else {
             return Ok(None);
         };
-        let attempts = item
-            .get("Attempts")
-            .and_then(|v| v.as_n().ok())
-            .ok_or(format!("{user_id}'s counter has no Attempts: {item:?}"))?;
+        let attempts = match item.get("Attempts") {
+            Some(AttributeValue::N(n)) => n,
+            other => return Err(format!("{user_id}'s counter has Attempts {other:?}")),
+        };
         attempts
             .parse()
             .map(Some)

@@ -1,0 +1,217 @@
+//! The stack's parameters, with the ranges the functions enforce, and `--param K=V` defaults checked against
+//! them before anything is built or deployed.
+
+use crate::model::{Parameter, Template};
+use crate::naming::code_key_parameter;
+use crate::stack::MAX_COLLECTIONS;
+use riv_domain::config::{self, Range};
+use riv_domain::names::function as f;
+
+pub mod param {
+    pub const STAGE: &str = "Stage";
+    pub const FACE_MATCH_THRESHOLD: &str = "FaceMatchThreshold";
+    pub const MIN_CONFIDENCE: &str = "MinConfidence";
+    pub const MAX_POSE: &str = "MaxPose";
+    pub const COLLECTION_COUNT: &str = "CollectionCount";
+    pub const ID_EXTRACTION: &str = "IdExtraction";
+    pub const ARCHITECTURE: &str = "Architecture";
+    pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
+    pub const ENDPOINT_URL: &str = "EndpointUrl";
+    pub const INJECT_FAULT: &str = "InjectFault";
+    pub const MAX_FAILED_ATTEMPTS: &str = "MaxFailedAttempts";
+    pub const LOCKOUT_SECONDS: &str = "LockoutSeconds";
+    pub const DENIAL_FLOOR_MS: &str = "DenialFloorMs";
+    pub const MAX_FACES_PER_USER: &str = "MaxFacesPerUser";
+    pub const API_KEY_REQUIRED: &str = "ApiKeyRequired";
+    pub const LOGIN_FAILURE_ALARM: &str = "LoginFailureAlarmThreshold";
+}
+
+/// A stack parameter over one of the functions' ranged settings: the same bounds, so CloudFormation refuses
+/// what the function would refuse at cold start.
+fn ranged(description: &str, range: Range) -> Parameter {
+    Parameter::number(
+        &format!("{description} ({} to {})", range.min, range.max),
+        range.default.into(),
+        range.min.into(),
+        range.max.into(),
+    )
+}
+
+/// Every parameter of the stack.
+pub fn add(t: &mut Template) {
+    let p = &mut t.parameters;
+    p.insert(
+        param::STAGE.into(),
+        Parameter {
+            allowed_pattern: Some("^[a-zA-Z0-9_]{1,64}$".into()),
+            ..Parameter::string("API stage name", Some("prod"))
+        },
+    );
+    let ranged_parameters = [
+        (
+            param::FACE_MATCH_THRESHOLD,
+            "Similarity, in percent, for two faces to be the same person",
+            config::FACE_MATCH_THRESHOLD,
+        ),
+        (
+            param::MIN_CONFIDENCE,
+            "Face detection confidence, in percent, below which a face is ignored",
+            config::MIN_CONFIDENCE,
+        ),
+        (
+            param::MAX_POSE,
+            "Largest head pitch, roll or yaw accepted, in degrees",
+            config::MAX_POSE,
+        ),
+        (
+            param::MAX_FAILED_ATTEMPTS,
+            "Auth or update attempts of one UserId without a success before it is locked out",
+            config::MAX_FAILED_ATTEMPTS,
+        ),
+        (
+            param::LOCKOUT_SECONDS,
+            "The lockout window in seconds: it starts at the first attempt, and a locked-out UserId is free again when it ends",
+            config::LOCKOUT_SECONDS,
+        ),
+        (
+            param::DENIAL_FLOOR_MS,
+            "A denied auth or update is answered no sooner than this many milliseconds after it started, so an unknown UserId and a wrong face take equally long",
+            config::DENIAL_FLOOR_MS,
+        ),
+        (
+            param::MAX_FACES_PER_USER,
+            "Faces a user keeps; an update beyond it replaces the oldest",
+            config::MAX_FACES_PER_USER,
+        ),
+    ];
+    for (name, description, range) in ranged_parameters {
+        p.insert(name.into(), ranged(description, range));
+    }
+    p.insert(
+        param::API_KEY_REQUIRED.into(),
+        Parameter::one_of(
+            "true: every route needs an x-api-key header; keys get a usage plan with a per-key rate and daily quota (see README)",
+            "false",
+            &["false", "true"],
+        ),
+    );
+    p.insert(
+        param::LOGIN_FAILURE_ALARM.into(),
+        Parameter::number(
+            "Failed auth executions in 5 minutes that raise an alarm to the security topic; 0 for no alarm",
+            0.0,
+            0.0,
+            100_000.0,
+        ),
+    );
+    let counts: Vec<String> = (1..=MAX_COLLECTIONS).map(|n| n.to_string()).collect();
+    let counts: Vec<&str> = counts.iter().map(String::as_str).collect();
+    p.insert(
+        param::COLLECTION_COUNT.into(),
+        Parameter::one_of(
+            "Rekognition collections users are spread over. Fixed at first deploy: changing it strands stored faces",
+            "1",
+            &counts,
+        ),
+    );
+    p.insert(
+        param::ID_EXTRACTION.into(),
+        Parameter::one_of(
+            "analyze-id (Textract AnalyzeID) or detect-text (Rekognition DetectText, for regions without AnalyzeID)",
+            "analyze-id",
+            &["analyze-id", "detect-text"],
+        ),
+    );
+    p.insert(
+        param::ARCHITECTURE.into(),
+        Parameter::one_of(
+            "Lambda architecture the artifacts were built for",
+            "x86_64",
+            &["x86_64", "arm64"],
+        ),
+    );
+    p.insert(
+        param::ARTIFACT_BUCKET.into(),
+        Parameter::string(
+            "Bucket holding the functions' bootstrap.zip artifacts",
+            None,
+        ),
+    );
+    for function in f::ALL {
+        p.insert(
+            code_key_parameter(function),
+            Parameter::string(&format!("Object key of the {function} bootstrap.zip"), None),
+        );
+    }
+    let fault = "record-write|crash-after-index-faces|crash-after-s3-write|delete-faces-once|dynamodb-errors";
+    p.insert(
+        param::INJECT_FAULT.into(),
+        Parameter {
+            allowed_pattern: Some(format!("^(none|({fault})(,({fault}))*)$")),
+            ..Parameter::string(
+                "Tests only: faults the functions inject, comma-separated (record-write, crash-after-index-faces, \
+                 crash-after-s3-write, delete-faces-once, dynamodb-errors), to exercise rollback and reconcile",
+                Some("none"),
+            )
+        },
+    );
+    p.insert(
+        param::ENDPOINT_URL.into(),
+        Parameter::string(
+            "Local emulation only: AWS endpoint the functions call. Empty on AWS",
+            Some(""),
+        ),
+    );
+}
+
+/// A `--param K=V` that the template cannot take.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ParamError {
+    #[error("{0:?} is not KEY=VALUE")]
+    Malformed(String),
+    #[error("unknown parameter {name}: the template takes {known}")]
+    Unknown { name: String, known: String },
+    #[error("{name}={value} is not allowed: {rule}")]
+    Invalid {
+        name: String,
+        value: String,
+        rule: String,
+    },
+}
+
+/// Sets parameter defaults from `KEY=VALUE` pairs, checked against each parameter's own constraints.
+pub fn set_defaults(t: &mut Template, pairs: &[String]) -> Result<(), ParamError> {
+    for pair in pairs {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| ParamError::Malformed(pair.clone()))?;
+        let known = t.parameters.keys().cloned().collect::<Vec<_>>().join(", ");
+        let p = t
+            .parameters
+            .get_mut(name)
+            .ok_or_else(|| ParamError::Unknown {
+                name: name.into(),
+                known,
+            })?;
+        let invalid = |rule: String| ParamError::Invalid {
+            name: name.into(),
+            value: value.into(),
+            rule,
+        };
+        if !p.allowed_values.is_empty() && !p.allowed_values.iter().any(|a| a == value) {
+            return Err(invalid(format!("one of {}", p.allowed_values.join(", "))));
+        }
+        if p.kind == "Number" {
+            let n: f64 = value.parse().map_err(|_| invalid("a number".into()))?;
+            let (min, max) = (
+                p.min_value.unwrap_or(f64::MIN),
+                p.max_value.unwrap_or(f64::MAX),
+            );
+            if !(min..=max).contains(&n) {
+                return Err(invalid(format!("between {min} and {max}")));
+            }
+        }
+        p.default = Some(value.to_string());
+    }
+    Ok(())
+}
