@@ -227,35 +227,11 @@ impl Stack {
             "AWS4-HMAC-SHA256 Credential=test/20260101/{}/apigateway/aws4_request, SignedHeaders=host, Signature=0",
             self.region
         );
-        let request = hyper::Request::get(&url)
-            .header("authorization", scope)
-            .body(http_body_util::Full::new(bytes::Bytes::new()))
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http();
-        let response = client
-            .request(request)
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        use http_body_util::BodyExt;
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?
-            .to_bytes();
-        let key: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-            format!(
-                "GET {url}: {status} {e}: {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        })?;
+        let key = get_json(&url, &[("authorization", &scope)]).await?;
         key["value"]
             .as_str()
             .map(str::to_string)
-            .ok_or(format!("GET {url}: {status} without a value: {key}"))
+            .ok_or(format!("GET {url}: no value in {key}"))
     }
 
     /// `POST <api>/<route>` → (status, the body's very bytes, how long the answer took).
@@ -275,25 +251,10 @@ impl Stack {
             "the emulator of {} is unknown: start the stack with `cargo xtask local up`",
             self.endpoint
         ))?;
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<http_body_util::Empty<bytes::Bytes>>();
-        let uri: hyper::Uri = format!("{url}/_riv/calls")
-            .parse()
-            .map_err(|e| format!("{url}: {e}"))?;
-        let response = client
-            .get(uri)
-            .await
-            .map_err(|e| format!("reading the emulator's call log at {url}: {e}"))?;
-        use http_body_util::BodyExt;
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("reading the emulator's call log: {e}"))?
-            .to_bytes();
-        let calls: Vec<serde_json::Value> = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("the emulator's call log is not JSON: {e}"))?;
+        let log = get_json(&format!("{url}/_riv/calls"), &[]).await?;
+        let calls = log
+            .as_array()
+            .ok_or(format!("the emulator's call log is not a list: {log}"))?;
         calls
             .iter()
             .map(|c| {
@@ -314,6 +275,36 @@ impl Stack {
             })
             .collect()
     }
+}
+
+/// `GET url` → its JSON body; any failure, a non-2xx status included, is an error naming the URL.
+async fn get_json(url: &str, headers: &[(&str, &str)]) -> Result<serde_json::Value, String> {
+    use http_body_util::BodyExt;
+    let mut request = hyper::Request::get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("GET {url}: reading the answer: {e}"))?
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    if !status.is_success() {
+        return Err(format!("GET {url}: {status} {text}"));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("GET {url}: not JSON ({e}): {text}"))
 }
 
 /// Lowercase hex SHA-256, as the emulator's call log names images.

@@ -197,18 +197,8 @@ impl Stack {
 
     /// The attempts counted against the UserId's lockout; `None` when it has no counter.
     pub async fn stored_attempts(&self, user_id: &str) -> Result<Option<u64>, String> {
-        let config = self.sdk_config().await;
-        let out = aws_sdk_dynamodb::Client::new(&config)
-            .get_item()
-            .table_name(self.output("FaceTable")?)
-            .key("PK", AttributeValue::S(format!("GUARD#{user_id}")))
-            .key("SK", AttributeValue::S("GUARD".into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| format!("{e:?}"))
-            .map_err(failed("the lockout counter"))?;
-        let Some(item) = out.item() else {
+        let pk = format!("GUARD#{user_id}");
+        let Some(item) = self.table_item(&pk, "GUARD", "the lockout counter").await? else {
             return Ok(None);
         };
         let attempts = match item.get("Attempts") {
@@ -219,6 +209,27 @@ impl Stack {
             .parse()
             .map(Some)
             .map_err(|e| format!("{user_id}'s Attempts {attempts:?}: {e}"))
+    }
+
+    /// One item of the face table, read consistently.
+    async fn table_item(
+        &self,
+        pk: &str,
+        sk: &str,
+        what: &str,
+    ) -> Result<Option<std::collections::HashMap<String, AttributeValue>>, String> {
+        let config = self.sdk_config().await;
+        let out = aws_sdk_dynamodb::Client::new(&config)
+            .get_item()
+            .table_name(self.output("FaceTable")?)
+            .key("PK", AttributeValue::S(pk.into()))
+            .key("SK", AttributeValue::S(sk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))
+            .map_err(failed(what))?;
+        Ok(out.item)
     }
 
     /// The fields read from the user's ID card, as stored apart from Properties.
@@ -234,18 +245,10 @@ impl Stack {
         user_id: &str,
         attribute: &str,
     ) -> Result<std::collections::BTreeMap<String, String>, String> {
-        let config = self.sdk_config().await;
-        let out = aws_sdk_dynamodb::Client::new(&config)
-            .get_item()
-            .table_name(self.output("FaceTable")?)
-            .key("PK", AttributeValue::S(format!("USER#{user_id}")))
-            .key("SK", AttributeValue::S("PROFILE".into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| format!("{e:?}"))
-            .map_err(failed("the profile row"))?;
-        let item = out.item().ok_or(format!("{user_id} has no profile row"))?;
+        let item = self
+            .table_item(&format!("USER#{user_id}"), "PROFILE", "the profile row")
+            .await?
+            .ok_or(format!("{user_id} has no profile row"))?;
         let map = match item.get(attribute) {
             Some(AttributeValue::M(map)) => map,
             other => return Err(format!("{user_id}'s {attribute} are {other:?}")),
