@@ -192,3 +192,72 @@ pub async fn local_up(cold: bool) -> Result<LocalUpFigures, String> {
         warm_invoke_ms: times[1],
     })
 }
+
+/// Denial latency through the local API, one request at a time, for a wrong face on a registered user (with
+/// the most faces a user keeps, the most work a denial can cause) and for a UserId nobody registered. The two
+/// must be indistinguishable: every denial waits for the stack's denial floor.
+pub async fn denials(samples: usize) -> Result<Vec<Figures>, String> {
+    let s = stack();
+    let cap = riv_domain::config::MAX_FACES_PER_USER.default as usize;
+    let stranger = photo(Case::Selfie, &unique("stranger"));
+    // Each known user takes four wrong guesses, then proves itself (unmeasured) so the lockout never trips.
+    let known_users = samples.div_ceil(4).max(1);
+    let mut known = Vec::new();
+    for _ in 0..known_users {
+        let user = unique("bench-known");
+        let right = photo(Case::Selfie, &user);
+        let req = json!({"UserId": user, "Image": right});
+        let (status, answer) = s.post("register", &req).await;
+        if status != 200 {
+            return Err(format!("registering {user}: {status} {answer}"));
+        }
+        for _ in 1..cap {
+            let (status, answer) = s.post("update", &req).await;
+            if status != 200 {
+                return Err(format!("adding a face to {user}: {status} {answer}"));
+            }
+        }
+        known.push((user, right));
+    }
+    let mut out = Vec::new();
+    for route in ["auth", "update"] {
+        let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
+        let started = Instant::now();
+        for n in 0..samples {
+            let (user, right) = &known[n / 4];
+            let (status, answer, took) = s
+                .post_raw(route, &json!({"UserId": user, "Image": stranger}))
+                .await;
+            if status != 401 {
+                return Err(format!(
+                    "{route} with a wrong face: {status} {}",
+                    String::from_utf8_lossy(&answer)
+                ));
+            }
+            wrong.push(took.as_secs_f64() * 1000.0);
+            let ghost = unique("bench-ghost");
+            let (status, answer, took) = s
+                .post_raw(route, &json!({"UserId": ghost, "Image": stranger}))
+                .await;
+            if status != 401 {
+                return Err(format!(
+                    "{route} of an unknown user: {status} {}",
+                    String::from_utf8_lossy(&answer)
+                ));
+            }
+            unknown.push(took.as_secs_f64() * 1000.0);
+            if n % 4 == 3 || n + 1 == samples {
+                let (status, answer) = s
+                    .post("auth", &json!({"UserId": user, "Image": right}))
+                    .await;
+                if status != 200 {
+                    return Err(format!("resetting {user}'s lockout: {status} {answer}"));
+                }
+            }
+        }
+        let elapsed = started.elapsed();
+        out.push(figures(&format!("{route} wrong face"), wrong, 0, elapsed));
+        out.push(figures(&format!("{route} unknown"), unknown, 0, elapsed));
+    }
+    Ok(out)
+}

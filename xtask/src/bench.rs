@@ -16,6 +16,14 @@ pub enum Command {
         #[arg(long, default_value_t = 15)]
         duration: u64,
     },
+    /// Denial latency of auth and update, one request at a time: a wrong face on a user with the most faces a
+    /// user keeps, against a UserId nobody registered (goal: the two indistinguishable, both at or just above
+    /// the denial floor).
+    Denials {
+        /// Requests of each kind per route.
+        #[arg(long, default_value_t = 20)]
+        samples: usize,
+    },
     /// Time `local up` on a fresh port (warm: venv and build cached; --cold: the venv is rebuilt first) and
     /// a function's first and second invocation in the process executor (goals: warm up ≤ 60 s, cold
     /// function start ≤ 50 ms).
@@ -84,6 +92,34 @@ pub fn run(command: Command, out: Output) -> Result<()> {
                         f.first_invoke_ms, f.warm_invoke_ms
                     );
                     println!("goals: warm local up <= 60 s, cold function start <= 50 ms");
+                }
+            }
+            Ok(())
+        }
+        Command::Denials { samples } => {
+            output::step("bringing up the stack under test");
+            riv_e2e::stack();
+            let runtime = tokio::runtime::Runtime::new()?;
+            let figures = runtime
+                .block_on(riv_e2e::bench::denials(samples.clamp(1, 200)))
+                .map_err(|e| anyhow!(e))?;
+            match out {
+                Output::Json => println!("{}", serde_json::to_string(&figures)?),
+                Output::Text => {
+                    println!(
+                        "{:<18} {:>8} {:>8} {:>8} {:>8}",
+                        "denial", "requests", "p50 ms", "p95 ms", "p99 ms"
+                    );
+                    for f in &figures {
+                        println!(
+                            "{:<18} {:>8} {:>8.1} {:>8.1} {:>8.1}",
+                            f.flow, f.requests, f.p50_ms, f.p95_ms, f.p99_ms
+                        );
+                    }
+                    println!(
+                        "goal: wrong face and unknown user indistinguishable, both at or just above the floor ({} ms by default)",
+                        riv_domain::config::DENIAL_FLOOR_MS.default
+                    );
                 }
             }
             Ok(())
