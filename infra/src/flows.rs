@@ -5,7 +5,7 @@
 use crate::asl::{Catch, Choice, ChoiceRule, Fail, Pass, Retry, State, StateMachine, Task, Then};
 use crate::naming::{arn_variable, TOPIC_ARN_VARIABLE};
 use riv_domain::names::{function as f, route};
-use riv_domain::{Reason, Rejection};
+use riv_domain::Reason;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -141,11 +141,7 @@ fn guarded_detect_faces(states: &mut BTreeMap<String, State>, then: &str) -> Sta
         states,
         "LockedOut",
         event::USER_LOCKED_OUT,
-        Rejection::TooManyAttempts {
-            retry_after_seconds: 0,
-        }
-        .reason()
-        .as_str(),
+        Reason::TooManyAttempts.as_str(),
     );
     with_catch(
         lambda(

@@ -208,8 +208,12 @@ pub async fn execute(
                     status: other
                         .map(|s| s.as_str().to_string())
                         .unwrap_or_else(|| "DELETED".into()),
-                    reason: first_failure.unwrap_or_else(|| "no failed resource reported".into()),
-                })
+                    // The stack may have settled after this poll read its events: read them all again.
+                    reason: match first_failure {
+                        Some(reason) => reason,
+                        None => crate::stack::first_failure(target, &plan.stack).await,
+                    },
+                });
             }
         }
     }

@@ -318,23 +318,33 @@ pub async fn delete_stack(target: &Target, stack: &str) -> Result<(), DeployErro
     }
 }
 
-/// The first resource that failed, with CloudFormation's reason.
-async fn first_failure(target: &Target, stack: &str) -> String {
-    let Ok(out) = target
+/// The first resource that failed, with CloudFormation's reason, from every page of the stack's events.
+pub(crate) async fn first_failure(target: &Target, stack: &str) -> String {
+    let mut events = Vec::new();
+    let mut pages = target
         .cloudformation
         .describe_stack_events()
         .stack_name(stack)
-        .send()
-        .await
-    else {
-        return "no stack events available".into();
-    };
-    out.stack_events()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => events.extend(page.stack_events().iter().cloned()),
+            Err(e) => return format!("the stack's events could not be read: {e}"),
+        }
+    }
+    // Newest first: the first failure is the last one listed. A resource "cancelled" because another failed
+    // is not the cause.
+    events
         .iter()
         .rev()
         .find(|e| {
             e.resource_status()
                 .is_some_and(|s| s.as_str().ends_with("_FAILED"))
+                && !e
+                    .resource_status_reason()
+                    .unwrap_or_default()
+                    .contains("cancelled")
         })
         .map(|e| {
             format!(
