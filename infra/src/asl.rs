@@ -20,7 +20,18 @@ pub enum State {
     Task(Task),
     Pass(Pass),
     Choice(Choice),
+    Wait(Wait),
     Fail(Fail),
+}
+
+/// Waits until the time a path of the state names (RFC 3339); a time in the past does not wait.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Wait {
+    pub comment: String,
+    pub timestamp_path: String,
+    #[serde(flatten)]
+    pub then: Then,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -137,6 +148,7 @@ impl State {
                 out
             }
             State::Pass(p) => then(&p.then),
+            State::Wait(w) => then(&w.then),
             State::Choice(c) => {
                 let mut out: Vec<&str> = c.choices.iter().map(|r| r.next.as_str()).collect();
                 out.push(&c.default);

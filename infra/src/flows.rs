@@ -2,10 +2,12 @@
 //! `riv_domain::events`; the flow input (the API body) stays at the root and each step adds its result under its
 //! own name, so later steps can read any earlier one.
 
-use crate::asl::{Catch, Choice, ChoiceRule, Fail, Pass, Retry, State, StateMachine, Task, Then};
+use crate::asl::{
+    Catch, Choice, ChoiceRule, Fail, Pass, Retry, State, StateMachine, Task, Then, Wait,
+};
 use crate::naming::{arn_variable, TOPIC_ARN_VARIABLE};
 use riv_domain::names::{function as f, route};
-use riv_domain::Reason;
+use riv_domain::{Reason, Rejection};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -141,7 +143,8 @@ fn guarded_detect_faces(states: &mut BTreeMap<String, State>, then: &str) -> Sta
         states,
         "LockedOut",
         event::USER_LOCKED_OUT,
-        Reason::TooManyAttempts.as_str(),
+        Reason::TooManyAttempts,
+        Answer::Rethrow,
     );
     with_catch(
         lambda(
@@ -157,19 +160,33 @@ fn guarded_detect_faces(states: &mut BTreeMap<String, State>, then: &str) -> Sta
     )
 }
 
-/// `<name>Event` → `Notify<name>` → `<name>`: builds the event from the error in `$.Error`, publishes it to the
-/// topic (a failed publish must not change the answer), then fails with that same error. The event carries
-/// the UserId, the reason, the time and the request id; never an image.
-fn security_event(states: &mut BTreeMap<String, State>, name: &str, event: &str, reason: &str) {
+/// How the flow answers after a security event.
+enum Answer {
+    /// With the error in `$.Error`, as the step that raised it reported it.
+    Rethrow,
+    /// With this rejection's reason and message, the same whatever led to it.
+    Fixed(Rejection),
+}
+
+/// `<name>Event` → `Notify<name>` → `<name>`: builds the event, publishes it to the topic (a failed publish
+/// must not change the answer), then fails. The event carries the UserId, the reason, the time and the request
+/// id; never an image.
+fn security_event(
+    states: &mut BTreeMap<String, State>,
+    name: &str,
+    event: &str,
+    reason: Reason,
+    answer: Answer,
+) {
     let (build, notify) = (format!("{name}Event"), format!("Notify{name}"));
     states.insert(
         build,
         State::Pass(Pass {
-            comment: format!("The {event} event security operations receive ({reason})"),
+            comment: format!("The {event} event security operations receive"),
             parameters: json!({
                 "Event": event,
                 "UserId.$": "$.UserId",
-                "Reason.$": format!("$.{}.Error", result::ERROR),
+                "Reason": reason.as_str(),
                 "RequestId.$": "$$.Execution.Name",
                 "Execution.$": "$$.Execution.Id",
                 "At.$": "$$.State.EnteredTime",
@@ -199,16 +216,58 @@ fn security_event(states: &mut BTreeMap<String, State>, name: &str, event: &str,
             then: next(name),
         }),
     );
-    states.insert(
-        name.to_string(),
-        State::Fail(Fail {
+    let fail = match answer {
+        Answer::Rethrow => Fail {
             comment: format!("Answer with the {reason} that raised the event"),
             error: None,
             cause: None,
             error_path: Some(format!("$.{}.Error", result::ERROR)),
             cause_path: Some(format!("$.{}.Cause", result::ERROR)),
+        },
+        Answer::Fixed(rejection) => Fail {
+            comment: "One answer, whatever led here".into(),
+            error: Some(reason.as_str().into()),
+            // The same shape a Lambda error has, so the API reads every failure alike.
+            cause: Some(lambda_error_cause(reason.as_str(), &rejection.to_string())),
+            error_path: None,
+            cause_path: None,
+        },
+    };
+    states.insert(name.to_string(), State::Fail(fail));
+}
+
+/// A "not you" for auth and update: wait until the denial is due (the flow start plus the floor, from
+/// `<step>.DenyAt`), so an unknown UserId and a wrong face take equally long, then publish `LoginFailed` and
+/// answer 401 with one body.
+fn denial(states: &mut BTreeMap<String, State>, deny_at: &str) {
+    states.insert(
+        "HoldDenial".into(),
+        State::Wait(Wait {
+            comment: "Answer no sooner than the denial floor after the flow started".into(),
+            timestamp_path: deny_at.into(),
+            then: next("DeniedEvent"),
         }),
     );
+    security_event(
+        states,
+        "Denied",
+        event::LOGIN_FAILED,
+        Reason::UserAccessDenied,
+        Answer::Fixed(Rejection::UserAccessDenied),
+    );
+}
+
+fn matched(step: &str, then: &str, otherwise: &str, comment: &str) -> State {
+    State::Choice(Choice {
+        comment: comment.into(),
+        choices: vec![ChoiceRule {
+            variable: format!("$.{step}.Matched"),
+            boolean_equals: Some(true),
+            string_equals: None,
+            next: then.into(),
+        }],
+        default: otherwise.into(),
+    })
 }
 
 fn user_and_image() -> serde_json::Map<String, Value> {
@@ -296,7 +355,8 @@ fn index_face(
             states,
             "LostRace",
             event::DUPLICATE_REGISTRATION,
-            Reason::FaceAlreadyRegistered.as_str(),
+            Reason::FaceAlreadyRegistered,
+            Answer::Rethrow,
         );
     }
     states.insert(
@@ -354,7 +414,8 @@ fn duplicate_guard(states: &mut BTreeMap<String, State>, then: &str) -> State {
         states,
         "Duplicate",
         event::DUPLICATE_REGISTRATION,
-        Reason::FaceAlreadyRegistered.as_str(),
+        Reason::FaceAlreadyRegistered,
+        Answer::Rethrow,
     );
     with_catch(
         lambda(
@@ -393,7 +454,8 @@ pub fn register_idcard() -> StateMachine {
         &mut s,
         "CardMismatch",
         event::ID_CARD_MISMATCH,
-        Reason::FaceNotMatchWithIdCard.as_str(),
+        Reason::FaceNotMatchWithIdCard,
+        Answer::Rethrow,
     );
     s.insert(
         "CompareWithIdCard".into(),
@@ -444,7 +506,7 @@ pub fn auth() -> StateMachine {
             "Best similarity over the user's stored faces (none for an unknown UserId)",
             with(
                 user_and_image(),
-                json!({"RequireMatch": false, "StartedAt.$": "$$.Execution.StartTime"}),
+                json!({"StartedAt.$": "$$.Execution.StartTime"}),
             ),
             result::COMPARE,
             next("StoredFaceMatched"),
@@ -452,16 +514,12 @@ pub fn auth() -> StateMachine {
     );
     s.insert(
         "StoredFaceMatched".into(),
-        State::Choice(Choice {
-            comment: "Verified by a stored face, or fall back to the collection".into(),
-            choices: vec![ChoiceRule {
-                variable: format!("$.{}.Matched", result::COMPARE),
-                boolean_equals: Some(true),
-                string_equals: None,
-                next: "Verified".into(),
-            }],
-            default: "SearchCollection".into(),
-        }),
+        matched(
+            result::COMPARE,
+            "Verified",
+            "SearchCollection",
+            "Verified by a stored face, or fall back to the collection",
+        ),
     );
     s.insert(
         "Verified".into(),
@@ -472,20 +530,24 @@ pub fn auth() -> StateMachine {
     );
     s.insert(
         "SearchCollection".into(),
-        with_catch(
-            lambda(
-                f::SEARCH_FACES,
-                "The best match in the user's collection must be theirs; a denial waits for the floor",
-                with(
-                    user_and_image(),
-                    json!({"Purpose": "Identify", "StartedAt.$": "$$.Execution.StartTime"}),
-                ),
-                result::SEARCH,
-                next("VerifiedBySearch"),
+        lambda(
+            f::SEARCH_FACES,
+            "The best match in the user's collection must be theirs",
+            with(
+                user_and_image(),
+                json!({"Purpose": "Identify", "StartedAt.$": "$$.Execution.StartTime"}),
             ),
-            &[Reason::UserAccessDenied.as_str()],
-            result::ERROR,
-            "DeniedEvent",
+            result::SEARCH,
+            next("FoundBySearch"),
+        ),
+    );
+    s.insert(
+        "FoundBySearch".into(),
+        matched(
+            result::SEARCH,
+            "VerifiedBySearch",
+            "HoldDenial",
+            "Verified by the collection, or denied",
         ),
     );
     s.insert(
@@ -495,12 +557,7 @@ pub fn auth() -> StateMachine {
             json!({"UserId.$": "$.UserId", "Status": "Verified", "Similarity.$": format!("$.{}.Similarity", result::SEARCH)}),
         ),
     );
-    security_event(
-        &mut s,
-        "Denied",
-        event::LOGIN_FAILED,
-        Reason::UserAccessDenied.as_str(),
-    );
+    denial(&mut s, &format!("$.{}.DenyAt", result::SEARCH));
     machine("Authenticate a user by selfie", "DetectFaces", s)
 }
 
@@ -510,28 +567,27 @@ pub fn update() -> StateMachine {
     s.insert("DetectFaces".into(), gate);
     s.insert(
         "CompareWithStoredFaces".into(),
-        with_catch(
-            lambda(
-                f::COMPARE_FACES,
-                "Only the same person may add a face; a denial waits for the floor",
-                with(
-                    user_and_image(),
-                    json!({"RequireMatch": true, "StartedAt.$": "$$.Execution.StartTime"}),
-                ),
-                result::COMPARE,
-                next("IndexFace"),
+        lambda(
+            f::COMPARE_FACES,
+            "Only the same person may add a face",
+            with(
+                user_and_image(),
+                json!({"StartedAt.$": "$$.Execution.StartTime"}),
             ),
-            &[Reason::UserAccessDenied.as_str()],
-            result::ERROR,
-            "DeniedEvent",
+            result::COMPARE,
+            next("SamePerson"),
         ),
     );
-    security_event(
-        &mut s,
-        "Denied",
-        event::LOGIN_FAILED,
-        Reason::UserAccessDenied.as_str(),
+    s.insert(
+        "SamePerson".into(),
+        matched(
+            result::COMPARE,
+            "IndexFace",
+            "HoldDenial",
+            "The user's own face goes on; anyone else is denied",
+        ),
     );
+    denial(&mut s, &format!("$.{}.DenyAt", result::COMPARE));
     let index = index_face("Update", false, &mut s, "Updated");
     s.insert("IndexFace".into(), index);
     s.insert(

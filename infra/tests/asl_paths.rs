@@ -107,7 +107,8 @@ fn call(function: &str, params: &Value, at: &str) -> Value {
             json!(SearchFacesResult {
                 matched: true,
                 face_id: Some(face_id),
-                similarity: Some(99.0)
+                similarity: Some(99.0),
+                deny_at: Some("2026-12-02T00:00:01.500Z".into()),
             })
         }
         f::COMPARE_FACES => {
@@ -115,7 +116,8 @@ fn call(function: &str, params: &Value, at: &str) -> Value {
             json!(CompareFacesResult {
                 matched: true,
                 similarity: 99.0,
-                face_id: Some(face_id)
+                face_id: Some(face_id),
+                deny_at: "2026-12-02T00:00:01.500Z".into(),
             })
         }
         f::COMPARE_IDCARD => {
@@ -238,6 +240,13 @@ fn walk(
                 state,
                 outputs,
                 depth + 1,
+            );
+        }
+        "Wait" => {
+            let path = s["TimestampPath"].as_str().unwrap();
+            assert!(
+                resolve(path, &state).is_some_and(|v| v.is_string()),
+                "{at}: {path} missing"
             );
         }
         "Fail" => {

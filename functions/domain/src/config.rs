@@ -192,7 +192,8 @@ pub const LOCKOUT_SECONDS: Range = Range {
     default: 900.0,
 };
 /// A denial is answered no sooner than this after the flow started, milliseconds: the time of "no such user"
-/// and "wrong face" must not differ. At most 5 s: the function that waits has a 10 s timeout.
+/// and "wrong face" must not differ. The flow waits in a Wait state; at most 5 s keeps a denial well inside the
+/// flow's 28 s.
 pub const DENIAL_FLOOR_MS: Range = Range {
     name: env::DENIAL_FLOOR_MS,
     min: 0.0,

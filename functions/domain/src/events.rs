@@ -59,7 +59,7 @@ pub struct SearchFacesRequest {
     pub user_id: String,
     pub image: String,
     pub purpose: SearchPurpose,
-    /// When the flow started (`$$.Execution.StartTime`): a denial is answered no sooner than the floor after it.
+    /// When the flow started (`$$.Execution.StartTime`), for [`SearchFacesResult::deny_at`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
 }
@@ -72,6 +72,10 @@ pub struct SearchFacesResult {
     pub face_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f32>,
+    /// Identify: the earliest a denial may be answered (RFC 3339), the flow start plus the denial floor. The
+    /// flow waits for it in a Wait state, so "no such user" and "wrong face" take equally long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,11 +83,7 @@ pub struct SearchFacesResult {
 pub struct CompareFacesRequest {
     pub user_id: String,
     pub image: String,
-    /// When true a mismatch fails with `UserAccessDenied`; when false it is reported as `Matched: false` so the
-    /// flow can fall back to a collection search.
-    #[serde(default)]
-    pub require_match: bool,
-    /// When the flow started (`$$.Execution.StartTime`), for the denial floor.
+    /// When the flow started (`$$.Execution.StartTime`), for [`CompareFacesResult::deny_at`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
 }
@@ -96,6 +96,8 @@ pub struct CompareFacesResult {
     pub similarity: f32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_id: Option<String>,
+    /// The earliest a denial may be answered (RFC 3339): the flow start plus the denial floor.
+    pub deny_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -80,17 +80,12 @@ impl CompareFaces {
         );
         if matched {
             guard::succeeded(&*self.records, user_id).await?;
-        } else if request.require_match {
-            return Err(guard::deny_after_floor(
-                request.started_at.as_deref(),
-                self.guard.denial_floor_ms,
-            )
-            .await);
         }
         Ok(CompareFacesResult {
             matched,
             similarity,
             face_id: face_id.filter(|_| matched),
+            deny_at: guard::deny_at(request.started_at.as_deref(), self.guard.denial_floor_ms),
         })
     }
 }
@@ -161,11 +156,10 @@ mod tests {
         }
     }
 
-    fn request(user: &str, identity: &str, require_match: bool) -> CompareFacesRequest {
+    fn request(user: &str, identity: &str) -> CompareFacesRequest {
         CompareFacesRequest {
             user_id: user.into(),
             image: photo_b64(identity),
-            require_match,
             started_at: None,
         }
     }
@@ -176,59 +170,31 @@ mod tests {
         // Only the last of five stored faces is really ann: a comparison with a random one would fail.
         w.register("ann", &["x1", "x2", "x3", "x4", "ann#old"])
             .await;
-        let r = w
-            .handler
-            .handle(request("ann", "ann#new", true))
-            .await
-            .unwrap();
+        let r = w.handler.handle(request("ann", "ann#new")).await.unwrap();
         assert!(r.matched);
         assert_eq!(r.similarity, SAME_PERSON);
         assert_eq!(r.face_id.as_deref(), Some("f4"));
     }
 
     #[tokio::test]
-    async fn a_stranger_is_reported_or_denied_as_asked() {
+    async fn a_stranger_is_reported_with_the_time_a_denial_is_due() {
         let w = world();
         w.register("ann", &["ann"]).await;
-        let r = w
-            .handler
-            .handle(request("ann", "mallory", false))
-            .await
-            .unwrap();
+        let r = w.handler.handle(request("ann", "mallory")).await.unwrap();
         assert_eq!(
             (r.matched, r.similarity, r.face_id),
             (false, STRANGER, None)
         );
-        let err = w
-            .handler
-            .handle(request("ann", "mallory", true))
-            .await
-            .unwrap_err();
-        assert_eq!(err.reason(), Reason::UserAccessDenied);
+        assert!(riv_domain::clock::parse_rfc3339_ms(&r.deny_at).is_some());
     }
 
     #[tokio::test]
-    async fn an_unknown_user_is_denied_like_a_wrong_face() {
+    async fn an_unknown_user_is_a_user_without_faces() {
         let w = world();
         w.register("ann", &["ann"]).await;
-        let unknown = w
-            .handler
-            .handle(request("ghost", "ghost", true))
-            .await
-            .unwrap_err();
-        let wrong = w
-            .handler
-            .handle(request("ann", "mallory", true))
-            .await
-            .unwrap_err();
-        assert_eq!(unknown.reason(), Reason::UserAccessDenied);
-        assert_eq!(unknown.to_string(), wrong.to_string());
-        let r = w
-            .handler
-            .handle(request("ghost", "ghost", false))
-            .await
-            .unwrap();
-        assert_eq!((r.matched, r.similarity), (false, 0.0));
+        let r = w.handler.handle(request("ghost", "ghost")).await.unwrap();
+        assert_eq!((r.matched, r.similarity, r.face_id), (false, 0.0, None));
+        assert_eq!(w.faces.calls("CompareFaces"), 0);
     }
 
     #[tokio::test]
@@ -238,12 +204,8 @@ mod tests {
             status: ProfileStatus::Pending,
             ..active_profile("ann")
         });
-        let err = w
-            .handler
-            .handle(request("ann", "ann", true))
-            .await
-            .unwrap_err();
-        assert_eq!(err.reason(), Reason::UserAccessDenied);
+        let r = w.handler.handle(request("ann", "ann")).await.unwrap();
+        assert!(!r.matched);
     }
 
     #[tokio::test]
@@ -258,15 +220,9 @@ mod tests {
             .store_guard_counter("ann", &counter, None)
             .await
             .unwrap();
-        w.handler
-            .handle(request("ann", "mallory", false))
-            .await
-            .unwrap();
+        w.handler.handle(request("ann", "mallory")).await.unwrap();
         assert_eq!(w.records.counter("ann"), Some(counter));
-        w.handler
-            .handle(request("ann", "ann#2", false))
-            .await
-            .unwrap();
+        w.handler.handle(request("ann", "ann#2")).await.unwrap();
         assert_eq!(w.records.counter("ann"), None);
     }
 
@@ -276,11 +232,7 @@ mod tests {
         // Seven faces, the oldest two of them ann's: beyond a cap of five, they are not looked at.
         w.register("ann", &["ann#1", "ann#2", "x3", "x4", "x5", "x6", "x7"])
             .await;
-        let r = w
-            .handler
-            .handle(request("ann", "ann#new", false))
-            .await
-            .unwrap();
+        let r = w.handler.handle(request("ann", "ann#new")).await.unwrap();
         assert!(!r.matched);
         assert_eq!(w.faces.calls("CompareFaces"), 5);
     }
@@ -296,11 +248,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let r = w
-            .handler
-            .handle(request("ann", "ann#3", true))
-            .await
-            .unwrap();
+        let r = w.handler.handle(request("ann", "ann#3")).await.unwrap();
         assert_eq!(r.face_id.as_deref(), Some("f1"));
     }
 
@@ -308,11 +256,7 @@ mod tests {
     async fn a_user_without_faces_does_not_match() {
         let w = world();
         w.register("ann", &[]).await;
-        let r = w
-            .handler
-            .handle(request("ann", "ann", false))
-            .await
-            .unwrap();
+        let r = w.handler.handle(request("ann", "ann")).await.unwrap();
         assert!(!r.matched);
         assert_eq!(r.similarity, 0.0);
     }
@@ -323,24 +267,16 @@ mod tests {
         w.register("ann", &["ann"]).await;
         let err = w
             .handler
-            .handle(request("ann", "nobody", false))
+            .handle(request("ann", "nobody"))
             .await
             .unwrap_err();
         assert_eq!(err.reason(), Reason::NoFaceDetected);
         w.faces.faults.fail("CompareFaces");
-        let err = w
-            .handler
-            .handle(request("ann", "ann", false))
-            .await
-            .unwrap_err();
+        let err = w.handler.handle(request("ann", "ann")).await.unwrap_err();
         assert_eq!(err.reason(), Reason::InternalError);
         w.faces.faults.heal("CompareFaces");
         w.images.faults.fail("GetObject");
-        let err = w
-            .handler
-            .handle(request("ann", "ann", false))
-            .await
-            .unwrap_err();
+        let err = w.handler.handle(request("ann", "ann")).await.unwrap_err();
         assert_eq!(err.reason(), Reason::InternalError);
     }
 }

@@ -1,13 +1,12 @@
 //! What auth and update share against a hostile caller: the per-UserId lockout (counted before any face is
-//! compared, cleared by a success) and the denial floor (a "no" takes as long for an unknown UserId as for a
-//! wrong face).
+//! compared, cleared by a success) and the time a denial is due (a "no" takes as long for an unknown UserId
+//! as for a wrong face).
 
 use crate::ports::{FaceRecords, ServiceErrorKind};
 use crate::HandlerError;
 use riv_domain::config::GuardConfig;
 use riv_domain::guard::{self, Verdict};
 use riv_domain::{attempt, clock, Rejection};
-use std::time::Duration;
 
 /// Writes lost to a concurrent attempt of the same UserId before giving up.
 const COUNT_TRIES: usize = 8;
@@ -57,9 +56,11 @@ pub async fn succeeded(records: &dyn FaceRecords, user_id: &str) -> Result<(), H
     Ok(())
 }
 
-/// Waits until `floor_ms` after the flow started, so that every denial takes at least that long whatever work
-/// led to it. Without a readable start time the floor counts from now, which only makes the wait longer.
-pub async fn deny_after_floor(started_at: Option<&str>, floor_ms: u64) -> HandlerError {
+/// The earliest a denial may be answered: `floor_ms` after the flow started (RFC 3339, milliseconds), so that
+/// every denial takes at least that long whatever work led to it. The flow waits for it in a Wait state, which
+/// holds no Lambda environment. Without a readable start time the floor counts from now, which only makes the
+/// wait longer.
+pub fn deny_at(started_at: Option<&str>, floor_ms: u64) -> String {
     let now = attempt::now_ms();
     let start = started_at
         .and_then(clock::parse_rfc3339_ms)
@@ -70,9 +71,8 @@ pub async fn deny_after_floor(started_at: Option<&str>, floor_ms: u64) -> Handle
             );
             now
         });
-    let wait = (start + floor_ms).saturating_sub(now).min(floor_ms);
-    tokio::time::sleep(Duration::from_millis(wait)).await;
-    Rejection::UserAccessDenied.into()
+    let at = start.min(now) + floor_ms;
+    clock::rfc3339((at / 1000) as i64, Some((at % 1000) as u32))
 }
 
 #[cfg(test)]
@@ -121,24 +121,14 @@ mod tests {
         assert_eq!(records.counter("ann").unwrap().attempts, 3);
     }
 
-    #[tokio::test]
-    async fn a_denial_waits_for_the_floor_from_the_flow_start() {
-        let started = clock::rfc3339(
-            (attempt::now_ms() / 1000) as i64,
-            Some((attempt::now_ms() % 1000) as u32),
-        );
-        let t = std::time::Instant::now();
-        let err = deny_after_floor(Some(&started), 200).await;
-        assert_eq!(err.reason(), Reason::UserAccessDenied);
-        assert!(
-            t.elapsed() >= Duration::from_millis(150),
-            "{:?}",
-            t.elapsed()
-        );
-        // A flow that already took longer than the floor is not delayed further.
-        let long_ago = clock::rfc3339(1_000, None);
-        let t = std::time::Instant::now();
-        deny_after_floor(Some(&long_ago), 200).await;
-        assert!(t.elapsed() < Duration::from_millis(100));
+    #[test]
+    fn a_denial_is_due_the_floor_after_the_flow_started() {
+        let due = |started: &str| clock::parse_rfc3339_ms(&deny_at(Some(started), 1_500)).unwrap();
+        assert_eq!(due("2026-12-02T01:00:00.250Z"), 1_796_173_201_750);
+        // A start in the future (clock skew) counts from now; no start counts from now too.
+        let now = attempt::now_ms();
+        assert!(due("2099-01-01T00:00:00Z") <= attempt::now_ms() + 1_500);
+        let unknown = clock::parse_rfc3339_ms(&deny_at(None, 1_500)).unwrap();
+        assert!((now + 1_500..=attempt::now_ms() + 1_500).contains(&unknown));
     }
 }

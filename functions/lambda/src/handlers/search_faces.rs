@@ -31,17 +31,11 @@ impl SearchFaces {
         match request.purpose {
             SearchPurpose::DuplicateGuard => self.duplicate_guard(user_id, &image.bytes).await,
             SearchPurpose::Identify => {
-                let found = self.identify(user_id, &image.bytes).await;
-                match found {
-                    Err(e) if e.reason() == riv_domain::Reason::UserAccessDenied => {
-                        Err(guard::deny_after_floor(
-                            request.started_at.as_deref(),
-                            self.guard.denial_floor_ms,
-                        )
-                        .await)
-                    }
-                    other => other,
-                }
+                let deny_at =
+                    guard::deny_at(request.started_at.as_deref(), self.guard.denial_floor_ms);
+                let mut result = self.identify(user_id, &image.bytes).await?;
+                result.deny_at = Some(deny_at);
+                Ok(result)
             }
         }
     }
@@ -65,6 +59,7 @@ impl SearchFaces {
             matched: false,
             face_id: None,
             similarity: None,
+            deny_at: None,
         })
     }
 
@@ -93,6 +88,7 @@ impl SearchFaces {
                         matched: true,
                         face_id: Some(candidate.face_id.clone()),
                         similarity: Some(candidate.similarity),
+                        deny_at: None,
                     });
                 }
                 Some(_) => break,
@@ -104,7 +100,13 @@ impl SearchFaces {
                 ),
             }
         }
-        Err(Rejection::UserAccessDenied.into())
+        // Not a failure of this step: the flow waits until the denial is due, then denies.
+        Ok(SearchFacesResult {
+            matched: false,
+            face_id: None,
+            similarity: None,
+            deny_at: None,
+        })
     }
 }
 
@@ -275,16 +277,16 @@ mod tests {
         assert_eq!(ok.face_id.as_deref(), Some(face.as_str()));
         assert_eq!(ok.similarity, Some(crate::fakes::SAME_PERSON));
 
-        let err = h
+        let denied = h
             .handle(request("bob", "ann#3", SearchPurpose::Identify))
             .await
-            .unwrap_err();
-        assert_eq!(err.reason(), Reason::UserAccessDenied);
-        let err = h
+            .unwrap();
+        assert!(!denied.matched && denied.deny_at.is_some(), "{denied:?}");
+        let denied = h
             .handle(request("ann", "carol", SearchPurpose::Identify))
             .await
-            .unwrap_err();
-        assert_eq!(err.reason(), Reason::UserAccessDenied);
+            .unwrap();
+        assert!(!denied.matched && denied.deny_at.is_some(), "{denied:?}");
     }
 
     #[tokio::test]
@@ -292,11 +294,11 @@ mod tests {
         let (faces, mut h) = handler(1);
         faces.seed("riv-1", "ann", "ann");
         h.matching.face_match_threshold = 99.9;
-        let err = h
+        let denied = h
             .handle(request("ann", "ann#2", SearchPurpose::Identify))
             .await
-            .unwrap_err();
-        assert_eq!(err.reason(), Reason::UserAccessDenied);
+            .unwrap();
+        assert!(!denied.matched && denied.deny_at.is_some(), "{denied:?}");
     }
 
     #[tokio::test]
@@ -305,11 +307,11 @@ mod tests {
         // Ann is registered; mallory's face sits in the collection under ann's id, with no record.
         w.seed("riv-1", "ann", "ann");
         w.faces.seed("riv-1", "ann", "mallory");
-        let err = h
+        let denied = h
             .handle(request("ann", "mallory#2", SearchPurpose::Identify))
             .await
-            .unwrap_err();
-        assert_eq!(err.reason(), Reason::UserAccessDenied);
+            .unwrap();
+        assert!(!denied.matched && denied.deny_at.is_some(), "{denied:?}");
         // Nor does it block mallory from registering under her own name.
         h.handle(request(
             "mallory",
