@@ -197,15 +197,21 @@ async fn failed_attempts_lock_the_user_out() -> Outcome {
         429,
         "TooManyAttempts",
     )?;
-    // The window ends, and the right face works again.
+    // The window ends, and the right face works again. It began when the first failure reached the gate, a
+    // little after `window` on a loaded machine; a refusal until then counts nothing, so asking again is fine.
     let ends = Duration::from_secs(LOCKOUT_SECONDS + 1);
     tokio::time::sleep(ends.saturating_sub(window.elapsed())).await;
-    let (status, answer) = s.post("auth", &body(&user, &right)).await;
-    ensure!(
-        status == 200,
-        "after the window the right face got {status} {answer}"
-    );
-    Ok(())
+    loop {
+        let (status, answer) = s.post("auth", &body(&user, &right)).await;
+        if status == 200 {
+            return Ok(());
+        }
+        ensure!(
+            status == 429 && window.elapsed() < ends + Duration::from_secs(20),
+            "after the window the right face got {status} {answer}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 async fn card_fields_cannot_be_typed_or_overwritten() -> Outcome {

@@ -10,6 +10,13 @@ hand out a snapshot when iterated; reserving an environment is already guarded b
 PointInTimeRecoverySpecification but never applies it. When DynamoDB is served by ``dynamodb:moto``, this wraps the
 provider's create/update so the table's continuous backups match the template (moto implements
 UpdateContinuousBackups), as on AWS.
+
+``riv_states_wait_until_the_instant``: LocalStack 4.14's Wait state with ``Timestamp``/``TimestampPath`` waits
+``int(timestamp - now)`` whole seconds, measured against the host's local time: up to a second short of the
+instant, by an amount that depends on when the wait began. Step Functions waits until the timestamp (to the
+second). Riv's denial floor (a Wait until the denial is due) needs that: otherwise the answer's time again
+depends on how much work came before. The wait now sleeps the fraction first, then the whole seconds as before,
+against UTC.
 """
 
 import logging
@@ -82,3 +89,32 @@ def riv_lambda_environment_snapshots():
         self.environments = defaultdict(_SnapshotDict, self.environments)
 
     LOG.info("riv: Lambda environment maps iterate over snapshots")
+
+
+@hooks.on_infra_start()
+def riv_states_wait_until_the_instant():
+    import datetime
+
+    from localstack.services.stepfunctions.asl.component.state.state_wait.wait_function.timestamp import (
+        Timestamp,
+    )
+    from localstack.utils.patch import patch
+
+    @patch(Timestamp._get_wait_seconds)
+    def _get_wait_seconds(fn, self, env):
+        # The original evaluates the path again (a read) and fails on a bad timestamp exactly as before.
+        whole = fn(self, env)
+        self.string.eval(env=env)
+        due = Timestamp._from_timestamp_string(timestamp=env.stack.pop())
+        if due is None:
+            return whole
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        left = (due - now).total_seconds()
+        if left <= 0:
+            return 0
+        fraction = left - int(left)
+        if fraction > 0:
+            env.program_state_event.wait(fraction)
+        return int(left)
+
+    LOG.info("riv: Step Functions Wait states wait until their timestamp")

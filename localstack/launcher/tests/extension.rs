@@ -26,3 +26,8 @@ fn check(name: &str) {
 fn a_cold_start_cannot_fail_a_concurrent_invocation() {
     check("lambda_environments.py");
 }
+
+#[test]
+fn a_wait_state_waits_until_its_timestamp() {
+    check("states_wait.py");
+}

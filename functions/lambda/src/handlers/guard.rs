@@ -56,7 +56,8 @@ pub async fn succeeded(records: &dyn FaceRecords, user_id: &str) -> Result<(), H
     Ok(())
 }
 
-/// The earliest a denial may be answered: `floor_ms` after the flow started (RFC 3339, milliseconds), so that
+/// The earliest a denial may be answered: the first whole second at least `floor_ms` after the flow started
+/// (RFC 3339), so that
 /// every denial takes at least that long whatever work led to it. The flow waits for it in a Wait state, which
 /// holds no Lambda environment. Without a readable start time the floor counts from now, which only makes the
 /// wait longer.
@@ -71,8 +72,9 @@ pub fn deny_at(started_at: Option<&str>, floor_ms: u64) -> String {
             );
             now
         });
-    let at = start.min(now) + floor_ms;
-    clock::rfc3339((at / 1000) as i64, Some((at % 1000) as u32))
+    // Step Functions reads a Wait's timestamp to the second: round up, so the wait never ends before the floor.
+    let due_secs = (start.min(now) + floor_ms).div_ceil(1000);
+    clock::rfc3339(due_secs as i64, None)
 }
 
 #[cfg(test)]
@@ -124,11 +126,12 @@ mod tests {
     #[test]
     fn a_denial_is_due_the_floor_after_the_flow_started() {
         let due = |started: &str| clock::parse_rfc3339_ms(&deny_at(Some(started), 1_500)).unwrap();
-        assert_eq!(due("2026-12-02T01:00:00.250Z"), 1_796_173_201_750);
+        assert_eq!(due("2026-12-02T01:00:00.250Z"), 1_796_173_202_000);
+        assert_eq!(due("2026-12-02T01:00:00.500Z"), 1_796_173_202_000);
         // A start in the future (clock skew) counts from now; no start counts from now too.
         let now = attempt::now_ms();
-        assert!(due("2099-01-01T00:00:00Z") <= attempt::now_ms() + 1_500);
+        assert!(due("2099-01-01T00:00:00Z") <= attempt::now_ms() + 2_500);
         let unknown = clock::parse_rfc3339_ms(&deny_at(None, 1_500)).unwrap();
-        assert!((now + 1_500..=attempt::now_ms() + 1_500).contains(&unknown));
+        assert!((now + 1_500..=attempt::now_ms() + 2_500).contains(&unknown));
     }
 }

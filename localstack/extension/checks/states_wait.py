@@ -1,0 +1,68 @@
+"""Times a Wait state's timestamp against the installed LocalStack, before and after Riv's hook.
+
+Run with the project venv's Python (localstack/launcher/tests/extension.rs does). The wait is for a timestamp
+1.6 s ahead; Step Functions waits until it, LocalStack 4.14 waits int(1.6) = 1 s. Exits non-zero, saying why,
+when LocalStack waits to the instant by itself (the hook can go) or the hook does not make it.
+"""
+
+import datetime
+import sys
+import threading
+import time
+
+from localstack.services.stepfunctions.asl.component.common.string.string_expression import (
+    StringLiteral,
+)
+from localstack.services.stepfunctions.asl.component.state.state_wait.wait_function.timestamp import (
+    Timestamp,
+)
+
+from riv_localstack import hooks
+
+AHEAD = 1.6
+
+
+class Env:
+    """What the wait function touches of an execution's environment."""
+
+    def __init__(self):
+        self.stack = []
+        self.program_state_event = threading.Event()
+        self.next_field_name = None
+
+    def is_running(self):
+        return True
+
+
+def waited() -> float:
+    due = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=AHEAD)
+    # Whole seconds ahead of a second boundary, as Riv writes them (and Step Functions reads them).
+    due = due.replace(microsecond=0) + datetime.timedelta(seconds=1)
+    wait = Timestamp(StringLiteral(due.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    env = Env()
+    wait._eval_body(env)
+    late = time.time() - due.timestamp()
+    assert not env.stack, f"the wait left {env.stack} on the stack"
+    return late
+
+
+def main() -> int:
+    before = waited()
+    if before > -0.05:
+        print(
+            f"LocalStack now waits until the timestamp by itself (ended {before:+.2f} s from it): "
+            "drop riv_states_wait_until_the_instant from riv_localstack/hooks.py",
+            file=sys.stderr,
+        )
+        return 1
+    hooks.riv_states_wait_until_the_instant()
+    after = waited()
+    if not -0.05 <= after <= 0.3:
+        print(f"with riv_states_wait_until_the_instant the wait ended {after:+.2f} s from its timestamp", file=sys.stderr)
+        return 1
+    print(f"without the hook the wait ended {before:+.2f} s from its timestamp; with it {after:+.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
