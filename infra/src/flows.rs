@@ -2,14 +2,17 @@
 //! `riv_domain::events`; the flow input (the API body) stays at the root and each step adds its result under its
 //! own name, so later steps can read any earlier one.
 
-use crate::asl::{
-    Catch, Choice, ChoiceRule, Fail, Pass, Retry, State, StateMachine, Task, Then, Wait,
-};
-use crate::naming::{arn_variable, TOPIC_ARN_VARIABLE};
+use crate::asl::{Catch, Choice, ChoiceRule, Fail, Pass, Retry, State, StateMachine, Task, Then};
+use crate::naming::arn_variable;
 use riv_domain::names::{function as f, route};
-use riv_domain::{Reason, Rejection};
+use riv_domain::Reason;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+
+mod security;
+
+pub use security::event;
+use security::{denial, security_event, Answer};
 
 /// EXPRESS machines answer synchronously; the API gives up at 29 s, so the flow must have ended by then.
 pub const TIMEOUT_SECONDS: u32 = 28;
@@ -25,24 +28,6 @@ pub mod result {
     pub const INDEX: &str = "Index";
     pub const ERROR: &str = "Error";
     pub const EVENT: &str = "SecurityEvent";
-}
-
-/// The security events published to the stack's topic (the `Event` field and message attribute).
-pub mod event {
-    /// A failed authentication or update: unknown UserId and wrong face alike.
-    pub const LOGIN_FAILED: &str = "LoginFailed";
-    /// An attempt refused by the lockout.
-    pub const USER_LOCKED_OUT: &str = "UserLockedOut";
-    /// A registration whose face is already registered to another UserId.
-    pub const DUPLICATE_REGISTRATION: &str = "DuplicateRegistration";
-    /// A registration whose selfie does not match the ID card.
-    pub const ID_CARD_MISMATCH: &str = "IdCardMismatch";
-    pub const ALL: [&str; 4] = [
-        LOGIN_FAILED,
-        USER_LOCKED_OUT,
-        DUPLICATE_REGISTRATION,
-        ID_CARD_MISMATCH,
-    ];
 }
 
 const LAMBDA_TRANSIENT: [&str; 4] = [
@@ -158,103 +143,6 @@ fn guarded_detect_faces(states: &mut BTreeMap<String, State>, then: &str) -> Sta
         result::ERROR,
         "LockedOutEvent",
     )
-}
-
-/// How the flow answers after a security event.
-enum Answer {
-    /// With the error in `$.Error`, as the step that raised it reported it.
-    Rethrow,
-    /// With this rejection's reason and message, the same whatever led to it.
-    Fixed(Rejection),
-}
-
-/// `<name>Event` → `Notify<name>` → `<name>`: builds the event, publishes it to the topic (a failed publish
-/// must not change the answer), then fails. The event carries the UserId, the reason, the time and the request
-/// id; never an image.
-fn security_event(
-    states: &mut BTreeMap<String, State>,
-    name: &str,
-    event: &str,
-    reason: Reason,
-    answer: Answer,
-) {
-    let (build, notify) = (format!("{name}Event"), format!("Notify{name}"));
-    states.insert(
-        build,
-        State::Pass(Pass {
-            comment: format!("The {event} event security operations receive"),
-            parameters: json!({
-                "Event": event,
-                "UserId.$": "$.UserId",
-                "Reason": reason.as_str(),
-                "RequestId.$": "$$.Execution.Name",
-                "Execution.$": "$$.Execution.Id",
-                "At.$": "$$.State.EnteredTime",
-            }),
-            result_path: Some(at(result::EVENT)),
-            then: next(&notify),
-        }),
-    );
-    states.insert(
-        notify,
-        State::Task(Task {
-            comment: format!("Publish {event}; a failed publish must not change the answer"),
-            resource: "arn:aws:states:::sns:publish".into(),
-            parameters: json!({
-                "TopicArn": format!("${{{TOPIC_ARN_VARIABLE}}}"),
-                "Message.$": format!("States.JsonToString($.{})", result::EVENT),
-                "MessageAttributes": {"Event": {"DataType": "String", "StringValue": event}},
-            }),
-            // Not `null`: LocalStack's template engine cannot hold a null value.
-            result_path: at("Notified"),
-            retry: Vec::new(),
-            catch: vec![Catch {
-                error_equals: vec!["States.ALL".into()],
-                result_path: json!("$.NotifyError"),
-                next: name.to_string(),
-            }],
-            then: next(name),
-        }),
-    );
-    let fail = match answer {
-        Answer::Rethrow => Fail {
-            comment: format!("Answer with the {reason} that raised the event"),
-            error: None,
-            cause: None,
-            error_path: Some(format!("$.{}.Error", result::ERROR)),
-            cause_path: Some(format!("$.{}.Cause", result::ERROR)),
-        },
-        Answer::Fixed(rejection) => Fail {
-            comment: "One answer, whatever led here".into(),
-            error: Some(reason.as_str().into()),
-            // The same shape a Lambda error has, so the API reads every failure alike.
-            cause: Some(lambda_error_cause(reason.as_str(), &rejection.to_string())),
-            error_path: None,
-            cause_path: None,
-        },
-    };
-    states.insert(name.to_string(), State::Fail(fail));
-}
-
-/// A "not you" for auth and update: wait until the denial is due (the flow start plus the floor, from
-/// `<step>.DenyAt`), so an unknown UserId and a wrong face take equally long, then publish `LoginFailed` and
-/// answer 401 with one body.
-fn denial(states: &mut BTreeMap<String, State>, deny_at: &str) {
-    states.insert(
-        "HoldDenial".into(),
-        State::Wait(Wait {
-            comment: "Answer no sooner than the denial floor after the flow started".into(),
-            timestamp_path: deny_at.into(),
-            then: next("DeniedEvent"),
-        }),
-    );
-    security_event(
-        states,
-        "Denied",
-        event::LOGIN_FAILED,
-        Reason::UserAccessDenied,
-        Answer::Fixed(Rejection::UserAccessDenied),
-    );
 }
 
 fn matched(step: &str, then: &str, otherwise: &str, comment: &str) -> State {
