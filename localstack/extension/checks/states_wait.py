@@ -6,6 +6,7 @@ when LocalStack waits to the instant by itself (the hook can go) or the hook doe
 """
 
 import datetime
+import importlib.metadata
 import sys
 import threading
 import time
@@ -46,7 +47,20 @@ def waited() -> float:
     return late
 
 
+def registered() -> bool:
+    """Whether LocalStack will run the hook: plux finds hooks through the installed entry points."""
+    hooks_group = importlib.metadata.entry_points(group="localstack.hooks.on_infra_start")
+    return any(e.name == "riv_states_wait_until_the_instant" for e in hooks_group)
+
+
 def main() -> int:
+    if not registered():
+        print(
+            "riv_states_wait_until_the_instant is not an installed entry point of localstack.hooks.on_infra_start: "
+            "list it in localstack/extension/pyproject.toml",
+            file=sys.stderr,
+        )
+        return 1
     before = waited()
     if before > -0.05:
         print(
