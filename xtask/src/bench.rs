@@ -17,8 +17,8 @@ pub enum Command {
         duration: u64,
     },
     /// Denial latency of auth and update, one request at a time: a wrong face on a user with the most faces a
-    /// user keeps, against a UserId nobody registered (goal: the two indistinguishable, both at or just above
-    /// the denial floor).
+    /// user keeps, against a UserId nobody registered (goal: the two indistinguishable, both due at the first
+    /// whole second after the denial floor).
     Denials {
         /// Requests of each kind per route.
         #[arg(long, default_value_t = 20)]
@@ -117,7 +117,7 @@ pub fn run(command: Command, out: Output) -> Result<()> {
                         );
                     }
                     println!(
-                        "goal: wrong face and unknown user indistinguishable, both at or just above the floor ({} ms by default)",
+                        "goal: wrong face and unknown user indistinguishable, both due at the first whole second after the floor ({} ms by default)",
                         riv_domain::config::DENIAL_FLOOR_MS.default
                     );
                 }
