@@ -191,22 +191,11 @@ pub fn add(t: &mut Template) {
     // Validation failures follow the contract too: 400 with a reason code, not API Gateway's own body.
     t.add(
         "BadRequestBodyResponse",
-        Resource::new(
-            "AWS::ApiGateway::GatewayResponse",
-            [
-                ("RestApiId", Expr::r(API)),
-                ("ResponseType", Expr::from("BAD_REQUEST_BODY")),
-                ("StatusCode", Expr::from("400")),
-                (
-                    "ResponseTemplates",
-                    obj([(
-                        "application/json",
-                        Expr::from(
-                            "{\"Reason\": \"InvalidRequest\", \"Message\": \"$context.error.validationErrorString\"}",
-                        ),
-                    )]),
-                ),
-            ],
+        gateway_response(
+            "BAD_REQUEST_BODY",
+            400,
+            "InvalidRequest",
+            "$context.error.validationErrorString",
         ),
     );
     let mut methods = Vec::new();
@@ -320,6 +309,23 @@ pub fn add(t: &mut Template) {
     api_keys(t, &deployment);
 }
 
+/// API Gateway's own refusal of `kind`, answered in the contract's `{Reason, Message}` shape.
+fn gateway_response(kind: &str, status: u16, reason: &str, message: &str) -> Resource {
+    let body = format!("{{\"Reason\": \"{reason}\", \"Message\": \"{message}\"}}");
+    Resource::new(
+        "AWS::ApiGateway::GatewayResponse",
+        [
+            ("RestApiId", Expr::r(API)),
+            ("ResponseType", Expr::from(kind)),
+            ("StatusCode", Expr::from(status.to_string())),
+            (
+                "ResponseTemplates",
+                obj([("application/json", Expr::from(body))]),
+            ),
+        ],
+    )
+}
+
 /// `ApiKeyRequired=true`: one key, on a usage plan that limits it per second and per day, and a contract-shaped
 /// answer for a missing or wrong key.
 fn api_keys(t: &mut Template, deployment: &str) {
@@ -379,22 +385,11 @@ fn api_keys(t: &mut Template, deployment: &str) {
     );
     t.add(
         "InvalidApiKeyResponse",
-        Resource::new(
-            "AWS::ApiGateway::GatewayResponse",
-            [
-                ("RestApiId", Expr::r(API)),
-                ("ResponseType", Expr::from("INVALID_API_KEY")),
-                ("StatusCode", Expr::from("403")),
-                (
-                    "ResponseTemplates",
-                    obj([(
-                        "application/json",
-                        Expr::from(
-                            "{\"Reason\": \"InvalidApiKey\", \"Message\": \"send a valid key in the x-api-key header\"}",
-                        ),
-                    )]),
-                ),
-            ],
+        gateway_response(
+            "INVALID_API_KEY",
+            403,
+            "InvalidApiKey",
+            "send a valid key in the x-api-key header",
         )
         .when(REQUIRES_API_KEY),
     );
