@@ -244,7 +244,9 @@ pub fn add(t: &mut Template) {
                     ),
                     ("Role", Expr::att(&role_id(function), "Arn")),
                     ("MemorySize", Expr::Int(512)),
-                    ("Timeout", Expr::Int(10)),
+                    // A function takes about a second; the headroom is for a loaded machine (the local stack
+                    // under the e2e suite timed out registrations at 10 s). The flow's 28 s still bounds it.
+                    ("Timeout", Expr::Int(20)),
                     (
                         "Environment",
                         obj([("Variables", Expr::Map(environment(function)))]),
