@@ -1,6 +1,6 @@
-//! What auth and update share against a hostile caller: the per-UserId lockout (counted before any face is
-//! compared, cleared by a success) and the time a denial is due (a "no" takes as long for an unknown UserId
-//! as for a wrong face).
+//! Not a function; shared by `detect-faces`, `compare-faces` and `search-faces`. What auth and update share
+//! against a hostile caller: the per-UserId lockout (counted before any face is compared, cleared by a
+//! success) and the time a denial is due (a "no" takes as long for an unknown UserId as for a wrong face).
 
 use crate::ports::{FaceRecords, ServiceErrorKind};
 use crate::HandlerError;

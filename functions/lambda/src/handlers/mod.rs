@@ -1,14 +1,24 @@
-//! One module per Lambda function. Each handler is a struct holding its ports and settings, with an
-//! `async fn handle(request) -> Result<result, HandlerError>` that the `bin/` wires to the runtime.
+//! One module per Lambda function, plus the logic they share. Each function's module is a struct holding its
+//! ports and settings, with an `async fn handle(request) -> Result<result, HandlerError>` that the `bin/` wires
+//! to the runtime.
+//!
+//! Functions: `compare_faces`, `compare_idcard`, `detect_faces`, `extract_idcard`, `index_face`, `rollback`,
+//! `search_faces`. They only wire a request to shared logic and never use one another.
+//!
+//! Shared logic, not functions: `registration` (the claim on a UserId, duplicate refusal, the contest between
+//! racing registrations, the undo of an attempt), `guard` (the per-UserId lockout and when a denial is due)
+//! and `image_error` below (a face engine failure as the caller's fault or a dependency's).
 
 pub mod compare_faces;
 pub mod compare_idcard;
 pub mod detect_faces;
 pub mod extract_idcard;
-pub mod guard;
 pub mod index_face;
 pub mod rollback;
 pub mod search_faces;
+
+pub mod guard;
+pub mod registration;
 
 use crate::ports::{ServiceError, ServiceErrorKind};
 use crate::HandlerError;

@@ -1,17 +1,15 @@
 //! `search-faces`: the duplicate guard of registration (this face must belong to nobody yet, in any
 //! collection) and the fallback of authentication (the best match in the user's collection must be theirs).
 
-use super::{guard, image_error};
-use crate::ports::{FaceEngine, FaceMatch, FaceRecords, ServiceError};
+use super::guard;
+use super::registration::{live_owner, refuse_duplicates, search, MAX_CANDIDATES};
+use crate::ports::{FaceEngine, FaceRecords};
 use crate::HandlerError;
 use riv_domain::collections;
 use riv_domain::config::{CollectionConfig, GuardConfig, MatchConfig};
 use riv_domain::events::{SearchFacesRequest, SearchFacesResult, SearchPurpose};
-use riv_domain::{validate, Rejection};
+use riv_domain::validate;
 use std::sync::Arc;
-
-/// Enough candidates to see past near-duplicates of the same person and faces left without a record.
-pub const MAX_CANDIDATES: i32 = 20;
 
 pub struct SearchFaces {
     pub faces: Arc<dyn FaceEngine>,
@@ -108,68 +106,6 @@ impl SearchFaces {
             deny_at: None,
         })
     }
-}
-
-/// Faces of this image in one collection at or above `threshold`, best first.
-pub async fn search(
-    faces: &dyn FaceEngine,
-    collection: &str,
-    image: &[u8],
-    threshold: f32,
-    max_faces: i32,
-) -> Result<Vec<FaceMatch>, HandlerError> {
-    let mut matches = faces
-        .search_faces_by_image(collection, image, threshold, max_faces)
-        .await
-        .map_err(|e| image_error(e, "Image"))?;
-    matches.retain(|m| m.similarity >= threshold);
-    matches.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
-    Ok(matches)
-}
-
-/// The user a match belongs to, when a live record of that user holds that very face.
-pub async fn live_owner(
-    records: &dyn FaceRecords,
-    candidate: &FaceMatch,
-) -> Result<Option<String>, ServiceError> {
-    let Some(owner) = candidate
-        .external_image_id
-        .as_deref()
-        .map(collections::user_of_external_image_id)
-    else {
-        return Ok(None);
-    };
-    Ok(records
-        .face(&owner, &candidate.face_id)
-        .await?
-        .map(|_| owner))
-}
-
-/// Fails when a live record holds this face: `UserAlreadyExists` if this very user's, else
-/// `FaceAlreadyRegistered`. A user's partition says where *their* faces go; somebody else's copy of this face
-/// can be in any collection, so all are searched. Faces without a record are passed over.
-pub async fn refuse_duplicates(
-    faces: &dyn FaceEngine,
-    records: &dyn FaceRecords,
-    config: &CollectionConfig,
-    threshold: f32,
-    user_id: &str,
-    image: &[u8],
-) -> Result<(), HandlerError> {
-    for collection in collections::names(&config.prefix, config.count) {
-        for candidate in search(faces, &collection, image, threshold, MAX_CANDIDATES).await? {
-            if let Some(owner) = live_owner(records, &candidate).await? {
-                tracing::info!(similarity = candidate.similarity, "face already registered");
-                return Err(if owner == user_id {
-                    Rejection::UserAlreadyExists(user_id.to_string())
-                } else {
-                    Rejection::FaceAlreadyRegistered
-                }
-                .into());
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

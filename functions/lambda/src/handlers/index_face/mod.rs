@@ -10,8 +10,7 @@
 //! exactly one of them wins.
 
 use super::image_error;
-use super::rollback::undo;
-use super::search_faces::{live_owner, search};
+use super::registration::{self, Contest};
 
 use crate::faults::{Fault, Faults};
 use crate::ports::{
@@ -30,8 +29,6 @@ use riv_domain::validate::Image;
 use riv_domain::{collections, validate, Rejection};
 use std::sync::Arc;
 
-/// Candidates looked at when settling who owns a face: racers and faces without records included.
-const MAX_CONTENDERS: i32 = 50;
 /// Commits tried before giving up: each retry follows a lost condition that changed what we know.
 const COMMIT_TRIES: usize = 5;
 
@@ -45,13 +42,6 @@ pub struct IndexFace {
     pub max_faces: usize,
     /// Crash points for tests (`InjectFault`); empty in any real deployment.
     pub faults: Faults,
-}
-
-/// What a registration's commit must settle about the other faces that matched its own.
-#[derive(Debug, Default)]
-struct Contest {
-    defeats: Vec<String>,
-    passed_over: Vec<(String, String)>,
 }
 
 /// A validated request.
@@ -76,7 +66,8 @@ impl IndexFace {
             if earlier.status == AttemptStatus::Committed {
                 return self.replay(&earlier).await;
             }
-            undo(&*self.faces, &*self.images, &*self.records, &earlier, false).await?;
+            registration::undo(&*self.faces, &*self.images, &*self.records, &earlier, false)
+                .await?;
         }
 
         let now_ms = attempt::now_ms();
@@ -96,38 +87,19 @@ impl IndexFace {
                     card.format.extension(),
                 )
             }),
-            created_at: now.clone(),
+            created_at: now,
             expires_at_ms: attempt::expiry(now_ms),
             beaten_by: None,
         };
         let mut profile = None;
         let claim = match checked.mode {
-            IndexMode::Register => Some(Profile {
-                user_id: checked.user_id.clone(),
-                status: ProfileStatus::Pending,
-                properties: Properties::new(),
-                id_card: None,
-                id_card_data: None,
-                attempt_id: checked.attempt_id.clone(),
-                created_at: now.clone(),
-                version: 0,
-                expires_at_ms: attempt.expires_at_ms,
-            }),
+            IndexMode::Register => Some(registration::claim(&attempt)),
             IndexMode::Update => {
                 profile = Some(self.live_profile(&checked.user_id).await?);
                 None
             }
         };
-        self.records
-            .begin(&attempt, claim.as_ref())
-            .await
-            .map_err(|e| match (e.kind, checked.mode) {
-                // The claim on the UserId is held: by a live user, or by a registration in progress.
-                (ServiceErrorKind::Conflict, IndexMode::Register) => {
-                    Rejection::UserAlreadyExists(checked.user_id.clone()).into()
-                }
-                _ => HandlerError::from(e),
-            })?;
+        registration::begin(&*self.records, &attempt, claim.as_ref()).await?;
 
         match self.write(&checked, &mut attempt, profile).await {
             Ok(result) => {
@@ -138,7 +110,8 @@ impl IndexFace {
                 tracing::warn!(reason = %error.reason(), "attempt failed; undoing its writes");
                 // This process knows exactly what it wrote, including "no face was indexed".
                 if let Err(e) =
-                    undo(&*self.faces, &*self.images, &*self.records, &attempt, true).await
+                    registration::undo(&*self.faces, &*self.images, &*self.records, &attempt, true)
+                        .await
                 {
                     tracing::error!(error = %e, attempt = %attempt.attempt_id, "undo failed; the rollback step or the reconciler will finish it");
                 }
@@ -309,10 +282,10 @@ impl IndexFace {
                 }
                 Err(e) if e.kind == ServiceErrorKind::Conflict => {
                     tracing::info!("commit lost a condition; reading what changed");
-                    self.still_pending(attempt).await?;
+                    registration::still_pending(&*self.records, attempt).await?;
                     match checked.mode {
                         IndexMode::Register => {
-                            self.still_claimed(attempt).await?;
+                            registration::still_claimed(&*self.records, attempt).await?;
                             contest = self.contest(attempt, &checked.selfie.bytes).await?;
                         }
                         IndexMode::Update => {
@@ -335,94 +308,17 @@ impl IndexFace {
         })
     }
 
-    /// Decides who owns this face before the commit. Another user's live face means we lose; a pending
-    /// registration of another UserId that already noted a face we matched is a racer our commit must beat;
-    /// any other face of another user (no record, attempt over, or not yet noted) is passed over, and the
-    /// commit checks it still has no record: these reads are not atomic, and a racer may commit between them.
+    /// Who owns this face, among the other faces that match it: see `registration::contest`.
     async fn contest(&self, me: &Attempt, image: &[u8]) -> Result<Contest, HandlerError> {
-        let threshold = self.matching.face_match_threshold;
-        let mut contest = Contest::default();
-        for collection in collections::names(&self.collections.prefix, self.collections.count) {
-            for candidate in
-                search(&*self.faces, &collection, image, threshold, MAX_CONTENDERS).await?
-            {
-                if me.face_id.as_deref() == Some(candidate.face_id.as_str()) {
-                    continue;
-                }
-                if let Some(owner) = live_owner(&*self.records, &candidate).await? {
-                    tracing::info!(similarity = candidate.similarity, "face already registered");
-                    return Err(if owner == me.user_id {
-                        Rejection::UserAlreadyExists(owner)
-                    } else {
-                        Rejection::FaceAlreadyRegistered
-                    }
-                    .into());
-                }
-                let Some(owner) = candidate
-                    .external_image_id
-                    .as_deref()
-                    .map(collections::user_of_external_image_id)
-                else {
-                    continue;
-                };
-                // Our own claim keeps this user's other faces from becoming live meanwhile.
-                if owner == me.user_id {
-                    continue;
-                }
-                match self.racer(&owner, &candidate.face_id, me).await? {
-                    Some(racer) if !contest.defeats.contains(&racer) => contest.defeats.push(racer),
-                    Some(_) => {}
-                    None => contest.passed_over.push((owner, candidate.face_id)),
-                }
-            }
-        }
-        Ok(contest)
-    }
-
-    /// The pending registration of `owner` that noted `face_id`, if one is in flight.
-    async fn racer(
-        &self,
-        owner: &str,
-        face_id: &str,
-        me: &Attempt,
-    ) -> Result<Option<String>, HandlerError> {
-        let Some(claim) = self.records.profile(owner).await? else {
-            return Ok(None);
-        };
-        if claim.status != ProfileStatus::Pending || claim.attempt_id == me.attempt_id {
-            return Ok(None);
-        }
-        let Some(racer) = self.records.attempt(&claim.attempt_id).await? else {
-            return Ok(None);
-        };
-        let racing = attempt::in_flight(racer.status, racer.expires_at_ms, attempt::now_ms())
-            && racer.face_id.as_deref() == Some(face_id);
-        Ok(racing.then_some(racer.attempt_id))
-    }
-
-    /// Fails when another registration's commit beat this attempt, or it can no longer commit at all.
-    async fn still_pending(&self, me: &Attempt) -> Result<(), HandlerError> {
-        match self.records.attempt(&me.attempt_id).await? {
-            Some(a) if a.beaten_by.is_some() => Err(Rejection::FaceAlreadyRegistered.into()),
-            Some(a) if attempt::in_flight(a.status, a.expires_at_ms, attempt::now_ms()) => Ok(()),
-            _ => Err(ServiceError::new(
-                "dynamodb",
-                "TransactWriteItems",
-                ServiceErrorKind::Other,
-                "the attempt expired or was aborted before it could commit",
-            )
-            .into()),
-        }
-    }
-
-    /// Fails when this registration's claim on the UserId is no longer its own.
-    async fn still_claimed(&self, me: &Attempt) -> Result<(), HandlerError> {
-        match self.records.profile(&me.user_id).await? {
-            Some(p) if p.status == ProfileStatus::Pending && p.attempt_id == me.attempt_id => {
-                Ok(())
-            }
-            _ => Err(Rejection::UserAlreadyExists(me.user_id.clone()).into()),
-        }
+        registration::contest(
+            &*self.faces,
+            &*self.records,
+            &self.collections,
+            self.matching.face_match_threshold,
+            me,
+            image,
+        )
+        .await
     }
 
     /// The user's oldest faces that must go so that, with the new one, at most `max_faces` remain.
