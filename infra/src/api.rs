@@ -3,15 +3,16 @@
 //! `{Reason, Message}` body of the API contract.
 
 use crate::iam::{allow, role};
+use crate::model::stack_tags;
 use crate::model::{obj, Expr, Resource, Template};
-use crate::naming::{pascal, state_machine_id};
+use crate::names::{id, param, pascal, state_machine_id};
 use riv_domain::names::route;
 use riv_domain::validate::{MAX_IDCARD_BYTES, MAX_PROPERTIES, MAX_SELFIE_BYTES};
 use riv_domain::Reason;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-pub const API: &str = "Api";
+pub const API: &str = id::API;
 pub const API_ROLE: &str = "ApiRole";
 pub const VALIDATOR: &str = "BodyValidator";
 /// Requests per second and burst for the whole stage.
@@ -159,7 +160,7 @@ pub fn add(t: &mut Template) {
                     "EndpointConfiguration",
                     obj([("Types", Expr::list(["REGIONAL"]))]),
                 ),
-                ("Tags", crate::stack::stack_tags()),
+                ("Tags", stack_tags()),
             ],
         ),
     );
@@ -243,11 +244,7 @@ pub fn add(t: &mut Template) {
                     ("AuthorizationType", Expr::from("NONE")),
                     (
                         "ApiKeyRequired",
-                        Expr::iff(
-                            crate::stack::id::REQUIRES_API_KEY,
-                            Expr::Bool(true),
-                            Expr::Bool(false),
-                        ),
+                        Expr::iff(id::REQUIRES_API_KEY, Expr::Bool(true), Expr::Bool(false)),
                     ),
                     ("RequestValidatorId", Expr::r(VALIDATOR)),
                     (
@@ -291,14 +288,14 @@ pub fn add(t: &mut Template) {
                 ("ThrottlingBurstLimit", Expr::Int(THROTTLE_BURST)),
             ])]),
         ),
-        ("Tags", crate::stack::stack_tags()),
+        ("Tags", stack_tags()),
     ]);
     let mut resource = Resource::new(
         "AWS::ApiGateway::Deployment",
         [
             ("RestApiId", Expr::r(API)),
             ("Description", Expr::from("Riv API")),
-            ("StageName", Expr::r(crate::stack::param::STAGE)),
+            ("StageName", Expr::r(param::STAGE)),
             ("StageDescription", stage),
         ],
     );
@@ -329,7 +326,8 @@ fn gateway_response(kind: &str, status: u16, reason: &str, message: &str) -> Res
 /// `ApiKeyRequired=true`: one key, on a usage plan that limits it per second and per day, and a contract-shaped
 /// answer for a missing or wrong key.
 fn api_keys(t: &mut Template, deployment: &str) {
-    use crate::stack::{id::REQUIRES_API_KEY, param::STAGE};
+    use id::REQUIRES_API_KEY;
+    use param::STAGE;
     t.add(
         API_KEY,
         Resource::new(
@@ -337,7 +335,7 @@ fn api_keys(t: &mut Template, deployment: &str) {
             [
                 ("Enabled", Expr::Bool(true)),
                 ("Description", Expr::sub("Riv ${AWS::StackName} API key")),
-                ("Tags", crate::stack::stack_tags()),
+                ("Tags", stack_tags()),
             ],
         )
         .when(REQUIRES_API_KEY),
@@ -365,7 +363,7 @@ fn api_keys(t: &mut Template, deployment: &str) {
                         ("Period", Expr::from("DAY")),
                     ]),
                 ),
-                ("Tags", crate::stack::stack_tags()),
+                ("Tags", stack_tags()),
             ],
         )
         .depends_on(deployment)
@@ -394,7 +392,7 @@ fn api_keys(t: &mut Template, deployment: &str) {
         .when(REQUIRES_API_KEY),
     );
     t.outputs.insert(
-        "ApiKeyId".into(),
+        crate::names::output::API_KEY_ID.into(),
         crate::model::Output {
             description: "With ApiKeyRequired=true: the API key's id (its value: aws apigateway get-api-key --api-key <id> --include-value)".into(),
             value: Expr::r(API_KEY),

@@ -3,7 +3,7 @@
 //! own name, so later steps can read any earlier one.
 
 use crate::asl::{Catch, Choice, ChoiceRule, Fail, Pass, Retry, State, StateMachine, Task, Then};
-use crate::naming::arn_variable;
+use crate::names::arn_variable;
 use riv_domain::names::{function as f, route};
 use riv_domain::Reason;
 use serde_json::{json, Value};

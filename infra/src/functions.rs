@@ -2,9 +2,10 @@
 //! privilege it needs, and the settings it reads.
 
 use crate::iam::{allow, allow_on, role};
+use crate::model::stack_tags;
 use crate::model::{obj, Expr, Resource, Template};
-use crate::naming::*;
-use crate::stack::{id, param, stack_tags, LOG_RETENTION_DAYS};
+use crate::names::*;
+use crate::params::Flavor;
 use riv_domain::names::{env, function as f};
 use std::collections::BTreeMap;
 
@@ -16,9 +17,9 @@ pub fn collection_arns() -> Expr {
         format!("arn:${{AWS::Partition}}:rekognition:${{AWS::Region}}:${{AWS::AccountId}}:collection/${{AWS::StackName}}-{n}")
     };
     let mut parts = vec![Expr::sub(&arn(1))];
-    for n in 2..=crate::stack::MAX_COLLECTIONS {
+    for n in 2..=MAX_COLLECTIONS {
         parts.push(Expr::iff(
-            &crate::stack::collection_condition(n),
+            &collection_condition(n),
             Expr::sub(&format!(",{}", arn(n))),
             "".into(),
         ));
@@ -117,7 +118,7 @@ fn statements(function: &str) -> Vec<Expr> {
 }
 
 /// The settings each function reads (see `riv_domain::config`).
-fn environment(function: &str) -> BTreeMap<String, Expr> {
+fn environment(function: &str, flavor: Flavor) -> BTreeMap<String, Expr> {
     let mut vars = BTreeMap::new();
     let mut set = |name: &str, value: Expr| {
         vars.insert(name.to_string(), value);
@@ -159,14 +160,12 @@ fn environment(function: &str) -> BTreeMap<String, Expr> {
             matching(&mut set);
             guard(&mut set);
             set(env::TABLE_NAME, Expr::r(id::FACE_TABLE));
-            set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
         }
         f::COMPARE_FACES => {
             storage(&mut set);
             matching(&mut set);
             guard(&mut set);
             max_faces(&mut set);
-            set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
         }
         f::COMPARE_IDCARD => matching(&mut set),
         f::EXTRACT_IDCARD => set(env::ID_EXTRACTION, Expr::r(param::ID_EXTRACTION)),
@@ -175,28 +174,33 @@ fn environment(function: &str) -> BTreeMap<String, Expr> {
             collections(&mut set);
             matching(&mut set);
             max_faces(&mut set);
-            set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
         }
-        f::ROLLBACK => {
-            storage(&mut set);
-            set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
-        }
+        f::ROLLBACK => storage(&mut set),
         _ => {}
     }
-    set(
-        "AWS_ENDPOINT_URL",
-        Expr::iff(
-            id::HAS_ENDPOINT_URL,
-            Expr::r(param::ENDPOINT_URL),
-            Expr::no_value(),
-        ),
-    );
+    if flavor == Flavor::Local {
+        // The functions that write (or search, for the DynamoDB fault) are where the faults are injected.
+        if matches!(
+            function,
+            f::SEARCH_FACES | f::COMPARE_FACES | f::INDEX_FACE | f::ROLLBACK
+        ) {
+            set(env::INJECT_FAULT, Expr::r(param::INJECT_FAULT));
+        }
+        set(
+            "AWS_ENDPOINT_URL",
+            Expr::iff(
+                id::HAS_ENDPOINT_URL,
+                Expr::r(param::ENDPOINT_URL),
+                Expr::no_value(),
+            ),
+        );
+    }
     vars
 }
 
-pub fn add(t: &mut Template) {
+pub fn add(t: &mut Template, flavor: Flavor) {
     for function in f::ALL {
-        let name = Expr::sub(&format!("${{AWS::StackName}}-{function}"));
+        let name = Expr::sub(&function_name("${AWS::StackName}", function));
         let log_group = log_group_id(function);
         t.add(
             &log_group,
@@ -205,7 +209,7 @@ pub fn add(t: &mut Template) {
                 [
                     (
                         "LogGroupName",
-                        Expr::sub(&format!("/aws/lambda/${{AWS::StackName}}-{function}")),
+                        Expr::sub(&function_log_group("${AWS::StackName}", function)),
                     ),
                     ("RetentionInDays", Expr::Int(LOG_RETENTION_DAYS)),
                     ("Tags", stack_tags()),
@@ -249,7 +253,7 @@ pub fn add(t: &mut Template) {
                     ("Timeout", Expr::Int(20)),
                     (
                         "Environment",
-                        obj([("Variables", Expr::Map(environment(function)))]),
+                        obj([("Variables", Expr::Map(environment(function, flavor)))]),
                     ),
                     ("LoggingConfig", obj([("LogGroup", Expr::r(&log_group))])),
                     ("Tags", stack_tags()),

@@ -66,7 +66,7 @@ pub fn role(service: &str, policy_name: &str, statements: Vec<Expr>) -> Resource
         [
             ("AssumeRolePolicyDocument", trust),
             ("Policies", Expr::list([policy])),
-            ("Tags", crate::stack::stack_tags()),
+            ("Tags", crate::model::stack_tags()),
         ],
     )
 }

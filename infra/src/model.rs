@@ -377,6 +377,14 @@ impl Template {
     }
 }
 
+/// The tag every taggable resource carries, so destroy and cleanup can tell Riv's resources from anyone else's.
+pub fn stack_tags() -> Expr {
+    Expr::list([obj([
+        ("Key", Expr::from(crate::names::STACK_TAG)),
+        ("Value", Expr::r("AWS::StackName")),
+    ])])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

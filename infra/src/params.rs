@@ -2,29 +2,10 @@
 //! them before anything is built or deployed.
 
 use crate::model::{Parameter, Template};
-use crate::naming::code_key_parameter;
-use crate::stack::MAX_COLLECTIONS;
+use crate::names::{code_key_parameter, param, MAX_COLLECTIONS};
 use riv_domain::config::{self, Range};
 use riv_domain::names::function as f;
-
-pub mod param {
-    pub const STAGE: &str = "Stage";
-    pub const FACE_MATCH_THRESHOLD: &str = "FaceMatchThreshold";
-    pub const MIN_CONFIDENCE: &str = "MinConfidence";
-    pub const MAX_POSE: &str = "MaxPose";
-    pub const COLLECTION_COUNT: &str = "CollectionCount";
-    pub const ID_EXTRACTION: &str = "IdExtraction";
-    pub const ARCHITECTURE: &str = "Architecture";
-    pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
-    pub const ENDPOINT_URL: &str = "EndpointUrl";
-    pub const INJECT_FAULT: &str = "InjectFault";
-    pub const MAX_FAILED_ATTEMPTS: &str = "MaxFailedAttempts";
-    pub const LOCKOUT_SECONDS: &str = "LockoutSeconds";
-    pub const DENIAL_FLOOR_MS: &str = "DenialFloorMs";
-    pub const MAX_FACES_PER_USER: &str = "MaxFacesPerUser";
-    pub const API_KEY_REQUIRED: &str = "ApiKeyRequired";
-    pub const LOGIN_FAILURE_ALARM: &str = "LoginFailureAlarmThreshold";
-}
+use std::collections::BTreeMap;
 
 /// A stack parameter over one of the functions' ranged settings: the same bounds, so CloudFormation refuses
 /// what the function would refuse at cold start.
@@ -37,8 +18,19 @@ fn ranged(description: &str, range: Range) -> Parameter {
     )
 }
 
+/// Which template: the production one, or the local stack's, which adds the test hooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// What `cargo xtask deploy` ships to AWS: no fault injection, no endpoint override.
+    Aws,
+    /// LocalStack only: adds `InjectFault` (the functions crash on purpose, for the fault tests) and
+    /// `EndpointUrl` (the functions send every SDK call, images included, to that host). Neither may ever
+    /// reach a production template.
+    Local,
+}
+
 /// Every parameter of the stack.
-pub fn add(t: &mut Template) {
+pub fn add(t: &mut Template, flavor: Flavor) {
     let p = &mut t.parameters;
     p.insert(
         param::STAGE.into(),
@@ -143,6 +135,12 @@ pub fn add(t: &mut Template) {
             Parameter::string(&format!("Object key of the {function} bootstrap.zip"), None),
         );
     }
+    if flavor == Flavor::Local {
+        test_hooks(p);
+    }
+}
+
+fn test_hooks(p: &mut BTreeMap<String, Parameter>) {
     let fault = "record-write|crash-after-index-faces|crash-after-s3-write|delete-faces-once|dynamodb-errors";
     p.insert(
         param::INJECT_FAULT.into(),

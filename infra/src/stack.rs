@@ -3,59 +3,29 @@
 
 use crate::flows;
 use crate::iam::{allow, role};
+use crate::model::stack_tags;
 use crate::model::{obj, Expr, Resource, Template};
-use crate::naming::*;
+use crate::names::*;
 use riv_domain::names::function as f;
 use std::collections::BTreeMap;
 
-pub const DEFAULT_STACK_NAME: &str = "Riv-Prod";
-/// Collections are resources, so their number has a ceiling the template spells out.
-pub const MAX_COLLECTIONS: u32 = 8;
-pub const LOG_RETENTION_DAYS: i64 = 30;
-pub const STACK_TAG: &str = "riv:stack";
+pub use crate::params::{set_defaults, Flavor, ParamError};
 
-pub use crate::params::{param, set_defaults, ParamError};
-
-pub mod id {
-    pub const IMAGE_BUCKET: &str = "ImageBucket";
-    pub const IMAGE_BUCKET_POLICY: &str = "ImageBucketPolicy";
-    pub const FACE_TABLE: &str = "FaceTable";
-    pub const TOPIC: &str = "LoginFailedTopic";
-    pub const STATES_ROLE: &str = "StatesRole";
-    pub const STATES_LOG_GROUP: &str = "StatesLogGroup";
-    pub const HAS_ENDPOINT_URL: &str = "HasEndpointUrl";
-    pub const REQUIRES_API_KEY: &str = "RequiresApiKey";
-    pub const HAS_LOGIN_FAILURE_ALARM: &str = "HasLoginFailureAlarm";
-    pub const LOGIN_FAILURE_ALARM: &str = "LoginFailureAlarm";
-    pub const ALARM_TOPIC: &str = "LoginFailureAlarmTopic";
-}
-
-/// The tag every taggable resource carries, so cleanup can tell Riv's leftovers from anyone else's.
-pub fn stack_tags() -> Expr {
-    Expr::list([obj([
-        ("Key", Expr::from(STACK_TAG)),
-        ("Value", Expr::r("AWS::StackName")),
-    ])])
-}
-
-pub fn collection_id(n: u32) -> String {
-    format!("Collection{n}")
-}
-
-pub fn collection_condition(n: u32) -> String {
-    format!("HasCollection{n}")
-}
-
-/// The whole template.
+/// The production template, as `cargo xtask deploy` ships it and `cargo xtask synth` prints it.
 pub fn riv() -> Template {
+    template(Flavor::Aws)
+}
+
+/// The whole template of a flavor: the local stack's adds the test hooks.
+pub fn template(flavor: Flavor) -> Template {
     let mut t = Template::new(
         "Riv: identity verification with Rekognition face matching and Textract ID extraction",
     );
-    crate::params::add(&mut t);
-    conditions(&mut t);
+    crate::params::add(&mut t, flavor);
+    conditions(&mut t, flavor);
     storage(&mut t);
     collections(&mut t);
-    crate::functions::add(&mut t);
+    crate::functions::add(&mut t, flavor);
     state_machines(&mut t);
     crate::api::add(&mut t);
     alarm(&mut t);
@@ -63,7 +33,7 @@ pub fn riv() -> Template {
     t
 }
 
-fn conditions(t: &mut Template) {
+fn conditions(t: &mut Template, flavor: Flavor) {
     let c = &mut t.conditions;
     c.insert(
         id::REQUIRES_API_KEY.into(),
@@ -76,13 +46,15 @@ fn conditions(t: &mut Template) {
             "0".into(),
         ))),
     );
-    c.insert(
-        id::HAS_ENDPOINT_URL.into(),
-        Expr::Not(Box::new(Expr::equals(
-            Expr::r(param::ENDPOINT_URL),
-            "".into(),
-        ))),
-    );
+    if flavor == Flavor::Local {
+        c.insert(
+            id::HAS_ENDPOINT_URL.into(),
+            Expr::Not(Box::new(Expr::equals(
+                Expr::r(param::ENDPOINT_URL),
+                "".into(),
+            ))),
+        );
+    }
     // Collection n exists when CollectionCount >= n, spelled as membership because conditions cannot compare.
     for n in 2..=MAX_COLLECTIONS {
         let members: Vec<Expr> = (n..=MAX_COLLECTIONS)
@@ -261,7 +233,7 @@ fn state_machines(t: &mut Template) {
             [
                 (
                     "LogGroupName",
-                    Expr::sub("/aws/vendedlogs/states/${AWS::StackName}"),
+                    Expr::sub(&states_log_group("${AWS::StackName}")),
                 ),
                 ("RetentionInDays", Expr::Int(LOG_RETENTION_DAYS)),
                 ("Tags", stack_tags()),
@@ -384,23 +356,27 @@ fn alarm(t: &mut Template) {
 
 fn outputs(t: &mut Template) {
     t.output(
-        "ApiUrl",
+        output::API_URL,
         "Base URL of the API: POST <ApiUrl>/register, /register-idcard, /auth, /update",
         Expr::sub("https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}"),
     );
     t.output(
-        "ApiId",
+        output::API_ID,
         "REST API id (LocalStack serves it at <endpoint>/restapis/<ApiId>/<ApiStageName>/_user_request_)",
-        Expr::r(crate::api::API),
+        Expr::r(id::API),
     );
-    t.output("ApiStageName", "API stage name", Expr::r(param::STAGE));
     t.output(
-        "ImageBucket",
+        output::API_STAGE_NAME,
+        "API stage name",
+        Expr::r(param::STAGE),
+    );
+    t.output(
+        output::IMAGE_BUCKET,
         "Bucket of face and ID card images (retained on stack delete)",
         Expr::r(id::IMAGE_BUCKET),
     );
     t.output(
-        "FaceTable",
+        output::FACE_TABLE,
         "DynamoDB table of users and faces",
         Expr::r(id::FACE_TABLE),
     );
@@ -414,18 +390,18 @@ fn outputs(t: &mut Template) {
         ));
     }
     t.output(
-        "Collections",
+        output::COLLECTIONS,
         "Rekognition collections, comma-separated",
         Expr::Join(String::new(), names),
     );
     t.output(
-        "LoginFailedTopic",
+        output::LOGIN_FAILED_TOPIC,
         "SNS topic of security events: LoginFailed, UserLockedOut, DuplicateRegistration, IdCardMismatch \
          (message attribute Event)",
         Expr::r(id::TOPIC),
     );
     t.outputs.insert(
-        "LoginFailureAlarmTopic".into(),
+        output::LOGIN_FAILURE_ALARM_TOPIC.into(),
         crate::model::Output {
             description:
                 "SNS topic of the login failure alarm (when LoginFailureAlarmThreshold is set)"
@@ -436,7 +412,7 @@ fn outputs(t: &mut Template) {
     );
     for route in riv_domain::names::route::ALL {
         t.output(
-            &format!("{}StateMachineArn", pascal(route)),
+            &output::state_machine_arn(route),
             &format!("State machine behind POST /{route}"),
             Expr::r(&state_machine_id(route)),
         );

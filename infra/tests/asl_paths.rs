@@ -5,7 +5,7 @@
 use riv_domain::events::*;
 use riv_domain::names::{function as f, route};
 use riv_domain::quality::DetectedFace;
-use riv_infra::naming::arn_variable;
+use riv_infra::names::arn_variable;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 

@@ -61,21 +61,30 @@ fn lint_python() -> PathBuf {
 
 #[test]
 fn cfn_lint_finds_nothing() {
-    let template = Path::new(env!("CARGO_TARGET_TMPDIR")).join("riv-lint.template.yaml");
-    std::fs::write(&template, riv_infra::synth_yaml().unwrap()).unwrap();
-    let out = Command::new(lint_python())
-        .args(["-c", "import sys; from cfnlint.runner import main; sys.argv[0] = 'cfn-lint'; sys.exit(main())"])
-        .args(["--format", "parseable", "--include-checks", "I", "--regions"])
-        .args(REGIONS)
-        .arg("--")
-        .arg(&template)
-        .output()
-        .unwrap();
-    let findings = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && findings.trim().is_empty(),
-        "cfn-lint (exit {:?}):\n{findings}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Both flavors: the production template, and the local stack's with its test hooks.
+    for (name, yaml) in [
+        ("riv-lint.template.yaml", riv_infra::synth_yaml().unwrap()),
+        (
+            "riv-lint-local.template.yaml",
+            riv_infra::synth_local_yaml().unwrap(),
+        ),
+    ] {
+        let template = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::write(&template, yaml).unwrap();
+        let out = Command::new(lint_python())
+            .args(["-c", "import sys; from cfnlint.runner import main; sys.argv[0] = 'cfn-lint'; sys.exit(main())"])
+            .args(["--format", "parseable", "--include-checks", "I", "--regions"])
+            .args(REGIONS)
+            .arg("--")
+            .arg(&template)
+            .output()
+            .unwrap();
+        let findings = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && findings.trim().is_empty(),
+            "cfn-lint of {name} (exit {:?}):\n{findings}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use riv_domain::names::{function, route};
 use riv_infra::iam::UNSCOPED_ACTIONS;
 use riv_infra::model::Expr;
-use riv_infra::naming::*;
+use riv_infra::names::*;
 use riv_infra::stack::riv;
 use std::collections::BTreeSet;
 

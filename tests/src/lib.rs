@@ -2,13 +2,14 @@
 //! `cargo xtask local up`, or reused from `RIV_ENDPOINT_URL`), SDK clients for it, and HTTP calls to its API.
 
 use base64::Engine as _;
-use riv_deploy::local::{self as stack_local, UpOptions};
+use riv_local::up::{self as stack_local, UpOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 pub mod abuse;
 pub mod bench;
+pub mod catalog;
 pub mod events;
 pub mod integrity;
 pub mod runner;
@@ -78,6 +79,17 @@ pub fn stack() -> &'static Stack {
     }
 }
 
+/// An error with every cause under it, as one line.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text += &format!(": {cause}");
+        source = cause.source();
+    }
+    text
+}
+
 fn start_or_reuse() -> Result<Stack, String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let name = std::env::var("RIV_STACK").unwrap_or_else(|_| "Riv-E2E".into());
@@ -100,7 +112,7 @@ fn start_or_reuse() -> Result<Stack, String> {
         });
     }
     let port = riv_local::http::free_port().map_err(|e| e.to_string())?;
-    let options = UpOptions::on_port(port, &name)?;
+    let options = UpOptions::on_port(port, &name).map_err(|e| chain(&e))?;
     let root = workspace_root();
     *STARTED.lock().map_err(|e| e.to_string())? =
         Some(riv_local::Paths::new(&root).stack_dir(port));
@@ -108,7 +120,9 @@ fn start_or_reuse() -> Result<Stack, String> {
     unsafe {
         libc::atexit(stop_started);
     }
-    let up = runtime.block_on(stack_local::up(&root, &options, &|m| eprintln!("==> {m}")))?;
+    let up = runtime
+        .block_on(stack_local::up(&root, &options, &|m| eprintln!("==> {m}")))
+        .map_err(|e| chain(&e))?;
     Ok(Stack {
         endpoint: up.running.endpoint(),
         region,
@@ -163,13 +177,15 @@ fn deploy_variant(
         .map_err(|e| e.to_string())?,
     };
     let target = runtime.block_on(riv_deploy::Target::local(&endpoint, &region));
-    let deployed = runtime.block_on(stack_local::deploy(
-        &target,
-        &stack_name,
-        &manifest,
-        &params,
-        &|m| eprintln!("==> {m}"),
-    ))?;
+    let deployed = runtime
+        .block_on(stack_local::deploy(
+            &target,
+            &stack_name,
+            &manifest,
+            &params,
+            &|m| eprintln!("==> {m}"),
+        ))
+        .map_err(|e| chain(&e))?;
     let api_url = stack_local::api_url(&endpoint, &deployed.outputs).ok_or("no ApiId output")?;
     Ok(Stack {
         emulator_url: emulator_of(&endpoint),

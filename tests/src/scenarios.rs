@@ -61,8 +61,9 @@ pub(crate) async fn registered(s: &Stack, identity: &str) -> Result<String, Stri
     Ok(user)
 }
 
+/// The scenarios of the four flows as a person uses them (the whole suite is `crate::catalog::all`).
 pub fn all() -> Vec<(&'static str, Scenario)> {
-    let mut scenarios: Vec<(&'static str, Scenario)> = vec![
+    vec![
         ("register_stores_face_image_and_record", || {
             Box::pin(register_stores_face_image_and_record())
         }),
@@ -121,20 +122,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("concurrent_auths_are_all_correct", || {
             Box::pin(concurrent_auths())
         }),
-    ];
-    scenarios.extend(crate::integrity::all());
-    scenarios.extend(crate::abuse::all());
-    scenarios
-}
-
-/// Runs one scenario by name.
-pub async fn run(name: &str) -> Outcome {
-    let scenario = all()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, s)| s)
-        .ok_or(format!("no scenario {name}"))?;
-    scenario().await
+    ]
 }
 
 async fn register_stores_face_image_and_record() -> Outcome {

@@ -1,11 +1,11 @@
-//! Every scenario of `riv_e2e::scenarios` as a test of its own, against the shared local stack.
+//! Every scenario of `riv_e2e::catalog` as a test of its own, against the shared local stack.
 
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                if let Err(e) = riv_e2e::scenarios::run(stringify!($name)).await {
+                if let Err(e) = riv_e2e::catalog::run(stringify!($name)).await {
                     panic!("{e}");
                 }
             }
@@ -14,7 +14,7 @@ macro_rules! scenarios {
         #[test]
         fn every_scenario_has_a_test() {
             let mut tested = vec![$(stringify!($name)),*];
-            let mut all: Vec<&str> = riv_e2e::scenarios::all().into_iter().map(|(n, _)| n).collect();
+            let mut all: Vec<&str> = riv_e2e::catalog::all().into_iter().map(|(n, _)| n).collect();
             tested.sort_unstable();
             all.sort_unstable();
             assert_eq!(tested, all);

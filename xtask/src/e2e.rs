@@ -31,7 +31,7 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
         output::step("bringing up the stack under test");
         let stack = riv_e2e::stack();
         output::step(format!("API {}", stack.api_url));
-        riv_e2e::scenarios::all()
+        riv_e2e::catalog::all()
             .into_iter()
             .filter(|(name, _)| args.filter.as_deref().is_none_or(|f| name.contains(f)))
             .collect()
@@ -90,7 +90,7 @@ fn set_environment(args: &Args) {
     if let Some(url) = &args.endpoint_url {
         std::env::set_var("RIV_ENDPOINT_URL", url);
         if std::env::var_os("RIV_STACK").is_none() {
-            std::env::set_var("RIV_STACK", riv_infra::stack::DEFAULT_STACK_NAME);
+            std::env::set_var("RIV_STACK", riv_infra::names::DEFAULT_STACK_NAME);
         }
     }
 }

@@ -238,3 +238,140 @@ fn the_end_to_end_harness_never_swallows_an_error() {
         "the end-to-end harness must fail when it cannot read what it checks: {offenders:#?}"
     );
 }
+
+/// The top-level modules of `crate::…` paths in `text` (`use crate::{a::b, c}` names `a` and `c`).
+fn crate_paths(text: &str) -> BTreeSet<String> {
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    // Comments name modules without using them (doc links).
+    let code: String = text
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = code.as_str();
+    let mut out = BTreeSet::new();
+    for (at, _) in text.match_indices("crate::") {
+        // `riv_crate::x` is another crate's path, not ours.
+        if text[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = &text[at + "crate::".len()..];
+        let Some(group) = rest.strip_prefix('{') else {
+            out.insert(ident(rest));
+            continue;
+        };
+        let (mut depth, mut item_start) = (0, true);
+        for (i, c) in group.char_indices() {
+            if item_start && !c.is_whitespace() {
+                out.insert(ident(&group[i..]));
+                item_start = false;
+            }
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => item_start = true,
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// A cycle in `edges`, as the path that closes it.
+fn find_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if !done.insert(node.to_string()) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    edges
+        .keys()
+        .find_map(|node| visit(node, edges, &mut Vec::new(), &mut done))
+}
+
+/// Modules of a library crate that use each other both ways cannot be read, tested or moved alone: the
+/// shipped `crate::` paths between top-level modules must form no cycle.
+#[test]
+fn no_library_has_a_module_cycle() {
+    let mut libraries = Vec::new();
+    files(&root(), "lib.rs", &mut libraries);
+    assert!(libraries.len() >= 6, "found only {libraries:?}");
+    let mut cycles = Vec::new();
+    for lib in libraries {
+        let src = lib.parent().unwrap();
+        let mut modules: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+        let mut rs = Vec::new();
+        files(src, "rs", &mut rs);
+        for file in rs {
+            let inner = file.strip_prefix(src).unwrap();
+            let top = inner
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy();
+            let top = top.trim_end_matches(".rs").to_string();
+            if top != "lib" && top != "main" && top != "bin" {
+                modules.entry(top).or_default().push(file.clone());
+            }
+        }
+        let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (module, paths) in &modules {
+            for path in paths {
+                let text = std::fs::read_to_string(path).unwrap();
+                let used = crate_paths(shipped(&text))
+                    .into_iter()
+                    .filter(|m| m != module && modules.contains_key(m));
+                edges.entry(module.clone()).or_default().extend(used);
+            }
+        }
+        if let Some(cycle) = find_cycle(&edges) {
+            cycles.push(format!("{}: {}", rel(src), cycle.join(" → ")));
+        }
+    }
+    assert!(cycles.is_empty(), "module cycles:\n{}", cycles.join("\n"));
+}
+
+#[test]
+fn the_cycle_check_sees_grouped_and_inline_paths() {
+    let text =
+        "use crate::{a::X, b};\n/// [`crate::e`]\nfn f() { crate::c::go(); riv_crate::d::no(); }";
+    assert_eq!(
+        crate_paths(text),
+        ["a", "b", "c"].map(String::from).into_iter().collect()
+    );
+    let mut edges = BTreeMap::new();
+    edges.insert("a".to_string(), BTreeSet::from(["b".to_string()]));
+    edges.insert("b".to_string(), BTreeSet::from(["a".to_string()]));
+    assert_eq!(
+        find_cycle(&edges),
+        Some(vec!["a".into(), "b".into(), "a".into()])
+    );
+    edges.remove("b");
+    assert_eq!(find_cycle(&edges), None);
+}

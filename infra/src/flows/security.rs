@@ -3,7 +3,7 @@
 
 use super::{at, lambda_error_cause, next, result};
 use crate::asl::{Catch, Fail, Pass, State, Task, Wait};
-use crate::naming::TOPIC_ARN_VARIABLE;
+use crate::names::TOPIC_ARN_VARIABLE;
 use riv_domain::{Reason, Rejection};
 use serde_json::json;
 use std::collections::BTreeMap;
