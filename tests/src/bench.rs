@@ -143,7 +143,7 @@ pub struct LocalUpFigures {
 /// Brings up a fresh local stack on a free port (after removing the venv when `cold`), invokes one function
 /// twice, and takes the stack down again.
 pub async fn local_up(cold: bool) -> Result<LocalUpFigures, String> {
-    use riv_deploy::local::{self as stack_local, UpOptions};
+    use riv_local::up::{self as stack_local, UpOptions};
     let root = crate::workspace_root();
     let paths = riv_local::Paths::new(&root);
     if cold {
@@ -160,9 +160,11 @@ pub async fn local_up(cold: bool) -> Result<LocalUpFigures, String> {
         }
     }
     let port = riv_local::http::free_port().map_err(|e| e.to_string())?;
-    let options = UpOptions::on_port(port, "Riv-Bench")?;
+    let options = UpOptions::on_port(port, "Riv-Bench").map_err(|e| crate::chain(&e))?;
     let started = Instant::now();
-    let up = stack_local::up(&root, &options, &|m| eprintln!("==> {m}")).await?;
+    let up = stack_local::up(&root, &options, &|m| eprintln!("==> {m}"))
+        .await
+        .map_err(|e| crate::chain(&e))?;
     let total_seconds = started.elapsed().as_secs_f64();
     let target = riv_deploy::Target::local(&up.running.endpoint(), stack_local::REGION).await;
     let lambda = aws_sdk_lambda::Client::new(&target.config);

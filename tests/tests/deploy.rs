@@ -2,9 +2,10 @@
 //! nothing (stack, versioned bucket, collection, table), a failing deploy that names its cause, and a second
 //! region that outlives the first's destroy.
 
-use riv_deploy::{local as stack_local, teardown, Target};
+use riv_deploy::{teardown, Target};
 use riv_e2e::{photo, stack, unique, workspace_root};
 use riv_emulator::testimage::Case;
+use riv_local::up as stack_local;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -19,7 +20,9 @@ async fn deploy(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    stack_local::deploy(target, name, &manifest, &params, &|m| eprintln!("==> {m}")).await
+    stack_local::deploy(target, name, &manifest, &params, &|m| eprintln!("==> {m}"))
+        .await
+        .map_err(|e| riv_e2e::chain(&e))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

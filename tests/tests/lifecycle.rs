@@ -1,9 +1,9 @@
 //! `local down` stops exactly what `local up` started: LocalStack, the emulator, every Lambda runner and every
 //! bootstrap, leaving no process behind.
 
-use riv_deploy::local::{self as stack_local, UpOptions};
 use riv_e2e::{photo, workspace_root};
 use riv_emulator::testimage::Case;
+use riv_local::up::{self as stack_local, UpOptions};
 use std::time::{Duration, Instant};
 
 /// Processes whose command line mentions `needle`.
@@ -52,14 +52,15 @@ async fn local_down_leaves_no_process_behind() {
         "no runner was started"
     );
 
+    let daemons = up.running.processes();
     let stopped = riv_local::stop(&up.running.dir).unwrap();
     assert_eq!(stopped.processes.len(), 2, "LocalStack and the emulator");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let left: Vec<_> = [up.running.localstack_pid, up.running.emulator_pid]
-            .into_iter()
-            .filter(|p| riv_local::process::alive(*p))
-            .map(|p| (p, String::from("stack process")))
+        let left: Vec<_> = daemons
+            .iter()
+            .filter(|d| d.runs())
+            .map(|d| (d.pid, String::from("stack process")))
             .chain(processes_mentioning(&marker))
             .collect();
         if left.is_empty() {

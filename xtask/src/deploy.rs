@@ -4,7 +4,9 @@
 use crate::output::{self, Output};
 use anyhow::{anyhow, bail, Result};
 use riv_deploy::build::Arch;
-use riv_deploy::{changeset, stack, teardown, Target};
+use riv_deploy::{changeset, stack, teardown, Approval, Release, Target};
+use riv_infra::stack::Flavor;
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
 
@@ -13,7 +15,7 @@ pub struct Where {
     /// AWS region, e.g. eu-west-1.
     #[arg(long)]
     pub region: String,
-    #[arg(long, default_value = riv_infra::stack::DEFAULT_STACK_NAME)]
+    #[arg(long, default_value = riv_infra::names::DEFAULT_STACK_NAME)]
     pub stack: String,
     /// Named profile from ~/.aws (otherwise the standard chain: environment, SSO, instance role).
     #[arg(long)]
@@ -85,9 +87,36 @@ fn print_outputs(out: Output, outputs: &std::collections::BTreeMap<String, Strin
     Ok(())
 }
 
+/// Test hooks (fault injection, an endpoint override) only ever go to a LocalStack on this machine.
+fn flavor(w: &Where) -> Flavor {
+    let local = w
+        .endpoint_url
+        .as_deref()
+        .is_some_and(|u| u.contains("127.0.0.1") || u.contains("localhost"));
+    if local {
+        Flavor::Local
+    } else {
+        Flavor::Aws
+    }
+}
+
+fn print_plan(plan: &changeset::Plan) {
+    eprintln!(
+        "{:<8} {:<44} {:<36} replacement",
+        "action", "logical id", "type"
+    );
+    for c in &plan.changes {
+        eprintln!(
+            "{:<8} {:<44} {:<36} {}",
+            c.action, c.logical_id, c.resource_type, c.replacement
+        );
+    }
+}
+
 pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
     let started = Instant::now();
-    let mut template = riv_infra::stack::riv();
+    let w = &args.target;
+    let mut template = riv_infra::stack::template(flavor(w));
     riv_infra::stack::set_defaults(&mut template, &args.params)?;
     let root = crate::workspace_root()?;
     let arch = if args.arch == "arm64" {
@@ -98,62 +127,42 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
     let manifest = riv_deploy::build::build(&root, arch, true, &|m| output::step(m))?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let t = target(&args.target).await;
-        let w = &args.target;
+        let t = target(w).await;
         output::step(format!("deploying {} to {}", w.stack, w.region));
-        let bucket = stack::artifact_bucket(&t).await?;
-        let keys = stack::upload_artifacts(&t, &bucket, &manifest, &|m| output::step(m)).await?;
-        let mut params = stack::code_parameters(&bucket, &keys);
-        params.insert(
-            riv_infra::stack::param::ARCHITECTURE.into(),
-            arch.lambda_name().into(),
-        );
-        params.extend(
-            args.params
-                .iter()
-                .filter_map(|p| p.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
-        let yaml = template.to_yaml()?;
-        let url = stack::upload_template(&t, &bucket, &w.stack, &yaml).await?;
-        let Some(plan) = changeset::plan(&t, &w.stack, &url, &params).await? else {
-            output::step(format!("{}: no changes", w.stack));
-            output::done("deploy (nothing to do)", started);
-            return print_outputs(out, &stack::outputs(&t, &w.stack).await?);
+        // The parameters are the template's defaults now (checked above): nothing more to pass.
+        let release = Release {
+            template: &template,
+            manifest: &manifest,
+            parameters: &BTreeMap::new(),
         };
-        eprintln!(
-            "{:<8} {:<44} {:<36} replacement",
-            "action", "logical id", "type"
-        );
-        for c in &plan.changes {
-            eprintln!(
-                "{:<8} {:<44} {:<36} {}",
-                c.action, c.logical_id, c.resource_type, c.replacement
-            );
-        }
-        if !confirm(
-            &format!(
-                "execute these {} changes on {} in {}?",
-                plan.changes.len(),
-                w.stack,
-                w.region
-            ),
-            args.yes,
-        )? {
-            let _ = t
-                .cloudformation
-                .delete_change_set()
-                .stack_name(&w.stack)
-                .change_set_name(&plan.change_set)
-                .send()
-                .await;
-            bail!("not executed; the change set was deleted");
-        }
-        let deployed = changeset::execute(&t, &plan, &|line| eprintln!("    {line}")).await?;
-        output::done(
-            &format!("{} is {}", deployed.stack, deployed.status),
-            started,
-        );
+        let ask = |plan: &changeset::Plan| -> std::io::Result<bool> {
+            print_plan(plan);
+            confirm(
+                &format!(
+                    "execute these {} changes on {} in {}?",
+                    plan.changes.len(),
+                    w.stack,
+                    w.region
+                ),
+                args.yes,
+            )
+            .map_err(std::io::Error::other)
+        };
+        let deployed = riv_deploy::deploy(
+            &t,
+            &w.stack,
+            &release,
+            Approval::Ask(&ask),
+            &|m| output::step(m),
+            &|line| eprintln!("    {line}"),
+        )
+        .await?;
+        let what = if deployed.changed {
+            format!("{} is {}", deployed.stack, deployed.status)
+        } else {
+            "deploy (nothing to do)".to_string()
+        };
+        output::done(&what, started);
         print_outputs(out, &deployed.outputs)
     })
 }

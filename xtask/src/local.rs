@@ -2,7 +2,7 @@
 
 use crate::output::{self, Output};
 use anyhow::{anyhow, bail, Result};
-use riv_deploy::local::{self as stack_local, UpOptions};
+use riv_local::up::{self as stack_local, UpOptions};
 use riv_local::{Paths, Running};
 use std::time::Instant;
 
@@ -32,7 +32,7 @@ pub struct UpArgs {
     #[command(flatten)]
     port: PortArg,
     /// Stack name.
-    #[arg(long, default_value = riv_infra::stack::DEFAULT_STACK_NAME)]
+    #[arg(long, default_value = riv_infra::names::DEFAULT_STACK_NAME)]
     stack: String,
     /// Region to deploy into (LocalStack serves every region at once).
     #[arg(long, default_value = stack_local::REGION)]
@@ -91,7 +91,7 @@ pub fn run(command: Command, out: Output) -> Result<()> {
 
 fn up(paths: &Paths, args: UpArgs, out: Output) -> Result<()> {
     let started = Instant::now();
-    let mut template = riv_infra::stack::riv();
+    let mut template = riv_infra::stack::template(riv_infra::stack::Flavor::Local);
     // Checked here so a typo fails before anything starts.
     riv_infra::stack::set_defaults(&mut template, &args.params)?;
     let parameters = args
@@ -193,7 +193,7 @@ fn status(paths: &Paths, port: u16, out: Output) -> Result<()> {
                     "running on {} (LocalStack {}, emulator pid {} on port {})",
                     r.endpoint(),
                     r.describe(),
-                    r.emulator_pid,
+                    r.emulator.pid,
                     r.emulator_port
                 );
                 if let Some(services) = h.get("services").and_then(|s| s.as_object()) {

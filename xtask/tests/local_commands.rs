@@ -8,8 +8,9 @@
 //! Reconcile: a face planted under a user's id and an image nobody names are listed on `--dry-run`, left alone
 //! without `--yes`, removed with it; the registered user's own face, image and records stay.
 
-use riv_deploy::{local as stack_local, Target};
+use riv_deploy::Target;
 use riv_e2e::{stack, unique, workspace_root};
+use riv_local::up as stack_local;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
@@ -53,7 +54,7 @@ async fn tagged_bucket(target: &Target, name: &str, tag: Option<&str>) {
         .unwrap();
     if let Some(stack) = tag {
         let tag = aws_sdk_s3::types::Tag::builder()
-            .key(riv_infra::stack::STACK_TAG)
+            .key(riv_infra::names::STACK_TAG)
             .value(stack)
             .build()
             .unwrap();
@@ -120,7 +121,7 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
         .rekognition
         .create_collection()
         .collection_id(&collection)
-        .tags(riv_infra::stack::STACK_TAG, STACK)
+        .tags(riv_infra::names::STACK_TAG, STACK)
         .send()
         .await
         .unwrap();

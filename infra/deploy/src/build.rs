@@ -82,14 +82,37 @@ pub struct Manifest {
     pub functions: Vec<Artifact>,
 }
 
+/// Cargo's target directory for the workspace at `root`: `CARGO_TARGET_DIR` (relative to `root` when
+/// relative), else `<root>/target`.
+pub fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
 impl Manifest {
     pub fn path(root: &Path) -> PathBuf {
-        root.join("target/lambda/manifest.json")
+        target_dir(root).join("lambda").join("manifest.json")
     }
 
     pub fn load(root: &Path) -> Option<Manifest> {
         serde_json::from_slice(&std::fs::read(Self::path(root)).ok()?).ok()
     }
+}
+
+/// Compiles release binaries of the workspace's `packages` for this machine (the local stack's helpers: the
+/// Lambda runner and the emulator, whose overhead is on every invocation) and returns their directory.
+pub fn build_host_release(root: &Path, packages: &[&str]) -> Result<PathBuf, BuildError> {
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo.current_dir(root).args(["build", "--release"]);
+    for package in packages {
+        cargo.args(["--package", package]);
+    }
+    if !cargo.status().map_err(io("running cargo"))?.success() {
+        return Err(BuildError::Cargo);
+    }
+    Ok(target_dir(root).join("release"))
 }
 
 /// Compiles every function for `arch` and writes `target/lambda/<function>/bootstrap.zip` and the manifest.
@@ -129,8 +152,8 @@ pub fn build(
         return Err(BuildError::Cargo);
     }
 
-    let bin_dir = root.join("target").join(arch.triple()).join(profile);
-    let lambda_dir = root.join("target").join("lambda");
+    let bin_dir = target_dir(root).join(arch.triple()).join(profile);
+    let lambda_dir = target_dir(root).join("lambda");
     let mut functions = Vec::new();
     for name in function::ALL {
         let binary =

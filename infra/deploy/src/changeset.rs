@@ -70,7 +70,7 @@ pub async fn plan(
         .capabilities(Capability::CapabilityIam)
         .tags(
             Tag::builder()
-                .key(riv_infra::stack::STACK_TAG)
+                .key(riv_infra::names::STACK_TAG)
                 .value(stack)
                 .build(),
         )

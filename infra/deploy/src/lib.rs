@@ -1,14 +1,17 @@
-//! Getting Riv onto an account: building the function artifacts, the artifact bucket and uploads, and
-//! creating or updating the stack. `cargo xtask` and the end-to-end tests call the same code.
+//! Getting Riv onto an account and off it again, AWS only (CloudFormation, S3, Rekognition, DynamoDB, Logs,
+//! STS): building the function artifacts, the one deploy path (`deploy`) that `cargo xtask deploy` and the local
+//! stack both take, destroy, reconcile and cleanup. Nothing here knows about LocalStack's process or Docker.
 
+pub mod artifacts;
 pub mod build;
 pub mod changeset;
 pub mod cleanup;
-pub mod local;
+pub mod pipeline;
 pub mod reconcile;
 pub mod stack;
 pub mod sweep;
 pub mod target;
 pub mod teardown;
 
+pub use pipeline::{deploy, Approval, Release};
 pub use target::Target;

@@ -1,11 +1,9 @@
 //! Artifact bucket, uploads keyed by content hash, and a create-or-update of the stack that waits for the
 //! end and says which resource failed and why.
 
-use crate::build::Manifest;
 use crate::Target;
 use aws_sdk_cloudformation::types::StackStatus;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
-use riv_infra::naming::code_key_parameter;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use thiserror::Error;
@@ -13,18 +11,39 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum DeployError {
     #[error("{action} failed: {detail}")]
-    Aws { action: String, detail: String },
+    Aws {
+        action: String,
+        detail: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("stack {stack} ended in {status}: {reason}")]
     Failed {
         stack: String,
         status: String,
         reason: String,
     },
+    #[error(
+        "the artifact bucket {bucket} exists but is not owned by this account ({account}): someone else may \
+         have created it to receive our code and templates, so nothing was uploaded. Delete it if it is yours \
+         in another account, or deploy with credentials of the account that owns it"
+    )]
+    ForeignArtifactBucket { bucket: String, account: String },
+    #[error("the artifact bucket {bucket} is not safe to deploy from: {problem}. Fix its settings (versioned, default encryption, all public access blocked) or delete it so deploy recreates it")]
+    UnsafeArtifactBucket { bucket: String, problem: String },
+    #[error("reading {}", .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the change set for {stack} was not approved; it was deleted and nothing changed")]
+    NotApproved { stack: String },
     #[error("{0}")]
     Other(String),
 }
 
-pub(crate) fn aws<E: std::error::Error + ProvideErrorMetadata + 'static>(
+pub(crate) fn aws<E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static>(
     action: &str,
 ) -> impl FnOnce(E) -> DeployError + '_ {
     move |e| DeployError::Aws {
@@ -33,19 +52,8 @@ pub(crate) fn aws<E: std::error::Error + ProvideErrorMetadata + 'static>(
             .message()
             .map(str::to_string)
             .unwrap_or_else(|| DisplayErrorContext(&e).to_string()),
+        source: Box::new(e),
     }
-}
-
-/// `riv-artifacts-<account>-<region>`: one per account and region, so stacks of a region share uploads.
-pub async fn artifact_bucket_name(target: &Target) -> Result<String, DeployError> {
-    let identity = target
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(aws("sts GetCallerIdentity"))?;
-    let account = identity.account().unwrap_or("000000000000");
-    Ok(format!("riv-artifacts-{account}-{}", target.region))
 }
 
 /// Creates a bucket in the target's region (us-east-1 takes no location constraint).
@@ -84,145 +92,6 @@ pub async fn enable_versioning(target: &Target, bucket: &str) -> Result<(), Depl
         .map_err(aws(&format!("enabling versioning on {bucket}")))
 }
 
-/// Days an artifact superseded by a newer upload of the same key is kept.
-pub const ARTIFACT_NONCURRENT_DAYS: i32 = 30;
-
-/// The region's artifact bucket, created if missing: versioned, encrypted, private, and with a lifecycle that
-/// expires superseded versions and abandoned uploads (unreferenced artifacts are `cargo xtask cleanup`'s job).
-pub async fn artifact_bucket(target: &Target) -> Result<String, DeployError> {
-    let bucket = artifact_bucket_name(target).await?;
-    if target.s3.head_bucket().bucket(&bucket).send().await.is_ok() {
-        return Ok(bucket);
-    }
-    create_bucket(target, &bucket).await?;
-    enable_versioning(target, &bucket).await?;
-    let block = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
-        .block_public_acls(true)
-        .block_public_policy(true)
-        .ignore_public_acls(true)
-        .restrict_public_buckets(true)
-        .build();
-    target
-        .s3
-        .put_public_access_block()
-        .bucket(&bucket)
-        .public_access_block_configuration(block)
-        .send()
-        .await
-        .map_err(aws("blocking public access to the artifact bucket"))?;
-    use aws_sdk_s3::types::{
-        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
-        LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration, ServerSideEncryption,
-        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    };
-    let sse = ServerSideEncryptionByDefault::builder()
-        .sse_algorithm(ServerSideEncryption::Aes256)
-        .build()
-        .map_err(|e| DeployError::Other(e.to_string()))?;
-    let encryption = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(sse)
-                .build(),
-        )
-        .build()
-        .map_err(|e| DeployError::Other(e.to_string()))?;
-    target
-        .s3
-        .put_bucket_encryption()
-        .bucket(&bucket)
-        .server_side_encryption_configuration(encryption)
-        .send()
-        .await
-        .map_err(aws("encrypting the artifact bucket"))?;
-    let rule = LifecycleRule::builder()
-        .id("ExpireSupersededArtifacts")
-        .status(ExpirationStatus::Enabled)
-        .filter(LifecycleRuleFilter::builder().prefix("").build())
-        .noncurrent_version_expiration(
-            NoncurrentVersionExpiration::builder()
-                .noncurrent_days(ARTIFACT_NONCURRENT_DAYS)
-                .build(),
-        )
-        .abort_incomplete_multipart_upload(
-            AbortIncompleteMultipartUpload::builder()
-                .days_after_initiation(1)
-                .build(),
-        )
-        .build()
-        .map_err(|e| DeployError::Other(e.to_string()))?;
-    let lifecycle = BucketLifecycleConfiguration::builder()
-        .rules(rule)
-        .build()
-        .map_err(|e| DeployError::Other(e.to_string()))?;
-    target
-        .s3
-        .put_bucket_lifecycle_configuration()
-        .bucket(&bucket)
-        .lifecycle_configuration(lifecycle)
-        .send()
-        .await
-        .map_err(aws("setting the artifact bucket's lifecycle"))?;
-    Ok(bucket)
-}
-
-/// Uploads each zip under `functions/<name>/<sha256>.zip` unless it is there already; returns the keys.
-pub async fn upload_artifacts(
-    target: &Target,
-    bucket: &str,
-    manifest: &Manifest,
-    progress: &dyn Fn(&str),
-) -> Result<BTreeMap<String, String>, DeployError> {
-    let mut keys = BTreeMap::new();
-    for artifact in &manifest.functions {
-        let key = format!("functions/{}/{}.zip", artifact.function, artifact.sha256);
-        let present = target
-            .s3
-            .head_object()
-            .bucket(bucket)
-            .key(&key)
-            .send()
-            .await
-            .is_ok();
-        if !present {
-            let body = aws_sdk_s3::primitives::ByteStream::from_path(&artifact.zip)
-                .await
-                .map_err(|e| {
-                    DeployError::Other(format!("reading {}: {e}", artifact.zip.display()))
-                })?;
-            target
-                .s3
-                .put_object()
-                .bucket(bucket)
-                .key(&key)
-                .body(body)
-                .send()
-                .await
-                .map_err(aws("uploading an artifact"))?;
-            progress(&format!(
-                "uploaded {} ({} KiB)",
-                artifact.function,
-                artifact.size / 1024
-            ));
-        }
-        keys.insert(artifact.function.clone(), key);
-    }
-    Ok(keys)
-}
-
-/// The stack parameters that point at uploaded code.
-pub fn code_parameters(bucket: &str, keys: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let mut params: BTreeMap<String, String> = keys
-        .iter()
-        .map(|(function, key)| (code_key_parameter(function), key.clone()))
-        .collect();
-    params.insert(
-        riv_infra::stack::param::ARTIFACT_BUCKET.into(),
-        bucket.into(),
-    );
-    params
-}
-
 /// How a deploy ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deployed {
@@ -249,30 +118,6 @@ pub async fn status(target: &Target, stack: &str) -> Result<Option<StackStatus>,
         Err(e) if e.message().is_some_and(|m| m.contains("does not exist")) => Ok(None),
         Err(e) => Err(aws("cloudformation DescribeStacks")(e)),
     }
-}
-
-/// Puts the template where CloudFormation reads it (too large for an inline body) and returns its URL.
-pub async fn upload_template(
-    target: &Target,
-    bucket: &str,
-    stack: &str,
-    yaml: &str,
-) -> Result<String, DeployError> {
-    use sha2::Digest;
-    let key = format!(
-        "templates/{stack}/{}.yaml",
-        hex::encode(sha2::Sha256::digest(yaml))
-    );
-    target
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key(&key)
-        .body(yaml.as_bytes().to_vec().into())
-        .send()
-        .await
-        .map_err(aws("uploading the template"))?;
-    Ok(target.object_url(bucket, &key))
 }
 
 /// How often to ask CloudFormation for progress: LocalStack answers in milliseconds, AWS in seconds.
@@ -390,7 +235,7 @@ pub(crate) fn gone_is_fine<T, E>(
     action: &str,
 ) -> Result<(), DeployError>
 where
-    E: std::error::Error + ProvideErrorMetadata + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
 {
     match result {
         Ok(_) => Ok(()),

@@ -31,7 +31,7 @@ async fn inventory(target: &Target) -> Result<Inventory, DeployError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
-    let artifact_bucket = crate::stack::artifact_bucket_name(target).await?;
+    let artifact_bucket = crate::artifacts::artifact_bucket_name(target).await?;
     let artifacts = artifact_objects(target, &artifact_bucket).await?;
     Ok(Inventory {
         region: target.region.clone(),
@@ -40,7 +40,7 @@ async fn inventory(target: &Target) -> Result<Inventory, DeployError> {
         buckets: tagged_buckets(target).await?,
         collections: collections(target).await?,
         log_groups: log_groups(target).await?,
-        artifact_bucket: artifacts.is_some().then_some(artifact_bucket),
+        artifact_bucket: artifacts.is_some().then_some(artifact_bucket.name),
         artifacts: artifacts.unwrap_or_default(),
     })
 }
@@ -138,11 +138,21 @@ async fn bucket_size(target: &Target, bucket: &str) -> Result<(u64, u64), Deploy
 }
 
 /// Every key of the artifact bucket, its versions summed; `None` when the region has no artifact bucket.
+/// The artifact bucket's objects; `None` when this account has no such bucket (one of that name owned by
+/// another account is not ours to clean).
 async fn artifact_objects(
     target: &Target,
-    bucket: &str,
+    artifacts: &crate::artifacts::ArtifactBucket,
 ) -> Result<Option<Vec<ArtifactObject>>, DeployError> {
-    if target.s3.head_bucket().bucket(bucket).send().await.is_err() {
+    let bucket = artifacts.name.as_str();
+    let head = target
+        .s3
+        .head_bucket()
+        .bucket(bucket)
+        .expected_bucket_owner(&artifacts.owner)
+        .send()
+        .await;
+    if head.is_err() {
         return Ok(None);
     }
     let mut by_key: BTreeMap<String, ArtifactObject> = BTreeMap::new();
@@ -162,7 +172,7 @@ async fn artifact_objects(
 }
 
 fn stack_tag(tags: Option<&std::collections::HashMap<String, String>>) -> Option<String> {
-    tags?.get(riv_infra::stack::STACK_TAG).cloned()
+    tags?.get(riv_infra::names::STACK_TAG).cloned()
 }
 
 fn collection_arn(arn: &str) -> String {

@@ -6,7 +6,7 @@ use crate::stack::{aws, gone_is_fine, DeployError};
 use crate::Target;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use futures::stream::{self, StreamExt};
-use riv_infra::stack::STACK_TAG;
+use riv_infra::names::STACK_TAG;
 
 /// Keys a DeleteObjects request takes at most.
 pub const BATCH: usize = 1000;

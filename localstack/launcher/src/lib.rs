@@ -5,6 +5,7 @@ pub mod container;
 pub mod http;
 pub mod image;
 pub mod process;
+pub mod up;
 pub mod venv;
 
 use serde::{Deserialize, Serialize};
@@ -35,8 +36,10 @@ pub enum LocalError {
         log: String,
         tail: String,
     },
-    #[error("{0}: {1}")]
-    Io(String, std::io::Error),
+    #[error("{0}")]
+    Io(String, #[source] std::io::Error),
+    #[error("{BACKEND_ENV}: {0}")]
+    Backend(String),
     #[error("no Docker daemon answers (DOCKER_HOST or /var/run/docker.sock): start one, or use --backend host")]
     NoDocker,
     #[error("the Docker daemon has no image {image}: build it offline with `cargo xtask image localstack`, or from the official image with `cargo xtask image localstack --from-official` (needs internet)")]
@@ -85,24 +88,28 @@ impl Paths {
     }
 }
 
+/// What LocalStack runs as.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "backend", rename_all = "snake_case")]
+pub enum LocalStackRuns {
+    /// A process from the project venv. A stack started from an older venv must be restarted, and its venv must
+    /// not be deleted under it.
+    Host {
+        process: process::Daemon,
+        python: PathBuf,
+    },
+    /// A container of `image`.
+    Container { id: String, image: String },
+}
+
 /// A running local stack, as its state file records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Running {
     pub port: u16,
     pub emulator_port: u16,
-    pub localstack_pid: u32,
-    pub emulator_pid: u32,
+    pub emulator: process::Daemon,
+    pub localstack: LocalStackRuns,
     pub dir: PathBuf,
-    /// The venv Python LocalStack runs from: a stack started from an older venv must be restarted, and its venv
-    /// must not be deleted under it. Empty on the container backend.
-    #[serde(default)]
-    pub python: PathBuf,
-    /// The container LocalStack runs in (container backend; `localstack_pid` is 0 then).
-    #[serde(default)]
-    pub container: Option<String>,
-    /// The image of that container.
-    #[serde(default)]
-    pub image: Option<String>,
 }
 
 impl Running {
@@ -118,6 +125,15 @@ impl Running {
         self.dir.join("emulator.log")
     }
 
+    /// The processes of this stack still running (LocalStack's, on the host backend, and the emulator's).
+    pub fn processes(&self) -> Vec<process::Daemon> {
+        let mut all = vec![self.emulator];
+        if let LocalStackRuns::Host { process, .. } = &self.localstack {
+            all.push(*process);
+        }
+        all.into_iter().filter(process::Daemon::runs).collect()
+    }
+
     fn state_file(dir: &Path) -> PathBuf {
         dir.join("state.json")
     }
@@ -127,7 +143,7 @@ impl Running {
         std::fs::write(Self::state_file(&self.dir), text).map_err(io("writing the state file"))
     }
 
-    /// The stack recorded in `dir`, if its state file exists.
+    /// The stack recorded in `dir`, if its state file exists (a file of an older layout reads as none).
     pub fn load(dir: &Path) -> Option<Running> {
         let text = std::fs::read_to_string(Self::state_file(dir)).ok()?;
         serde_json::from_str(&text).ok()
@@ -135,9 +151,9 @@ impl Running {
 
     /// LocalStack's process or container still runs (it may not answer yet).
     pub fn runs(&self) -> bool {
-        match &self.container {
-            Some(id) => container::exited(id).is_none(),
-            None => process::alive(self.localstack_pid),
+        match &self.localstack {
+            LocalStackRuns::Container { id, .. } => container::exited(id).is_none(),
+            LocalStackRuns::Host { process, .. } => process.runs(),
         }
     }
 
@@ -147,17 +163,19 @@ impl Running {
 
     /// The last lines LocalStack wrote.
     pub fn localstack_tail(&self, lines: usize) -> String {
-        match &self.container {
-            Some(id) => container::logs(id, lines),
-            None => process::tail(&self.localstack_log(), lines),
+        match &self.localstack {
+            LocalStackRuns::Container { id, .. } => container::logs(id, lines),
+            LocalStackRuns::Host { .. } => process::tail(&self.localstack_log(), lines),
         }
     }
 
     /// What runs LocalStack, for people: `pid 123` or `container 0123abcd…`.
     pub fn describe(&self) -> String {
-        match &self.container {
-            Some(id) => format!("container {}", &id[..id.len().min(12)]),
-            None => format!("pid {}", self.localstack_pid),
+        match &self.localstack {
+            LocalStackRuns::Container { id, .. } => {
+                format!("container {}", &id[..id.len().min(12)])
+            }
+            LocalStackRuns::Host { process, .. } => format!("pid {}", process.pid),
         }
     }
 }
@@ -202,9 +220,9 @@ impl std::str::FromStr for BackendChoice {
 
 impl BackendChoice {
     /// `RIV_BACKEND`, host when unset.
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, LocalError> {
         std::env::var(BACKEND_ENV)
-            .map(|v| v.parse())
+            .map(|v| v.parse().map_err(LocalError::Backend))
             .unwrap_or(Ok(BackendChoice::Host))
     }
 
@@ -281,7 +299,7 @@ pub fn start(
         "starting the Rekognition/Textract emulator on 127.0.0.1:{emulator_port}"
     ));
     let emulator_log = dir.join("emulator.log");
-    let emulator_pid = process::spawn_daemon(
+    let emulator = process::spawn_daemon(
         &options.emulator,
         &[
             "serve".into(),
@@ -295,23 +313,13 @@ pub fn start(
         emulator_port,
         "/health",
         Duration::from_secs(10),
-        &|| process::exit_status(emulator_pid),
+        &|| process::exit_status(&emulator),
         &|| process::tail(&emulator_log, 15),
         &emulator_log,
     )?;
 
     let localstack_log = dir.join("localstack.log");
     let env = localstack_env(options, emulator_port, &dir);
-    let mut running = Running {
-        port: options.port,
-        emulator_port,
-        localstack_pid: 0,
-        emulator_pid,
-        dir: dir.clone(),
-        python: python.to_path_buf(),
-        container: None,
-        image: None,
-    };
     let launched = match &options.backend {
         Backend::Host => {
             progress(&format!(
@@ -324,32 +332,46 @@ pub fn start(
                 &env,
                 &localstack_log,
             )
-            .map(|pid| running.localstack_pid = pid)
+            .map(|process| LocalStackRuns::Host {
+                process,
+                python: python.to_path_buf(),
+            })
         }
         Backend::Container { image } => {
             progress(&format!(
                 "starting LocalStack in a container of {image} on 127.0.0.1:{}",
                 options.port
             ));
-            running.python = PathBuf::new();
-            running.image = Some(image.clone());
             container::run(container::Spec {
                 image,
                 name: format!("riv-localstack-{}", options.port),
                 env,
                 mounts: vec![(&dir, true), (&options.runner, false)],
             })
-            .map(|id| running.container = Some(id))
+            .map(|id| LocalStackRuns::Container {
+                id,
+                image: image.clone(),
+            })
         }
     };
-    if let Err(e) = launched {
-        process::terminate(emulator_pid);
-        return Err(e);
-    }
+    let localstack = match launched {
+        Ok(l) => l,
+        Err(e) => {
+            emulator.stop();
+            return Err(e);
+        }
+    };
+    let running = Running {
+        port: options.port,
+        emulator_port,
+        emulator,
+        localstack,
+        dir: dir.clone(),
+    };
     running.save()?;
-    let exited = || match &running.container {
-        Some(id) => container::exited(id),
-        None => process::exit_status(running.localstack_pid),
+    let exited = || match &running.localstack {
+        LocalStackRuns::Container { id, .. } => container::exited(id),
+        LocalStackRuns::Host { process, .. } => process::exit_status(process),
     };
     if let Err(e) = wait_healthy(
         options.port,
@@ -438,17 +460,19 @@ pub struct Stopped {
 }
 
 /// Stops exactly the processes the state file in `dir` names (and their process groups), then forgets them.
+/// A recorded pid is signalled only while it is still the process we started (same start time): after a
+/// reboot or a crash the pid may belong to anyone.
 pub fn stop(dir: &Path) -> Result<Stopped, LocalError> {
     let Some(running) = Running::load(dir) else {
         return Ok(Stopped::default());
     };
     let mut stopped = Stopped::default();
-    if let Some(id) = &running.container {
+    if let LocalStackRuns::Container { id, .. } = &running.localstack {
         stopped.container = container::remove(id).then(|| id.clone());
     }
-    for pid in [running.localstack_pid, running.emulator_pid] {
-        if pid != 0 && process::alive(pid) && process::terminate(pid) {
-            stopped.processes.push(pid);
+    for daemon in running.processes() {
+        if daemon.stop() {
+            stopped.processes.push(daemon.pid);
         }
     }
     std::fs::remove_file(Running::state_file(dir)).map_err(io("removing the state file"))?;

@@ -1,14 +1,33 @@
 //! The whole local stack in one call: venv, emulator and LocalStack, function artifacts, and the stack deployed
 //! into it — what `cargo xtask local up` runs and the end-to-end tests start once per run.
 
-use crate::build::{self, Arch};
-use crate::stack::{self, Deployed};
-use crate::Target;
-use riv_local::{Backend, BackendChoice, Options, Paths, Running};
+use crate::{Backend, BackendChoice, LocalError, LocalStackRuns, Options, Paths, Running};
+use riv_deploy::build::{self, Arch, BuildError};
+use riv_deploy::stack::{DeployError, Deployed};
+use riv_deploy::{Approval, Release, Target};
+use riv_infra::names::output;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// Why the local stack could not come up.
+#[derive(Debug, thiserror::Error)]
+pub enum UpError {
+    #[error(transparent)]
+    Local(#[from] LocalError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("deploying the stack")]
+    Deploy(#[from] DeployError),
+    #[error("the parameters: {0}")]
+    Parameters(#[from] riv_infra::stack::ParamError),
+    #[error(
+        "the stack has no {} or {} output",
+        output::API_ID,
+        output::API_STAGE_NAME
+    )]
+    NoApi,
+}
 
 /// The region the local stack deploys into unless told otherwise.
 pub const REGION: &str = "us-east-1";
@@ -28,7 +47,7 @@ pub struct UpOptions {
 
 impl UpOptions {
     /// Defaults for a stack on `port`: the default stack name and region, `RIV_BACKEND`'s backend.
-    pub fn on_port(port: u16, stack: &str) -> Result<UpOptions, String> {
+    pub fn on_port(port: u16, stack: &str) -> Result<UpOptions, LocalError> {
         Ok(UpOptions {
             port,
             stack: stack.to_string(),
@@ -60,62 +79,39 @@ pub fn api_url(endpoint: &str, outputs: &BTreeMap<String, String>) -> Option<Str
     Some(format!(
         "{}/restapis/{}/{}/_user_request_",
         endpoint.trim_end_matches('/'),
-        outputs.get("ApiId")?,
-        outputs.get("ApiStageName")?
+        outputs.get(output::API_ID)?,
+        outputs.get(output::API_STAGE_NAME)?
     ))
-}
-
-/// Builds the runner and emulator binaries (release: the runner's overhead is on every invocation).
-fn build_helpers(root: &Path) -> Result<(), String> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--package",
-            "riv-runner",
-            "--package",
-            "riv-emulator",
-        ])
-        .status()
-        .map_err(|e| format!("running cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("cargo build of riv-runner and riv-emulator failed (output above)".into())
-    }
 }
 
 /// Starts what is not running yet, then builds, uploads and deploys. Re-running with nothing changed leaves the
 /// stack as it was and is quick.
-pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Result<Up, String> {
+pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Result<Up, UpError> {
     let paths = Paths::new(root);
     let mut phases = Vec::new();
     let mut phase =
         |name: &str, started: Instant| phases.push((name.to_string(), started.elapsed()));
 
-    let backend = options
-        .backend
-        .resolve(&paths, options.image.as_deref())
-        .map_err(|e| e.to_string())?;
+    let backend = options.backend.resolve(&paths, options.image.as_deref())?;
     let t = Instant::now();
     // The container brings its own LocalStack; only the host backend needs the venv.
     let python = match backend {
-        Backend::Host => riv_local::venv::ensure(&paths, progress).map_err(|e| e.to_string())?,
+        Backend::Host => crate::venv::ensure(&paths, progress)?,
         Backend::Container { .. } => Default::default(),
     };
     phase("venv", t);
 
     let t = Instant::now();
     progress("building the Lambda runner and the emulator");
-    build_helpers(root)?;
+    let release = build::build_host_release(root, &["riv-runner", "riv-emulator"])?;
     phase("helpers", t);
 
     let t = Instant::now();
     let dir = paths.stack_dir(options.port);
-    let same_launch = |r: &Running| match &backend {
-        Backend::Host => r.container.is_none() && r.python == python,
-        Backend::Container { image } => r.image.as_ref() == Some(image),
+    let same_launch = |r: &Running| match (&backend, &r.localstack) {
+        (Backend::Host, LocalStackRuns::Host { python: p, .. }) => *p == python,
+        (Backend::Container { image }, LocalStackRuns::Container { image: i, .. }) => i == image,
+        _ => false,
     };
     let running = match Running::load(&dir) {
         Some(r) if r.is_alive() && same_launch(&r) => {
@@ -129,22 +125,21 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
         found => {
             if found.is_some_and(|r| r.is_alive()) {
                 progress("LocalStack runs from another venv or image (requirements, extension or backend changed): restarting it");
-                riv_local::stop(&dir).map_err(|e| e.to_string())?;
+                crate::stop(&dir)?;
             }
-            let release = root.join("target/release");
             let opts = Options {
                 port: options.port,
                 runner: release.join("riv-lambda-runner"),
                 emulator: release.join("riv-emulator"),
                 backend,
             };
-            riv_local::start(&paths, &python, &opts, progress).map_err(|e| e.to_string())?
+            crate::start(&paths, &python, &opts, progress)?
         }
     };
     phase("start", t);
 
     let t = Instant::now();
-    let manifest = build::build(root, Arch::X86_64, true, progress).map_err(|e| e.to_string())?;
+    let manifest = build::build(root, Arch::X86_64, true, progress)?;
     phase("build", t);
 
     let t = Instant::now();
@@ -159,8 +154,7 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
     .await?;
     phase("deploy", t);
 
-    let api_url = api_url(&running.endpoint(), &deployed.outputs)
-        .ok_or("the stack has no ApiId/ApiStageName output")?;
+    let api_url = api_url(&running.endpoint(), &deployed.outputs).ok_or(UpError::NoApi)?;
     Ok(Up {
         running,
         deployed,
@@ -169,55 +163,31 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
     })
 }
 
-/// Uploads the artifacts and applies the template through a change set, approved without asking (the local
-/// stack is disposable); the same path `cargo xtask deploy` takes.
+/// Deploys the local stack's template (the test hooks included) through the one deploy path, approved without
+/// asking: the local stack is disposable.
 pub async fn deploy(
     target: &Target,
     stack_name: &str,
     manifest: &build::Manifest,
     parameters: &BTreeMap<String, String>,
     progress: &dyn Fn(&str),
-) -> Result<Deployed, String> {
-    let bucket = stack::artifact_bucket(target)
-        .await
-        .map_err(|e| e.to_string())?;
-    let keys = stack::upload_artifacts(target, &bucket, manifest, progress)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut params = stack::code_parameters(&bucket, &keys);
-    params.insert(
-        riv_infra::stack::param::ARCHITECTURE.into(),
-        manifest.arch.lambda_name().into(),
-    );
-    params.extend(parameters.clone());
-    let yaml = riv_infra::synth_yaml().map_err(|e| format!("rendering the template: {e}"))?;
-    let url = stack::upload_template(target, &bucket, stack_name, &yaml)
-        .await
-        .map_err(|e| e.to_string())?;
-    match crate::changeset::plan(target, stack_name, &url, &params)
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        None => {
-            progress(&format!("{stack_name}: no changes"));
-            let outputs = stack::outputs(target, stack_name)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(Deployed {
-                stack: stack_name.into(),
-                changed: false,
-                status: "UNCHANGED".into(),
-                outputs,
-            })
-        }
-        Some(plan) => {
-            progress(&format!(
-                "{stack_name}: applying {} resource changes",
-                plan.changes.len()
-            ));
-            crate::changeset::execute(target, &plan, &|_| {})
-                .await
-                .map_err(|e| e.to_string())
-        }
-    }
+) -> Result<Deployed, UpError> {
+    let mut template = riv_infra::stack::template(riv_infra::stack::Flavor::Local);
+    // Checked here, before anything is uploaded: an unknown or out-of-range parameter names its rule.
+    let pairs: Vec<String> = parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    riv_infra::stack::set_defaults(&mut template, &pairs)?;
+    let release = Release {
+        template: &template,
+        manifest,
+        parameters: &BTreeMap::new(),
+    };
+    Ok(riv_deploy::deploy(
+        target,
+        stack_name,
+        &release,
+        Approval::Auto,
+        progress,
+        &|_| {},
+    )
+    .await?)
 }

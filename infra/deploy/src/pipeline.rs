@@ -1,0 +1,80 @@
+//! The one deploy path, for `cargo xtask deploy` and the local stack alike: the artifact bucket (checked),
+//! uploads keyed by content hash, the template, a change set, its approval, and its execution.
+
+use crate::artifacts::{self, ArtifactBucket};
+use crate::build::Manifest;
+use crate::changeset::{self, Plan};
+use crate::stack::{self, DeployError, Deployed};
+use crate::Target;
+use riv_infra::names::param;
+use std::collections::BTreeMap;
+
+/// Who approves a change set before it runs.
+pub enum Approval<'a> {
+    /// Without asking: the local stack is disposable.
+    Auto,
+    /// Asks (a person, shown the plan); `Ok(false)` deletes the change set and changes nothing.
+    Ask(&'a dyn Fn(&Plan) -> std::io::Result<bool>),
+}
+
+/// What to deploy: the template (its flavor and defaults already chosen), the built functions, and the
+/// parameters beyond the code's.
+pub struct Release<'a> {
+    pub template: &'a riv_infra::Template,
+    pub manifest: &'a Manifest,
+    pub parameters: &'a BTreeMap<String, String>,
+}
+
+/// Uploads, plans, asks, executes. `progress` gets one line per step, `on_event` one per stack event.
+pub async fn deploy(
+    target: &Target,
+    stack_name: &str,
+    release: &Release<'_>,
+    approval: Approval<'_>,
+    progress: &dyn Fn(&str),
+    on_event: &dyn Fn(&str),
+) -> Result<Deployed, DeployError> {
+    let bucket: ArtifactBucket = artifacts::artifact_bucket(target).await?;
+    let keys = artifacts::upload_artifacts(target, &bucket, release.manifest, progress).await?;
+    let mut params = artifacts::code_parameters(&bucket, &keys);
+    params.insert(
+        param::ARCHITECTURE.into(),
+        release.manifest.arch.lambda_name().into(),
+    );
+    params.extend(release.parameters.clone());
+    let yaml = release
+        .template
+        .to_yaml()
+        .map_err(|e| DeployError::Other(format!("rendering the template: {e}")))?;
+    let url = artifacts::upload_template(target, &bucket, stack_name, &yaml).await?;
+    let Some(plan) = changeset::plan(target, stack_name, &url, &params).await? else {
+        progress(&format!("{stack_name}: no changes"));
+        return Ok(Deployed {
+            stack: stack_name.into(),
+            changed: false,
+            status: "UNCHANGED".into(),
+            outputs: stack::outputs(target, stack_name).await?,
+        });
+    };
+    if let Approval::Ask(ask) = approval {
+        let approved = ask(&plan).map_err(|e| DeployError::Other(e.to_string()))?;
+        if !approved {
+            target
+                .cloudformation
+                .delete_change_set()
+                .stack_name(stack_name)
+                .change_set_name(&plan.change_set)
+                .send()
+                .await
+                .map_err(stack::aws("cloudformation DeleteChangeSet"))?;
+            return Err(DeployError::NotApproved {
+                stack: stack_name.into(),
+            });
+        }
+    }
+    progress(&format!(
+        "{stack_name}: applying {} resource changes",
+        plan.changes.len()
+    ));
+    changeset::execute(target, &plan, on_event).await
+}
