@@ -25,7 +25,7 @@ pub const KEY_DAILY_QUOTA: i64 = 10_000;
 pub const API_KEY: &str = "ApiKey";
 pub const USAGE_PLAN: &str = "UsagePlan";
 
-const USER_ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$";
+pub const USER_ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$";
 
 fn base64_len(bytes: usize) -> usize {
     bytes.div_ceil(3) * 4

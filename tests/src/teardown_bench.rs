@@ -3,7 +3,7 @@
 //! --recursive`, then list-object-versions / delete-objects rounds of 1,000 for versions and delete markers).
 
 use crate::{stack, unique};
-use riv_deploy::{teardown, Target};
+use riv_deploy::{buckets, Target};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -191,7 +191,7 @@ pub async fn teardown(objects: usize) -> Result<TeardownFigures, String> {
 
     eprintln!("==> emptying {ours} with riv-deploy's empty_bucket");
     let started = Instant::now();
-    let deleted = teardown::empty_bucket(&target, &ours, &|_| {})
+    let deleted = buckets::empty_bucket(&target, &ours, &|_| {})
         .await
         .map_err(|e| e.to_string())?;
     let riv_seconds = started.elapsed().as_secs_f64();

@@ -5,7 +5,7 @@ use crate::deploy::{confirm, target_in};
 use crate::output::{self, Output};
 use anyhow::{bail, Result};
 use riv_deploy::cleanup::{self, human_age, human_bytes, Leftover};
-use riv_deploy::sweep;
+use riv_deploy::cleanup::{delete, inventory};
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -106,7 +106,7 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
                 args.endpoint_url.as_deref(),
             )
             .await;
-            match sweep::survey(&target).await {
+            match inventory::survey(&target).await {
                 Ok((judged_at, leftovers)) => {
                     now = judged_at;
                     report.leftovers.extend(leftovers);
@@ -138,7 +138,7 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
                     l.name,
                     l.region
                 ));
-                match sweep::delete(target, l, &|m| output::step(m)).await {
+                match delete::delete(target, l, &|m| output::step(m)).await {
                     Ok(()) => report.deleted += 1,
                     Err(e) => {
                         output::step(format!("  could not delete {}: {e}", l.name));

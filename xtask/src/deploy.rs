@@ -203,14 +203,23 @@ pub fn destroy(args: &DestroyArgs, out: Output) -> Result<()> {
     output::done("destroy", started);
     match out {
         Output::Json => println!("{}", serde_json::to_string(&report)?),
-        Output::Text if !report.stack_existed => {
+        Output::Text
+            if !report.stack_existed
+                && report.buckets.is_empty()
+                && report.collections_deleted.is_empty() =>
+        {
             println!("{} did not exist in {}: nothing to do", w.stack, w.region)
         }
         Output::Text => println!(
-            "destroyed {}: {} object versions, bucket {}, collections {:?}",
+            "destroyed {}{}: {} object versions, buckets {:?}, collections {:?}",
             w.stack,
+            if report.stack_existed {
+                ""
+            } else {
+                " (what an earlier destroy left)"
+            },
             report.objects_deleted,
-            report.bucket.as_deref().unwrap_or("-"),
+            report.buckets,
             report.collections_deleted
         ),
     }

@@ -125,11 +125,21 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
         .send()
         .await
         .unwrap();
+    // The stack's log group as the template tags it, and someone else's group named like one of Riv's.
     let log_group = format!("/aws/lambda/{STACK}-index-face");
     target
         .logs
         .create_log_group()
         .log_group_name(&log_group)
+        .tags(riv_infra::names::STACK_TAG, STACK)
+        .send()
+        .await
+        .unwrap();
+    let foreign_group = format!("/aws/lambda/{}-rollback", unique("payments"));
+    target
+        .logs
+        .create_log_group()
+        .log_group_name(&foreign_group)
         .send()
         .await
         .unwrap();
@@ -157,7 +167,7 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
     assert!(
         !listed
             .iter()
-            .any(|(_, n)| n == &untagged || n == &other_region_bucket),
+            .any(|(_, n)| n == &untagged || n == &other_region_bucket || n == &foreign_group),
         "{listed:?}"
     );
     let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
@@ -199,6 +209,18 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
         .await
         .unwrap();
     assert!(groups.log_groups().is_empty(), "{groups:?}");
+    let foreign = target
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(&foreign_group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        foreign.log_groups().len(),
+        1,
+        "an untagged group was deleted"
+    );
     assert!(bucket_exists(&target, &untagged).await);
     assert!(bucket_exists(&elsewhere, &other_region_bucket).await);
 

@@ -3,13 +3,13 @@
 //! stack both take, destroy, reconcile and cleanup. Nothing here knows about LocalStack's process or Docker.
 
 pub mod artifacts;
+pub mod buckets;
 pub mod build;
 pub mod changeset;
 pub mod cleanup;
 pub mod pipeline;
 pub mod reconcile;
 pub mod stack;
-pub mod sweep;
 pub mod target;
 pub mod teardown;
 

@@ -39,6 +39,16 @@ pub enum DeployError {
     },
     #[error("the change set for {stack} was not approved; it was deleted and nothing changed")]
     NotApproved { stack: String },
+    #[error(
+        "stack {stack} is not a Riv stack (it has no {tag}={stack} tag): destroy only removes stacks Riv deployed",
+        tag = riv_infra::names::STACK_TAG
+    )]
+    NotRiv { stack: String },
+    #[error("destroying {stack} is unfinished: {}. Run destroy again to finish; what is gone stays gone", .failures.join("; "))]
+    Incomplete {
+        stack: String,
+        failures: Vec<String>,
+    },
     #[error("{0}")]
     Other(String),
 }

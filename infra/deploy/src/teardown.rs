@@ -2,287 +2,176 @@
 //! it (every version, delete marker and unfinished upload, in batches of 1,000 sent concurrently), deletes the
 //! stack, then deletes the bucket and any collection left. Only buckets tagged with the stack's name are touched.
 
-use crate::stack::{aws, gone_is_fine, DeployError};
+use crate::buckets::{bucket_stack_tag, empty_bucket};
+use crate::cleanup::inventory;
+use crate::stack::{aws, gone_is_fine, stack_outputs, DeployError};
 use crate::Target;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-use futures::stream::{self, StreamExt};
-use riv_infra::names::STACK_TAG;
-
-/// Keys a DeleteObjects request takes at most.
-pub const BATCH: usize = 1000;
-/// DeleteObjects requests in flight at once.
-pub const PARALLEL_BATCHES: usize = 8;
-
-/// The `riv:stack` tag of a bucket, if it has one.
-pub async fn bucket_stack_tag(target: &Target, bucket: &str) -> Option<String> {
-    let tags = target
-        .s3
-        .get_bucket_tagging()
-        .bucket(bucket)
-        .send()
-        .await
-        .ok()?;
-    tags.tag_set()
-        .iter()
-        .find(|t| t.key() == STACK_TAG)
-        .map(|t| t.value().to_string())
-}
-
-/// Deletes every object version, delete marker and incomplete multipart upload; returns how many versions and
-/// markers went. Repeats the listing until it comes back empty, so writes racing the delete are caught too.
-pub async fn empty_bucket(
-    target: &Target,
-    bucket: &str,
-    progress: &dyn Fn(usize),
-) -> Result<usize, DeployError> {
-    let mut deleted = 0;
-    loop {
-        let ids = version_ids(target, bucket, None).await?;
-        if ids.is_empty() {
-            break;
-        }
-        let before = deleted;
-        deleted += delete_batched(target, bucket, ids, &|n| progress(before + n)).await?;
-    }
-    abort_uploads(target, bucket).await?;
-    Ok(deleted)
-}
-
-/// Deletes the given versions with DeleteObjects, [`BATCH`] keys a request and [`PARALLEL_BATCHES`] requests at
-/// once; returns how many went.
-pub async fn delete_versions(
-    target: &Target,
-    bucket: &str,
-    ids: Vec<ObjectIdentifier>,
-) -> Result<usize, DeployError> {
-    delete_batched(target, bucket, ids, &|_| {}).await
-}
-
-/// Generic over the progress callback so that a caller passing a plain (thread-safe) closure gets a `Send`
-/// future.
-async fn delete_batched<P: Fn(usize) + ?Sized>(
-    target: &Target,
-    bucket: &str,
-    ids: Vec<ObjectIdentifier>,
-    progress: &P,
-) -> Result<usize, DeployError> {
-    let mut batches: Vec<Vec<ObjectIdentifier>> = Vec::new();
-    let mut rest = ids;
-    while !rest.is_empty() {
-        let tail = rest.split_off(rest.len().min(BATCH));
-        batches.push(std::mem::replace(&mut rest, tail));
-    }
-    let mut results = stream::iter(batches)
-        .map(|batch| async move {
-            let count = batch.len();
-            let delete = Delete::builder()
-                .set_objects(Some(batch))
-                .quiet(true)
-                .build()
-                .map_err(|e| DeployError::Other(e.to_string()))?;
-            let out = target
-                .s3
-                .delete_objects()
-                .bucket(bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(aws("deleting objects"))?;
-            if let Some(first) = out.errors().first() {
-                return Err(DeployError::Other(format!(
-                    "could not delete {}: {}",
-                    first.key().unwrap_or("?"),
-                    first.message().unwrap_or("no reason given")
-                )));
-            }
-            Ok(count)
-        })
-        .buffer_unordered(PARALLEL_BATCHES);
-    let mut deleted = 0;
-    while let Some(result) = results.next().await {
-        deleted += result?;
-        progress(deleted);
-    }
-    Ok(deleted)
-}
-
-/// One object version or delete marker.
-pub(crate) struct Version {
-    pub key: String,
-    pub version_id: Option<String>,
-    pub size: u64,
-    pub modified: i64,
-    /// The key's latest version, and not a delete marker: what a GET of the key returns.
-    pub current: bool,
-}
-
-/// Every version and delete marker of the bucket, or of exactly the key `only`, ready for DeleteObjects.
-pub(crate) async fn version_ids(
-    target: &Target,
-    bucket: &str,
-    only: Option<&str>,
-) -> Result<Vec<ObjectIdentifier>, DeployError> {
-    let mut ids = Vec::new();
-    let mut invalid = None;
-    for_each_version(target, bucket, only, |v| {
-        if only.is_some_and(|key| key != v.key) {
-            return;
-        }
-        match ObjectIdentifier::builder()
-            .key(v.key)
-            .set_version_id(v.version_id)
-            .build()
-        {
-            Ok(id) => ids.push(id),
-            Err(e) => invalid = Some(e.to_string()),
-        }
-    })
-    .await?;
-    match invalid {
-        Some(e) => Err(DeployError::Other(e)),
-        None => Ok(ids),
-    }
-}
-
-/// Calls `each` for every version and delete marker, of keys starting with `prefix` if given.
-pub(crate) async fn for_each_version(
-    target: &Target,
-    bucket: &str,
-    prefix: Option<&str>,
-    mut each: impl FnMut(Version),
-) -> Result<(), DeployError> {
-    let (mut key_marker, mut version_marker) = (None, None);
-    loop {
-        let page = target
-            .s3
-            .list_object_versions()
-            .bucket(bucket)
-            .set_prefix(prefix.map(str::to_string))
-            .set_key_marker(key_marker)
-            .set_version_id_marker(version_marker)
-            .send()
-            .await
-            .map_err(aws("listing object versions"))?;
-        for v in page.versions() {
-            each(Version {
-                key: v.key().unwrap_or_default().to_string(),
-                version_id: v.version_id().map(str::to_string),
-                size: v.size().unwrap_or_default().max(0) as u64,
-                modified: v.last_modified().map(|d| d.secs()).unwrap_or_default(),
-                current: v.is_latest() == Some(true),
-            });
-        }
-        for m in page.delete_markers() {
-            each(Version {
-                key: m.key().unwrap_or_default().to_string(),
-                version_id: m.version_id().map(str::to_string),
-                size: 0,
-                modified: m.last_modified().map(|d| d.secs()).unwrap_or_default(),
-                current: false,
-            });
-        }
-        if page.is_truncated() != Some(true) {
-            return Ok(());
-        }
-        key_marker = page.next_key_marker().map(str::to_string);
-        version_marker = page.next_version_id_marker().map(str::to_string);
-    }
-}
-
-async fn abort_uploads(target: &Target, bucket: &str) -> Result<(), DeployError> {
-    let uploads = target
-        .s3
-        .list_multipart_uploads()
-        .bucket(bucket)
-        .send()
-        .await
-        .map_err(aws("listing multipart uploads"))?;
-    for upload in uploads.uploads() {
-        target
-            .s3
-            .abort_multipart_upload()
-            .bucket(bucket)
-            .key(upload.key().unwrap_or_default())
-            .upload_id(upload.upload_id().unwrap_or_default())
-            .send()
-            .await
-            .map_err(aws("aborting a multipart upload"))?;
-    }
-    Ok(())
-}
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use riv_infra::names::{output, STACK_TAG};
+use std::collections::BTreeMap;
 
 /// What destroy found and removed.
 #[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
 pub struct Destroyed {
     pub stack_existed: bool,
+    /// The first of `buckets` (what earlier versions reported).
     pub bucket: Option<String>,
+    /// Every image bucket removed: the stack's, and any it retained before (found by tag).
+    pub buckets: Vec<String>,
     pub objects_deleted: usize,
     pub collections_deleted: Vec<String>,
     /// A bucket named by the stack but not tagged as its own, left alone.
     pub skipped_bucket: Option<String>,
 }
 
-/// Empties and removes everything of `stack`; already gone is success.
+/// A stack as destroy sees it: its `riv:stack` tag and its outputs.
+struct Described {
+    tag: Option<String>,
+    outputs: BTreeMap<String, String>,
+}
+
+async fn describe(target: &Target, stack: &str) -> Result<Option<Described>, DeployError> {
+    let out = match target
+        .cloudformation
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if e.message().is_some_and(|m| m.contains("does not exist")) => return Ok(None),
+        Err(e) => return Err(aws("cloudformation DescribeStacks")(e)),
+    };
+    Ok(out.stacks().first().map(|s| Described {
+        tag: s
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(STACK_TAG))
+            .and_then(|t| t.value())
+            .map(str::to_string),
+        outputs: stack_outputs(s),
+    }))
+}
+
+/// Empties and removes everything of `stack`: the stack, its image bucket (retained by CloudFormation), and its
+/// collections. Only a stack tagged `riv:stack=<stack>` is destroyed, and only buckets and collections carrying
+/// that tag are touched. Buckets and collections left by an earlier, partial destroy are found by their tag, so
+/// running destroy again finishes the job. Every failed delete is reported, and any makes it an error.
 pub async fn destroy(
     target: &Target,
     stack: &str,
     progress: &dyn Fn(&str),
 ) -> Result<Destroyed, DeployError> {
     let mut report = Destroyed::default();
-    let outputs = match crate::stack::outputs(target, stack).await {
-        Ok(o) => o,
-        Err(e) if e.to_string().contains("does not exist") => {
-            progress(&format!(
-                "stack {stack} does not exist in {}: nothing to destroy",
-                target.region
-            ));
-            return Ok(report);
+    let mut buckets: Vec<String> = Vec::new();
+    let mut collections: Vec<String> = Vec::new();
+    let described = describe(target, stack).await?;
+    if let Some(found) = &described {
+        if found.tag.as_deref() != Some(stack) {
+            return Err(DeployError::NotRiv {
+                stack: stack.into(),
+            });
         }
-        Err(e) => return Err(e),
-    };
-    report.stack_existed = true;
-    if let Some(bucket) = outputs.get("ImageBucket") {
-        match bucket_stack_tag(target, bucket).await {
-            Some(tag) if tag == stack => {
-                progress(&format!("emptying {bucket} (all versions)"));
-                report.objects_deleted = empty_bucket(target, bucket, &|n| {
-                    progress(&format!("  {n} versions deleted"))
-                })
-                .await?;
-                report.bucket = Some(bucket.clone());
-            }
-            _ => {
+        report.stack_existed = true;
+        if let Some(bucket) = found.outputs.get(output::IMAGE_BUCKET) {
+            if bucket_stack_tag(target, bucket).await?.as_deref() == Some(stack) {
+                buckets.push(bucket.clone());
+            } else {
                 progress(&format!(
                     "{bucket} is not tagged {STACK_TAG}={stack}: leaving it alone"
                 ));
                 report.skipped_bucket = Some(bucket.clone());
             }
         }
+        collections.extend(
+            found
+                .outputs
+                .get(output::COLLECTIONS)
+                .map(|c| c.split(','))
+                .into_iter()
+                .flatten()
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
+        );
     }
-    progress(&format!("deleting stack {stack}"));
-    crate::stack::delete_stack(target, stack).await?;
-    if let Some(bucket) = &report.bucket {
+    for bucket in inventory::tagged_buckets(target).await? {
+        if bucket.stack_tag.as_deref() == Some(stack) && !buckets.contains(&bucket.name) {
+            buckets.push(bucket.name);
+        }
+    }
+    for collection in inventory::collections(target).await? {
+        if collection.stack_tag.as_deref() == Some(stack) && !collections.contains(&collection.name)
+        {
+            collections.push(collection.name);
+        }
+    }
+    if described.is_none() {
+        if buckets.is_empty() && collections.is_empty() {
+            progress(&format!(
+                "stack {stack} does not exist in {}: nothing to destroy",
+                target.region
+            ));
+            return Ok(report);
+        }
+        progress(&format!(
+            "stack {stack} is gone, but it left {} bucket(s) and {} collection(s) tagged {STACK_TAG}={stack}: removing them",
+            buckets.len(),
+            collections.len()
+        ));
+    }
+
+    let mut failures = Vec::new();
+    let mut emptied = Vec::new();
+    for bucket in &buckets {
+        progress(&format!("emptying {bucket} (all versions)"));
+        match empty_bucket(target, bucket, &|n| {
+            progress(&format!("  {n} versions deleted"))
+        })
+        .await
+        {
+            Ok(n) => {
+                report.objects_deleted += n;
+                emptied.push(bucket.clone());
+            }
+            Err(e) => failures.push(format!("emptying {bucket}: {e}")),
+        }
+    }
+    if described.is_some() {
+        progress(&format!("deleting stack {stack}"));
+        if let Err(e) = crate::stack::delete_stack(target, stack).await {
+            failures.push(format!("deleting stack {stack}: {e}"));
+        }
+    }
+    for bucket in &emptied {
         let result = target.s3.delete_bucket().bucket(bucket).send().await;
-        gone_is_fine(result, "NoSuchBucket", "deleting the image bucket")?;
-        progress(&format!("bucket {bucket} is gone"));
+        match gone_is_fine(result, "NoSuchBucket", &format!("deleting bucket {bucket}")) {
+            Ok(()) => {
+                progress(&format!("bucket {bucket} is gone"));
+                report.buckets.push(bucket.clone());
+            }
+            Err(e) => failures.push(e.to_string()),
+        }
     }
-    for collection in outputs
-        .get("Collections")
-        .map(|c| c.split(','))
-        .into_iter()
-        .flatten()
-        .filter(|c| !c.is_empty())
-    {
-        if target
+    report.bucket = report.buckets.first().cloned();
+    for collection in &collections {
+        let result = target
             .rekognition
             .delete_collection()
             .collection_id(collection)
             .send()
-            .await
-            .is_ok()
-        {
-            report.collections_deleted.push(collection.to_string());
+            .await;
+        let action = format!("deleting collection {collection}");
+        match gone_is_fine(result, "ResourceNotFoundException", &action) {
+            Ok(()) => report.collections_deleted.push(collection.clone()),
+            Err(e) => failures.push(e.to_string()),
         }
     }
-    Ok(report)
+    if failures.is_empty() {
+        Ok(report)
+    } else {
+        Err(DeployError::Incomplete {
+            stack: stack.into(),
+            failures,
+        })
+    }
 }

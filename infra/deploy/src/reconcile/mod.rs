@@ -9,8 +9,8 @@ pub use judge::{
     StoredObject,
 };
 
+use crate::buckets::{delete_versions, for_each_version, version_ids};
 use crate::stack::{aws, gone_is_fine, DeployError};
-use crate::teardown::{delete_versions, for_each_version, version_ids};
 use crate::Target;
 use aws_sdk_dynamodb::types::AttributeValue;
 use riv_domain::attempt::{self, AttemptStatus, ProfileStatus};

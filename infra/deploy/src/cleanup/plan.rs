@@ -6,7 +6,7 @@
 //! candidates, nothing of a stack that is still changing is touched, and artifacts younger than a grace period
 //! are kept because a deploy may be about to reference them.
 
-use riv_domain::names::function;
+use riv_infra::names::{output, LogGroupName};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -141,8 +141,8 @@ pub fn plan(inv: &Inventory) -> Vec<Leftover> {
         why,
     };
     for (kind, output, found) in [
-        (Kind::ImageBucket, "ImageBucket", &inv.buckets),
-        (Kind::Collection, "Collections", &inv.collections),
+        (Kind::ImageBucket, output::IMAGE_BUCKET, &inv.buckets),
+        (Kind::Collection, output::COLLECTIONS, &inv.collections),
     ] {
         for f in found {
             let Some(stack) = &f.stack_tag else { continue };
@@ -151,53 +151,26 @@ pub fn plan(inv: &Inventory) -> Vec<Leftover> {
             }
         }
     }
-    let mut riv_stacks: BTreeSet<&str> = inv
-        .buckets
-        .iter()
-        .chain(&inv.collections)
-        .chain(&inv.log_groups)
-        .filter_map(|f| f.stack_tag.as_deref())
-        .collect();
-    riv_stacks.extend(
-        inv.log_groups
-            .iter()
-            .filter_map(|g| lambda_log_stack(&g.name)),
-    );
+    // A log group's name is anyone's to choose (`/aws/lambda/payments-rollback` reads like stack `payments`'s
+    // rollback function): only a group that carries the stack's tag, and whose name says the same stack, is
+    // Riv's. A group Lambda recreated without tags after its stack went is left for its owner to judge.
     for g in &inv.log_groups {
-        let stack = g
-            .stack_tag
-            .as_deref()
-            .or_else(|| lambda_log_stack(&g.name))
-            .or_else(|| states_log_stack(&g.name).filter(|s| riv_stacks.contains(s)));
-        if let Some(stack) = stack.filter(|s| !inv.stacks.contains_key(*s)) {
+        let Some(tag) = g.stack_tag.as_deref() else {
+            continue;
+        };
+        let named = LogGroupName::parse(&g.name).is_some_and(|n| n.stack() == tag);
+        if named && !inv.stacks.contains_key(tag) {
             out.push(leftover(
                 Kind::LogGroup,
                 g,
-                stack,
-                format!("stack {stack} no longer exists"),
+                tag,
+                format!("stack {tag} no longer exists"),
             ));
         }
     }
     out.extend(artifacts(inv));
     out.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
     out
-}
-
-/// `/aws/lambda/<stack>-<function>` for one of Riv's functions → the stack.
-fn lambda_log_stack(group: &str) -> Option<&str> {
-    let name = group.strip_prefix("/aws/lambda/")?;
-    function::ALL.iter().find_map(|f| {
-        name.strip_suffix(f)
-            .and_then(|s| s.strip_suffix('-'))
-            .filter(|s| !s.is_empty())
-    })
-}
-
-/// `/aws/vendedlogs/states/<stack>` → the stack (Riv's only if something else says the stack was Riv's).
-fn states_log_stack(group: &str) -> Option<&str> {
-    group
-        .strip_prefix("/aws/vendedlogs/states/")
-        .filter(|s| !s.is_empty() && !s.contains('/'))
 }
 
 /// Function zips no live stack's parameters name, and templates other than each live stack's newest.
@@ -388,26 +361,43 @@ mod tests {
     }
 
     #[test]
-    fn log_groups_of_dead_stacks_are_found_by_tag_or_riv_name() {
+    fn log_groups_of_dead_stacks_need_the_stacks_tag_and_name() {
         let mut inv = inventory();
         inv.log_groups = vec![
-            found("/aws/lambda/Riv-Gone-index-face", None),
-            found("/aws/vendedlogs/states/Riv-Gone", None),
-            found("/aws/vendedlogs/states/Other", None),
-            found("/aws/lambda/Riv-Prod-index-face", Some("Riv-Prod")),
+            found("/aws/lambda/Riv-Gone-index-face", Some("Riv-Gone")),
+            found("/aws/vendedlogs/states/Riv-Gone", Some("Riv-Gone")),
+            // Named like Riv's, but untagged: anyone may own it.
+            found("/aws/lambda/Riv-Old-index-face", None),
+            found("/aws/vendedlogs/states/Riv-Old", None),
+            // Tagged for one stack, named for another: not provably that stack's.
+            found("/aws/lambda/Other-index-face", Some("Riv-Gone")),
+            // Tagged, but not a name Riv gives.
             found("/aws/lambda/Tagged-Old-thing", Some("Tagged-Old")),
-            found("/aws/lambda/unrelated-function", None),
+            // A live stack's.
+            found("/aws/lambda/Riv-Prod-index-face", Some("Riv-Prod")),
         ];
         let plan = plan(&inv);
         assert_eq!(
             names(&plan),
             [
                 "/aws/lambda/Riv-Gone-index-face",
-                "/aws/lambda/Tagged-Old-thing",
                 "/aws/vendedlogs/states/Riv-Gone",
             ]
         );
         assert!(plan.iter().all(|l| l.kind == Kind::LogGroup));
+    }
+
+    #[test]
+    fn an_untagged_group_named_like_a_riv_function_is_not_planned() {
+        let mut inv = Inventory {
+            region: "eu-west-1".into(),
+            now: NOW,
+            ..Inventory::default()
+        };
+        inv.log_groups = vec![found("/aws/lambda/payments-rollback", None)];
+        assert!(plan(&inv).is_empty(), "{:?}", plan(&inv));
+        inv.log_groups = vec![found("/aws/vendedlogs/states/payments", None)];
+        assert!(plan(&inv).is_empty());
     }
 
     #[test]

@@ -1,21 +1,20 @@
-//! The AWS side of `cleanup`: reading one region into an [`Inventory`] and deleting the leftovers
-//! [`cleanup::plan`](crate::cleanup::plan) chose. Buckets of other regions are skipped (ListBuckets is global).
+//! Reading one region for `cleanup`: stacks, Riv-tagged buckets, collections and log groups, and the artifact
+//! bucket's objects, into an [`Inventory`] that [`plan`](super::plan::plan) judges. Buckets of other regions are
+//! skipped (ListBuckets is global).
 
-use crate::cleanup::{ArtifactObject, Found, Inventory, Kind, Leftover, LiveStack};
-use crate::stack::{aws, gone_is_fine, in_progress, stack_outputs, DeployError};
-use crate::teardown::{
-    bucket_stack_tag, delete_versions, empty_bucket, for_each_version, version_ids,
-};
+use super::plan::{ArtifactObject, Found, Inventory, Kind, Leftover, LiveStack};
+use crate::buckets::{bucket_stack_tag, for_each_version};
+use crate::stack::{aws, in_progress, stack_outputs, DeployError};
 use crate::Target;
 use aws_sdk_cloudformation::types::StackStatus;
 use std::collections::BTreeMap;
 
 /// The leftovers of the target's region, with the time they were judged at: reads the region, lets
-/// [`crate::cleanup::plan`] decide, then sizes only the buckets it chose (a live stack's bucket may hold
+/// [`plan`](super::plan::plan) decide, then sizes only the buckets it chose (a live stack's bucket may hold
 /// millions of versions, and listing them all would tell nobody anything).
 pub async fn survey(target: &Target) -> Result<(i64, Vec<Leftover>), DeployError> {
     let inventory = inventory(target).await?;
-    let mut leftovers = crate::cleanup::plan(&inventory);
+    let mut leftovers = super::plan::plan(&inventory);
     for leftover in &mut leftovers {
         if leftover.kind == Kind::ImageBucket {
             let (items, bytes) = bucket_size(target, &leftover.name).await?;
@@ -25,7 +24,7 @@ pub async fn survey(target: &Target) -> Result<(i64, Vec<Leftover>), DeployError
     Ok((inventory.now, leftovers))
 }
 
-/// Reads everything [`crate::cleanup::plan`] decides on in the target's region (buckets unsized).
+/// Reads everything [`plan`](super::plan::plan) decides on in the target's region (buckets unsized).
 async fn inventory(target: &Target) -> Result<Inventory, DeployError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -95,7 +94,7 @@ fn bucket_region(constraint: Option<&str>) -> &str {
 }
 
 /// Buckets of this region that carry a `riv:stack` tag.
-async fn tagged_buckets(target: &Target) -> Result<Vec<Found>, DeployError> {
+pub(crate) async fn tagged_buckets(target: &Target) -> Result<Vec<Found>, DeployError> {
     let listed = target
         .s3
         .list_buckets()
@@ -112,7 +111,8 @@ async fn tagged_buckets(target: &Target) -> Result<Vec<Found>, DeployError> {
         if bucket_region(constraint) != target.region {
             continue;
         }
-        let Some(stack) = bucket_stack_tag(target, name).await else {
+        // A bucket whose tags cannot be read is not provably Riv's: cleanup leaves it alone.
+        let Ok(Some(stack)) = bucket_stack_tag(target, name).await else {
             continue;
         };
         found.push(Found {
@@ -183,7 +183,7 @@ fn collection_arn(arn: &str) -> String {
     }
 }
 
-async fn collections(target: &Target) -> Result<Vec<Found>, DeployError> {
+pub(crate) async fn collections(target: &Target) -> Result<Vec<Found>, DeployError> {
     let mut ids = Vec::new();
     let mut pages = target
         .rekognition
@@ -269,56 +269,6 @@ async fn log_groups(target: &Target) -> Result<Vec<Found>, DeployError> {
         }
     }
     Ok(found)
-}
-
-const NOT_FOUND: &str = "ResourceNotFoundException";
-
-/// Deletes one leftover; one that is gone already counts as deleted.
-pub async fn delete(
-    target: &Target,
-    leftover: &Leftover,
-    progress: &dyn Fn(&str),
-) -> Result<(), DeployError> {
-    let name = leftover.name.as_str();
-    match leftover.kind {
-        Kind::ImageBucket => {
-            if target.s3.head_bucket().bucket(name).send().await.is_err() {
-                return Ok(());
-            }
-            empty_bucket(target, name, &|n| {
-                progress(&format!("  {name}: {n} versions deleted"))
-            })
-            .await?;
-            let result = target.s3.delete_bucket().bucket(name).send().await;
-            gone_is_fine(result, "NoSuchBucket", "deleting a leftover bucket")
-        }
-        Kind::Collection => {
-            let result = target
-                .rekognition
-                .delete_collection()
-                .collection_id(name)
-                .send()
-                .await;
-            gone_is_fine(result, NOT_FOUND, "deleting a leftover collection")
-        }
-        Kind::Artifact => {
-            let (bucket, key) = name
-                .strip_prefix("s3://")
-                .and_then(|rest| rest.split_once('/'))
-                .ok_or_else(|| DeployError::Other(format!("{name} is not an s3:// address")))?;
-            let ids = version_ids(target, bucket, Some(key)).await?;
-            delete_versions(target, bucket, ids).await.map(|_| ())
-        }
-        Kind::LogGroup => {
-            let result = target
-                .logs
-                .delete_log_group()
-                .log_group_name(name)
-                .send()
-                .await;
-            gone_is_fine(result, NOT_FOUND, "deleting a leftover log group")
-        }
-    }
 }
 
 #[cfg(test)]

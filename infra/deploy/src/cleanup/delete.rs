@@ -1,0 +1,56 @@
+//! Deleting the leftovers `cleanup` chose, one at a time; one that is gone already counts as deleted.
+
+use super::plan::{Kind, Leftover};
+use crate::buckets::{delete_versions, empty_bucket, version_ids};
+use crate::stack::{gone_is_fine, DeployError};
+use crate::Target;
+
+const NOT_FOUND: &str = "ResourceNotFoundException";
+
+/// Deletes one leftover; one that is gone already counts as deleted.
+pub async fn delete(
+    target: &Target,
+    leftover: &Leftover,
+    progress: &dyn Fn(&str),
+) -> Result<(), DeployError> {
+    let name = leftover.name.as_str();
+    match leftover.kind {
+        Kind::ImageBucket => {
+            if target.s3.head_bucket().bucket(name).send().await.is_err() {
+                return Ok(());
+            }
+            empty_bucket(target, name, &|n| {
+                progress(&format!("  {name}: {n} versions deleted"))
+            })
+            .await?;
+            let result = target.s3.delete_bucket().bucket(name).send().await;
+            gone_is_fine(result, "NoSuchBucket", "deleting a leftover bucket")
+        }
+        Kind::Collection => {
+            let result = target
+                .rekognition
+                .delete_collection()
+                .collection_id(name)
+                .send()
+                .await;
+            gone_is_fine(result, NOT_FOUND, "deleting a leftover collection")
+        }
+        Kind::Artifact => {
+            let (bucket, key) = name
+                .strip_prefix("s3://")
+                .and_then(|rest| rest.split_once('/'))
+                .ok_or_else(|| DeployError::Other(format!("{name} is not an s3:// address")))?;
+            let ids = version_ids(target, bucket, Some(key)).await?;
+            delete_versions(target, bucket, ids).await.map(|_| ())
+        }
+        Kind::LogGroup => {
+            let result = target
+                .logs
+                .delete_log_group()
+                .log_group_name(name)
+                .send()
+                .await;
+            gone_is_fine(result, NOT_FOUND, "deleting a leftover log group")
+        }
+    }
+}
