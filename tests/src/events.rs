@@ -50,7 +50,7 @@ impl Inbox {
             .ok_or("GetQueueAttributes answered without a QueueArn")?
             .clone();
         sns.subscribe()
-            .topic_arn(stack.output("LoginFailedTopic")?)
+            .topic_arn(stack.output(riv_infra::names::output::LOGIN_FAILED_TOPIC)?)
             .protocol("sqs")
             .endpoint(arn)
             .send()

@@ -64,6 +64,52 @@ extern "C" fn stop_started() {
     }
 }
 
+/// How the suite finds its stack: set once, by `configure` (what `cargo xtask e2e` does with its flags) or from
+/// the environment on first use (`RIV_ENDPOINT_URL`, `RIV_STACK`, `RIV_BACKEND`, `RIV_LOCALSTACK_IMAGE`, for
+/// `cargo test`).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The stack's name: the one to start, or the one to find at `endpoint`.
+    pub stack: String,
+    /// Use the stack already deployed on this LocalStack instead of starting one.
+    pub endpoint: Option<String>,
+    pub backend: riv_local::BackendChoice,
+    /// The container backend's image (default: `RIV_LOCALSTACK_IMAGE`, then the workspace's image).
+    pub image: Option<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, String> {
+        let endpoint = std::env::var("RIV_ENDPOINT_URL").ok();
+        let default_stack = match endpoint {
+            Some(_) => riv_infra::names::DEFAULT_STACK_NAME,
+            None => "Riv-E2E",
+        };
+        Ok(Config {
+            stack: std::env::var("RIV_STACK").unwrap_or_else(|_| default_stack.into()),
+            endpoint,
+            backend: riv_local::BackendChoice::from_env().map_err(|e| chain(&e))?,
+            image: std::env::var(riv_local::IMAGE_ENV).ok(),
+        })
+    }
+}
+
+static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+
+/// Sets the suite's configuration; only before the stack is first used.
+pub fn configure(config: Config) -> Result<(), String> {
+    CONFIG
+        .set(Ok(config))
+        .map_err(|_| "the end-to-end suite is configured already".to_string())
+}
+
+fn config() -> Result<&'static Config, String> {
+    CONFIG
+        .get_or_init(Config::from_env)
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
 /// The stack under test, started on first use (on a free port, so runs never collide) and stopped at exit.
 pub fn stack() -> &'static Stack {
     static STACK: OnceLock<Result<Stack, String>> = OnceLock::new();
@@ -92,10 +138,10 @@ pub fn chain(error: &dyn std::error::Error) -> String {
 
 fn start_or_reuse() -> Result<Stack, String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    let name = std::env::var("RIV_STACK").unwrap_or_else(|_| "Riv-E2E".into());
+    let config = config()?;
+    let name = config.stack.clone();
     let region = stack_local::REGION.to_string();
-    if let Some(endpoint) = std::env::var_os("RIV_ENDPOINT_URL") {
-        let endpoint = endpoint.to_string_lossy().into_owned();
+    if let Some(endpoint) = config.endpoint.clone() {
         let target = runtime.block_on(riv_deploy::Target::local(&endpoint, &region));
         let outputs = runtime
             .block_on(riv_deploy::stack::outputs(&target, &name))
@@ -112,7 +158,11 @@ fn start_or_reuse() -> Result<Stack, String> {
         });
     }
     let port = riv_local::http::free_port().map_err(|e| e.to_string())?;
-    let options = UpOptions::on_port(port, &name).map_err(|e| chain(&e))?;
+    let options = UpOptions {
+        backend: config.backend,
+        image: config.image.clone(),
+        ..UpOptions::on_port(port, &name).map_err(|e| chain(&e))?
+    };
     let root = workspace_root();
     *STARTED.lock().map_err(|e| e.to_string())? =
         Some(riv_local::Paths::new(&root).stack_dir(port));
@@ -237,7 +287,7 @@ impl Stack {
     /// The value of the stack's API key (output `ApiKeyId`), read from LocalStack's API Gateway. Test-only: the
     /// call is unsigned (LocalStack routes on the credential scope and checks no signature).
     pub async fn api_key_value(&self) -> Result<String, String> {
-        let id = self.output("ApiKeyId")?;
+        let id = self.output(riv_infra::names::output::API_KEY_ID)?;
         let url = format!("{}/apikeys/{id}?includeValue=true", self.endpoint);
         let scope = format!(
             "AWS4-HMAC-SHA256 Credential=test/20260101/{}/apigateway/aws4_request, SignedHeaders=host, Signature=0",

@@ -45,7 +45,7 @@ impl Stack {
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let out = dynamodb
             .query()
-            .table_name(self.output("FaceTable")?)
+            .table_name(self.output(riv_infra::names::output::FACE_TABLE)?)
             .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{user_id}")))
             .consistent_read(true)
@@ -71,7 +71,7 @@ impl Stack {
         for prefix in ["faces/", "idcards/"] {
             let out = s3
                 .list_object_versions()
-                .bucket(self.output("ImageBucket")?)
+                .bucket(self.output(riv_infra::names::output::IMAGE_BUCKET)?)
                 .prefix(format!("{prefix}{user_id}/"))
                 .send()
                 .await
@@ -98,7 +98,7 @@ impl Stack {
         let external = riv_domain::collections::external_image_id(user_id);
         let mut faces = Vec::new();
         for collection in self
-            .output("Collections")?
+            .output(riv_infra::names::output::COLLECTIONS)?
             .split(',')
             .filter(|c| !c.is_empty())
         {
@@ -132,7 +132,7 @@ impl Stack {
         let s3 = riv_deploy::Target::local(&self.endpoint, &self.region)
             .await
             .s3;
-        let bucket = self.output("ImageBucket")?;
+        let bucket = self.output(riv_infra::names::output::IMAGE_BUCKET)?;
         let out = s3
             .list_object_versions()
             .bucket(bucket)
@@ -221,7 +221,7 @@ impl Stack {
         let config = self.sdk_config().await;
         let out = aws_sdk_dynamodb::Client::new(&config)
             .get_item()
-            .table_name(self.output("FaceTable")?)
+            .table_name(self.output(riv_infra::names::output::FACE_TABLE)?)
             .key("PK", AttributeValue::S(pk.into()))
             .key("SK", AttributeValue::S(sk.into()))
             .consistent_read(true)
@@ -265,7 +265,7 @@ impl Stack {
     /// leftover face (or a crashed attempt) would leave it: no record.
     pub async fn plant_face(&self, user_id: &str, image: &[u8]) -> Result<String, String> {
         let collections: Vec<&str> = self
-            .output("Collections")?
+            .output(riv_infra::names::output::COLLECTIONS)?
             .split(',')
             .filter(|c| !c.is_empty())
             .collect();

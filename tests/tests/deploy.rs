@@ -68,7 +68,7 @@ async fn deploy_redeploy_change_and_destroy_leave_nothing_behind() {
     )
     .await;
     assert_eq!(status, 200, "{answer}");
-    let bucket = outputs["ImageBucket"].clone();
+    let bucket = outputs[riv_infra::names::output::IMAGE_BUCKET].clone();
     let mut puts = Vec::new();
     for i in 0..1500 {
         let (s3, bucket) = (target.s3.clone(), bucket.clone());
@@ -119,7 +119,7 @@ async fn deploy_redeploy_change_and_destroy_leave_nothing_behind() {
     let collection = target
         .rekognition
         .describe_collection()
-        .collection_id(&outputs["Collections"])
+        .collection_id(&outputs[riv_infra::names::output::COLLECTIONS])
         .send()
         .await;
     assert!(collection.is_err(), "the collection is gone");
@@ -127,7 +127,7 @@ async fn deploy_redeploy_change_and_destroy_leave_nothing_behind() {
     assert!(
         dynamodb
             .describe_table()
-            .table_name(&outputs["FaceTable"])
+            .table_name(&outputs[riv_infra::names::output::FACE_TABLE])
             .send()
             .await
             .is_err(),

@@ -27,7 +27,7 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
     let scenarios = if args.canary_panic {
         vec![riv_e2e::runner::panicking_canary()]
     } else {
-        set_environment(args);
+        riv_e2e::configure(config(args)?).map_err(anyhow::Error::msg)?;
         output::step("bringing up the stack under test");
         let stack = riv_e2e::stack();
         output::step(format!("API {}", stack.api_url));
@@ -79,18 +79,20 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
     Ok(())
 }
 
-/// Read by riv_e2e::stack() when it starts a stack, before any thread starts.
-fn set_environment(args: &Args) {
+/// The suite's configuration: these flags, the environment for what they leave out.
+fn config(args: &Args) -> Result<riv_e2e::Config> {
+    let mut config = riv_e2e::Config::from_env().map_err(anyhow::Error::msg)?;
     if let Some(backend) = &args.backend.backend {
-        std::env::set_var(riv_local::BACKEND_ENV, backend);
+        config.backend = backend.parse().map_err(anyhow::Error::msg)?;
     }
     if let Some(image) = &args.backend.image {
-        std::env::set_var(riv_local::IMAGE_ENV, image);
+        config.image = Some(image.clone());
     }
     if let Some(url) = &args.endpoint_url {
-        std::env::set_var("RIV_ENDPOINT_URL", url);
+        config.endpoint = Some(url.clone());
         if std::env::var_os("RIV_STACK").is_none() {
-            std::env::set_var("RIV_STACK", riv_infra::names::DEFAULT_STACK_NAME);
+            config.stack = riv_infra::names::DEFAULT_STACK_NAME.into();
         }
     }
+    Ok(config)
 }

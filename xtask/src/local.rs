@@ -143,9 +143,9 @@ fn up(paths: &Paths, args: UpArgs, out: Output) -> Result<()> {
                 up.running.endpoint(),
                 up.running.endpoint()
             );
-            println!("ImageBucket  {}", o("ImageBucket"));
-            println!("FaceTable    {}", o("FaceTable"));
-            println!("Collections  {}", o("Collections"));
+            println!("ImageBucket  {}", o(riv_infra::names::output::IMAGE_BUCKET));
+            println!("FaceTable    {}", o(riv_infra::names::output::FACE_TABLE));
+            println!("Collections  {}", o(riv_infra::names::output::COLLECTIONS));
             println!(
                 "Stop with    cargo xtask local down --port {}",
                 up.running.port

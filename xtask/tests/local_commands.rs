@@ -98,7 +98,7 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
     })
     .await
     .unwrap();
-    let image_bucket = deployed.outputs["ImageBucket"].clone();
+    let image_bucket = deployed.outputs[riv_infra::names::output::IMAGE_BUCKET].clone();
     for body in ["v1", "v2"] {
         target
             .s3
@@ -285,7 +285,10 @@ async fn reconcile_lists_then_removes_what_no_record_holds_and_nothing_else() {
     target
         .s3
         .put_object()
-        .bucket(s.output("ImageBucket").expect("a bucket output"))
+        .bucket(
+            s.output(riv_infra::names::output::IMAGE_BUCKET)
+                .expect("a bucket output"),
+        )
         .key(&stray)
         .body(image(&user).into())
         .send()

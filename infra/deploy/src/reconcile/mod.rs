@@ -44,9 +44,9 @@ impl StackData {
             })
         };
         Ok(StackData {
-            table: get("FaceTable")?,
-            bucket: get("ImageBucket")?,
-            collections: get("Collections")?
+            table: get(riv_infra::names::output::FACE_TABLE)?,
+            bucket: get(riv_infra::names::output::IMAGE_BUCKET)?,
+            collections: get(riv_infra::names::output::COLLECTIONS)?
                 .split(',')
                 .filter(|c| !c.is_empty())
                 .map(str::to_string)
