@@ -29,8 +29,11 @@ use riv_domain::validate::Image;
 use riv_domain::{collections, validate, Rejection};
 use std::sync::Arc;
 
-/// Commits tried before giving up: each retry follows a lost condition that changed what we know.
-const COMMIT_TRIES: usize = 5;
+/// Commits tried before giving up: each retry follows a lost condition, that is a change another request made
+/// (a racer noting its face, committing, or beating us), so the bound is about how many may race one face.
+/// Five was too few for eight racers arriving a little apart on a loaded machine: each newly noted face
+/// invalidated the last commit, and racers gave up with 500 before anyone had won.
+const COMMIT_TRIES: usize = 20;
 
 pub struct IndexFace {
     pub faces: Arc<dyn FaceEngine>,
