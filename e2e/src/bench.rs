@@ -143,9 +143,9 @@ pub struct LocalUpFigures {
 /// Brings up a fresh local stack on a free port (after removing the venv when `cold`), invokes one function
 /// twice, and takes the stack down again.
 pub async fn local_up(cold: bool) -> Result<LocalUpFigures, String> {
-    use riv_local::up::{self as stack_local, UpOptions};
+    use riv_launcher::up::{self as stack_local, UpOptions};
     let root = crate::workspace_root();
-    let paths = riv_local::Paths::new(&root);
+    let paths = riv_launcher::Paths::new(&root);
     if cold {
         for entry in std::fs::read_dir(&paths.work)
             .into_iter()
@@ -159,7 +159,7 @@ pub async fn local_up(cold: bool) -> Result<LocalUpFigures, String> {
             }
         }
     }
-    let port = riv_local::http::free_port().map_err(|e| e.to_string())?;
+    let port = riv_launcher::http::free_port().map_err(|e| e.to_string())?;
     let options = UpOptions::on_port(port, "Riv-Bench").map_err(|e| crate::chain(&e))?;
     let started = Instant::now();
     let up = stack_local::up(&root, &options, &|m| eprintln!("==> {m}"))
@@ -181,7 +181,7 @@ pub async fn local_up(cold: bool) -> Result<LocalUpFigures, String> {
             .map_err(|e| format!("{e:?}"))?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    riv_local::stop(&up.running.dir).map_err(|e| format!("stopping the bench stack: {e}"))?;
+    riv_launcher::stop(&up.running.dir).map_err(|e| format!("stopping the bench stack: {e}"))?;
     Ok(LocalUpFigures {
         cold_venv: cold,
         phases: up

@@ -2,7 +2,7 @@
 //! `cargo xtask local up`, or reused from `RIV_ENDPOINT_URL`), SDK clients for it, and HTTP calls to its API.
 
 use base64::Engine as _;
-use riv_local::up::{self as stack_local, UpOptions};
+use riv_launcher::up::{self as stack_local, UpOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -38,7 +38,7 @@ fn emulator_of(endpoint: &str) -> Option<String> {
         Err(_) => return None,
     };
     let running =
-        riv_local::Running::load(&riv_local::Paths::new(&workspace_root()).stack_dir(port))?;
+        riv_launcher::Running::load(&riv_launcher::Paths::new(&workspace_root()).stack_dir(port))?;
     Some(format!("http://127.0.0.1:{}", running.emulator_port))
 }
 
@@ -58,7 +58,7 @@ extern "C" fn stop_started() {
         Err(poisoned) => poisoned.into_inner().take(),
     };
     if let Some(dir) = started {
-        if let Err(e) = riv_local::stop(&dir) {
+        if let Err(e) = riv_launcher::stop(&dir) {
             eprintln!("could not stop the test stack in {}: {e}", dir.display());
         }
     }
@@ -73,7 +73,7 @@ pub struct Config {
     pub stack: String,
     /// Use the stack already deployed on this LocalStack instead of starting one.
     pub endpoint: Option<String>,
-    pub backend: riv_local::BackendChoice,
+    pub backend: riv_launcher::BackendChoice,
     /// The container backend's image (default: `RIV_LOCALSTACK_IMAGE`, then the workspace's image).
     pub image: Option<String>,
 }
@@ -88,8 +88,8 @@ impl Config {
         Ok(Config {
             stack: std::env::var("RIV_STACK").unwrap_or_else(|_| default_stack.into()),
             endpoint,
-            backend: riv_local::BackendChoice::from_env().map_err(|e| chain(&e))?,
-            image: std::env::var(riv_local::IMAGE_ENV).ok(),
+            backend: riv_launcher::BackendChoice::from_env().map_err(|e| chain(&e))?,
+            image: std::env::var(riv_launcher::IMAGE_ENV).ok(),
         })
     }
 }
@@ -157,7 +157,7 @@ fn start_or_reuse() -> Result<Stack, String> {
             outputs,
         });
     }
-    let port = riv_local::http::free_port().map_err(|e| e.to_string())?;
+    let port = riv_launcher::http::free_port().map_err(|e| e.to_string())?;
     let options = UpOptions {
         backend: config.backend,
         image: config.image.clone(),
@@ -165,7 +165,7 @@ fn start_or_reuse() -> Result<Stack, String> {
     };
     let root = workspace_root();
     *STARTED.lock().map_err(|e| e.to_string())? =
-        Some(riv_local::Paths::new(&root).stack_dir(port));
+        Some(riv_launcher::Paths::new(&root).stack_dir(port));
     // SAFETY: registers a plain extern "C" function to run at process exit.
     unsafe {
         libc::atexit(stop_started);

@@ -174,8 +174,8 @@ fn cli_empty(bin: &Path, endpoint: &str, region: &str, bucket: &str) -> Result<(
 /// Fills two buckets alike, empties one with Riv's code and the other with the AWS CLI, and deletes both.
 pub async fn teardown(objects: usize) -> Result<TeardownFigures, String> {
     let s = stack();
-    let paths = riv_local::Paths::new(&crate::workspace_root());
-    let bin = riv_local::venv::tool(&paths, AWSCLI, &|m| eprintln!("==> {m}"))
+    let paths = riv_launcher::Paths::new(&crate::workspace_root());
+    let bin = riv_launcher::venv::tool(&paths, AWSCLI, &|m| eprintln!("==> {m}"))
         .map_err(|e| e.to_string())?;
     let target = Target::local(&s.endpoint, &s.region).await;
     let ours = unique("bench-teardown-riv").to_lowercase();

@@ -5,7 +5,7 @@
 use riv_deploy::{teardown, Target};
 use riv_e2e::{photo, stack, unique, workspace_root};
 use riv_emulator::testimage::Case;
-use riv_local::up as stack_local;
+use riv_launcher::up as stack_local;
 use std::collections::BTreeMap;
 use std::time::Instant;
 

@@ -3,7 +3,7 @@
 
 use riv_e2e::{photo, workspace_root};
 use riv_emulator::testimage::Case;
-use riv_local::up::{self as stack_local, UpOptions};
+use riv_launcher::up::{self as stack_local, UpOptions};
 use std::time::{Duration, Instant};
 
 /// Processes whose command line mentions `needle`.
@@ -25,7 +25,7 @@ fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn local_down_leaves_no_process_behind() {
     let root = workspace_root();
-    let port = riv_local::http::free_port().unwrap();
+    let port = riv_launcher::http::free_port().unwrap();
     let options = UpOptions::on_port(port, "Riv-Lifecycle").unwrap();
     let up = stack_local::up(&root, &options, &|m| eprintln!("==> {m}"))
         .await
@@ -53,7 +53,7 @@ async fn local_down_leaves_no_process_behind() {
     );
 
     let daemons = up.running.processes();
-    let stopped = riv_local::stop(&up.running.dir).unwrap();
+    let stopped = riv_launcher::stop(&up.running.dir).unwrap();
     assert_eq!(stopped.processes.len(), 2, "LocalStack and the emulator");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -69,9 +69,12 @@ async fn local_down_leaves_no_process_behind() {
         assert!(Instant::now() < deadline, "left behind: {left:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(riv_local::http::port_free(port), "port {port} still taken");
     assert!(
-        riv_local::stop(&up.running.dir)
+        riv_launcher::http::port_free(port),
+        "port {port} still taken"
+    );
+    assert!(
+        riv_launcher::stop(&up.running.dir)
             .unwrap()
             .processes
             .is_empty(),

@@ -2,7 +2,7 @@
 
 use crate::output::{self, Output};
 use anyhow::Result;
-use riv_local::Paths;
+use riv_launcher::Paths;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -26,9 +26,9 @@ pub fn run(command: Command, out: Output) -> Result<()> {
     let Command::Localstack(args) = command;
     let paths = Paths::new(&crate::workspace_root()?);
     let built = if args.from_official {
-        riv_local::image::build_from_official(&paths, &|m| output::step(m))?
+        riv_launcher::image::build_from_official(&paths, &|m| output::step(m))?
     } else {
-        riv_local::image::build(&paths, args.mirror.as_deref(), &|m| output::step(m))?
+        riv_launcher::image::build(&paths, args.mirror.as_deref(), &|m| output::step(m))?
     };
     match out {
         Output::Json => println!("{}", serde_json::to_string(&built)?),

@@ -2,8 +2,8 @@
 
 use crate::output::{self, Output};
 use anyhow::{anyhow, bail, Result};
-use riv_local::up::{self as stack_local, UpOptions};
-use riv_local::{Paths, Running};
+use riv_launcher::up::{self as stack_local, UpOptions};
+use riv_launcher::{Paths, Running};
 use std::time::Instant;
 
 #[derive(clap::Subcommand)]
@@ -23,7 +23,7 @@ pub enum Command {
 #[derive(clap::Args)]
 pub struct PortArg {
     /// LocalStack's port on 127.0.0.1.
-    #[arg(long, default_value_t = riv_local::DEFAULT_PORT)]
+    #[arg(long, default_value_t = riv_launcher::DEFAULT_PORT)]
     port: u16,
 }
 
@@ -59,10 +59,10 @@ pub struct BackendArgs {
 }
 
 impl BackendArgs {
-    pub fn backend(&self) -> Result<riv_local::BackendChoice> {
+    pub fn backend(&self) -> Result<riv_launcher::BackendChoice> {
         match &self.backend {
             Some(b) => b.parse().map_err(|e: String| anyhow!(e)),
-            None => riv_local::BackendChoice::from_env().map_err(|e| anyhow!(e)),
+            None => riv_launcher::BackendChoice::from_env().map_err(|e| anyhow!(e)),
         }
     }
 }
@@ -156,7 +156,7 @@ fn up(paths: &Paths, args: UpArgs, out: Output) -> Result<()> {
 }
 
 fn down(paths: &Paths, port: u16, out: Output) -> Result<()> {
-    let stopped = riv_local::stop(&paths.stack_dir(port))?;
+    let stopped = riv_launcher::stop(&paths.stack_dir(port))?;
     match out {
         Output::Json => println!(
             "{}",
@@ -180,7 +180,7 @@ fn status(paths: &Paths, port: u16, out: Output) -> Result<()> {
     let running = Running::load(&paths.stack_dir(port)).filter(Running::is_alive);
     let health = running
         .as_ref()
-        .and_then(|r| riv_local::http::get(r.port, "/_localstack/health").ok())
+        .and_then(|r| riv_launcher::http::get(r.port, "/_localstack/health").ok())
         .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(&body).ok());
     match out {
         Output::Json => println!(
@@ -227,7 +227,7 @@ fn logs(paths: &Paths, args: LogsArgs) -> Result<()> {
     if args.emulator {
         println!(
             "{}",
-            riv_local::process::tail(&running.emulator_log(), args.lines)
+            riv_launcher::process::tail(&running.emulator_log(), args.lines)
         );
     } else {
         println!("{}", running.localstack_tail(args.lines));

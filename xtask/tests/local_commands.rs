@@ -10,7 +10,7 @@
 
 use riv_deploy::Target;
 use riv_e2e::{stack, unique, workspace_root};
-use riv_local::up as stack_local;
+use riv_launcher::up as stack_local;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 

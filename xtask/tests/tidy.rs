@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const MAX_LINES: usize = 600;
-const CODE_DIRS: [&str; 5] = ["functions", "xtask", "infra", "localstack", "tests"];
+const CODE_DIRS: [&str; 5] = ["functions", "xtask", "infra", "localstack", "e2e"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -213,7 +213,7 @@ fn the_end_to_end_harness_never_swallows_an_error() {
     // nothing could be read; an ignored task result hides a panicked scenario. Return a Result instead.
     let mut offenders = Vec::new();
     let mut harness = Vec::new();
-    files(&root().join("tests/src"), "rs", &mut harness);
+    files(&root().join("e2e/src"), "rs", &mut harness);
     for path in harness {
         let text = std::fs::read_to_string(&path).unwrap();
         for (n, line) in shipped(&text).lines().enumerate() {

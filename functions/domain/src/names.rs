@@ -1,5 +1,5 @@
 //! One source of truth for names: functions, environment variables, table keys, object prefixes and routes.
-//! `functions/`, `infra/` and `tests/` all spell these through this module.
+//! `functions/`, `infra/` and `e2e/` all spell these through this module.
 
 /// The Lambda functions, by the name their binary, artifact and CloudFormation resource derive from.
 pub mod function {

@@ -2,7 +2,7 @@
 //! termination signal, and takes the bootstrap down with it.
 
 use clap::Parser;
-use riv_runner::{config::Config, runtime_api, supervisor, Runner};
+use riv_lambda_runner::{config::Config, runtime_api, supervisor, Runner};
 use std::sync::atomic::Ordering;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;

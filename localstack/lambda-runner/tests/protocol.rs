@@ -91,7 +91,7 @@ mod tempdir {
 async fn start(timeout: u64, env: &[(&str, &str)]) -> Env {
     let (base, calls) = fake_localstack().await;
     let dir = std::env::temp_dir().join(format!(
-        "riv-runner-{}-{}",
+        "riv-lambda-runner-{}-{}",
         std::process::id(),
         rand_suffix()
     ));

@@ -259,6 +259,15 @@ impl BackendChoice {
     }
 }
 
+/// How to start LocalStack: a `Backend` made concrete, once the host backend's venv exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launch {
+    /// `python -m localstack.runtime.main` from the project venv.
+    Host { python: PathBuf },
+    /// A container of `image`.
+    Container { image: String },
+}
+
 /// What to start.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -267,13 +276,12 @@ pub struct Options {
     pub runner: PathBuf,
     /// The `riv-emulator` binary.
     pub emulator: PathBuf,
-    pub backend: Backend,
+    pub launch: Launch,
 }
 
 /// Starts the emulator and LocalStack, and waits until LocalStack reports healthy.
 pub fn start(
     paths: &Paths,
-    python: &Path,
     options: &Options,
     progress: &dyn Fn(&str),
 ) -> Result<Running, LocalError> {
@@ -320,8 +328,8 @@ pub fn start(
 
     let localstack_log = dir.join("localstack.log");
     let env = localstack_env(options, emulator_port, &dir);
-    let launched = match &options.backend {
-        Backend::Host => {
+    let launched = match &options.launch {
+        Launch::Host { python } => {
             progress(&format!(
                 "starting LocalStack 4.14 on 127.0.0.1:{}",
                 options.port
@@ -334,10 +342,10 @@ pub fn start(
             )
             .map(|process| LocalStackRuns::Host {
                 process,
-                python: python.to_path_buf(),
+                python: python.clone(),
             })
         }
-        Backend::Container { image } => {
+        Launch::Container { image } => {
             progress(&format!(
                 "starting LocalStack in a container of {image} on 127.0.0.1:{}",
                 options.port

@@ -1,7 +1,7 @@
 //! The whole local stack in one call: venv, emulator and LocalStack, function artifacts, and the stack deployed
 //! into it — what `cargo xtask local up` runs and the end-to-end tests start once per run.
 
-use crate::{Backend, BackendChoice, LocalError, LocalStackRuns, Options, Paths, Running};
+use crate::{Backend, BackendChoice, Launch, LocalError, LocalStackRuns, Options, Paths, Running};
 use riv_deploy::build::{self, Arch, BuildError};
 use riv_deploy::stack::{DeployError, Deployed};
 use riv_deploy::{Approval, Release, Target};
@@ -95,22 +95,24 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
     let backend = options.backend.resolve(&paths, options.image.as_deref())?;
     let t = Instant::now();
     // The container brings its own LocalStack; only the host backend needs the venv.
-    let python = match backend {
-        Backend::Host => crate::venv::ensure(&paths, progress)?,
-        Backend::Container { .. } => Default::default(),
+    let launch = match backend {
+        Backend::Host => Launch::Host {
+            python: crate::venv::ensure(&paths, progress)?,
+        },
+        Backend::Container { image } => Launch::Container { image },
     };
     phase("venv", t);
 
     let t = Instant::now();
     progress("building the Lambda runner and the emulator");
-    let release = build::build_host_release(root, &["riv-runner", "riv-emulator"])?;
+    let release = build::build_host_release(root, &["riv-lambda-runner", "riv-emulator"])?;
     phase("helpers", t);
 
     let t = Instant::now();
     let dir = paths.stack_dir(options.port);
-    let same_launch = |r: &Running| match (&backend, &r.localstack) {
-        (Backend::Host, LocalStackRuns::Host { python: p, .. }) => *p == python,
-        (Backend::Container { image }, LocalStackRuns::Container { image: i, .. }) => i == image,
+    let same_launch = |r: &Running| match (&launch, &r.localstack) {
+        (Launch::Host { python }, LocalStackRuns::Host { python: p, .. }) => p == python,
+        (Launch::Container { image }, LocalStackRuns::Container { image: i, .. }) => i == image,
         _ => false,
     };
     let running = match Running::load(&dir) {
@@ -131,9 +133,9 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
                 port: options.port,
                 runner: release.join("riv-lambda-runner"),
                 emulator: release.join("riv-emulator"),
-                backend,
+                launch: launch.clone(),
             };
-            crate::start(&paths, &python, &opts, progress)?
+            crate::start(&paths, &opts, progress)?
         }
     };
     phase("start", t);

@@ -9,8 +9,8 @@ fn check(name: &str) {
         .join("../..")
         .canonicalize()
         .unwrap();
-    let paths = riv_local::Paths::new(&root);
-    let python = riv_local::venv::ensure(&paths, &|m| eprintln!("==> {m}"))
+    let paths = riv_launcher::Paths::new(&root);
+    let python = riv_launcher::venv::ensure(&paths, &|m| eprintln!("==> {m}"))
         .unwrap_or_else(|e| panic!("the LocalStack venv: {e}"));
     let script = root.join("localstack/extension/checks").join(name);
     let out = Command::new(&python).arg(&script).output().unwrap();

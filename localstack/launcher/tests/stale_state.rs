@@ -1,8 +1,8 @@
 //! A state file outlives what it names (a reboot, a crash, `kill -9`): by then its pids may belong to anyone, so
 //! `local up` and `local down` must never signal a process only because its pid is recorded.
 
-use riv_local::process::{start_time, Daemon};
-use riv_local::{LocalStackRuns, Running};
+use riv_launcher::process::{start_time, Daemon};
+use riv_launcher::{LocalStackRuns, Running};
 use std::path::PathBuf;
 use std::process::{Child, Command};
 
@@ -77,7 +77,7 @@ fn a_recorded_pid_now_used_by_another_process_is_not_signalled() {
     let loaded = Running::load(&dir).expect("the state file reads");
     assert!(!loaded.runs(), "a reused pid counts as our LocalStack");
     assert!(loaded.processes().is_empty());
-    let stopped = riv_local::stop(&dir).unwrap();
+    let stopped = riv_launcher::stop(&dir).unwrap();
     assert!(stopped.processes.is_empty(), "{stopped:?}");
     assert!(bystander.alive(), "the unrelated process was killed");
     assert!(
@@ -100,7 +100,7 @@ fn a_state_file_of_the_old_layout_signals_nobody() {
     });
     std::fs::write(dir.join("state.json"), old.to_string()).unwrap();
     assert!(Running::load(&dir).is_none());
-    let stopped = riv_local::stop(&dir).unwrap();
+    let stopped = riv_launcher::stop(&dir).unwrap();
     assert!(stopped.processes.is_empty());
     assert!(bystander.alive(), "the unrelated process was killed");
 }
