@@ -129,11 +129,17 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
     runtime.block_on(async {
         let t = target(w).await;
         output::step(format!("deploying {} to {}", w.stack, w.region));
-        // The parameters are the template's defaults now (checked above): nothing more to pass.
+        // Checked above and baked in as defaults; passed as values too, so they win over the code's.
+        let parameters: BTreeMap<String, String> = args
+            .params
+            .iter()
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let release = Release {
             template: &template,
             manifest: &manifest,
-            parameters: &BTreeMap::new(),
+            parameters: &parameters,
         };
         let ask = |plan: &changeset::Plan| -> std::io::Result<bool> {
             print_plan(plan);

@@ -2,7 +2,7 @@
 
 use super::plan::{Kind, Leftover};
 use crate::buckets::{delete_versions, empty_bucket, version_ids};
-use crate::stack::{gone_is_fine, DeployError};
+use crate::stack::{aws, gone_is_fine, DeployError};
 use crate::Target;
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
@@ -16,8 +16,10 @@ pub async fn delete(
     let name = leftover.name.as_str();
     match leftover.kind {
         Kind::ImageBucket => {
-            if target.s3.head_bucket().bucket(name).send().await.is_err() {
-                return Ok(());
+            match target.s3.head_bucket().bucket(name).send().await {
+                Ok(_) => {}
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(()),
+                Err(e) => return Err(aws(&format!("s3 HeadBucket {name}"))(e)),
             }
             empty_bucket(target, name, &|n| {
                 progress(&format!("  {name}: {n} versions deleted"))
