@@ -1,7 +1,7 @@
 """Times a Wait state's timestamp against the installed LocalStack, before and after Riv's hook.
 
 Run with the project venv's Python (localstack/launcher/tests/extension.rs does). The wait is for a timestamp
-1.6 s ahead; Step Functions waits until it, LocalStack 4.14 waits int(1.6) = 1 s. Exits non-zero, saying why,
+1.5 to 1.9 s ahead; Step Functions waits until it, LocalStack 4.14 waits the whole seconds of that, 1 s. Exits non-zero, saying why,
 when LocalStack waits to the instant by itself (the hook can go) or the hook does not make it.
 """
 
@@ -20,9 +20,6 @@ from localstack.services.stepfunctions.asl.component.state.state_wait.wait_funct
 
 from riv_localstack import hooks
 
-AHEAD = 1.6
-
-
 class Env:
     """What the wait function touches of an execution's environment."""
 
@@ -36,9 +33,12 @@ class Env:
 
 
 def waited() -> float:
-    due = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=AHEAD)
-    # Whole seconds ahead of a second boundary, as Riv writes them (and Step Functions reads them).
-    due = due.replace(microsecond=0) + datetime.timedelta(seconds=1)
+    # Start 0.1 to 0.5 s past a whole second and wait for the second after next: 1.5 to 1.9 s ahead, a whole
+    # second as Riv writes them. Truncating waits 1 s, at least 0.5 s too little; a start just before a whole
+    # second would make the truncation look exact (2.01 s ahead waits 2 s) and the check flaky.
+    while not 0.1 <= time.time() % 1 <= 0.5:
+        time.sleep(0.02)
+    due = datetime.datetime.fromtimestamp(int(time.time()) + 2, datetime.timezone.utc)
     wait = Timestamp(StringLiteral(due.strftime("%Y-%m-%dT%H:%M:%SZ")))
     env = Env()
     wait._eval_body(env)
