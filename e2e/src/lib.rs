@@ -80,7 +80,8 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Config, String> {
-        let endpoint = std::env::var("RIV_ENDPOINT_URL").ok();
+        let endpoint =
+            std::env::var_os("RIV_ENDPOINT_URL").map(|v| v.to_string_lossy().into_owned());
         let default_stack = match endpoint {
             Some(_) => riv_infra::names::DEFAULT_STACK_NAME,
             None => "Riv-E2E",
@@ -89,7 +90,8 @@ impl Config {
             stack: std::env::var("RIV_STACK").unwrap_or_else(|_| default_stack.into()),
             endpoint,
             backend: riv_launcher::BackendChoice::from_env().map_err(|e| chain(&e))?,
-            image: std::env::var(riv_launcher::IMAGE_ENV).ok(),
+            image: std::env::var_os(riv_launcher::IMAGE_ENV)
+                .map(|v| v.to_string_lossy().into_owned()),
         })
     }
 }
