@@ -117,6 +117,16 @@ pub(crate) fn in_progress(status: &StackStatus) -> bool {
 
 /// The stack's status, `None` when it does not exist.
 pub async fn status(target: &Target, stack: &str) -> Result<Option<StackStatus>, DeployError> {
+    Ok(describe(target, stack)
+        .await?
+        .and_then(|s| s.stack_status().cloned()))
+}
+
+/// The stack as DescribeStacks tells it, `None` when it does not exist.
+pub(crate) async fn describe(
+    target: &Target,
+    stack: &str,
+) -> Result<Option<aws_sdk_cloudformation::types::Stack>, DeployError> {
     match target
         .cloudformation
         .describe_stacks()
@@ -124,7 +134,7 @@ pub async fn status(target: &Target, stack: &str) -> Result<Option<StackStatus>,
         .send()
         .await
     {
-        Ok(out) => Ok(out.stacks().first().and_then(|s| s.stack_status().cloned())),
+        Ok(out) => Ok(out.stacks().first().cloned()),
         Err(e) if e.message().is_some_and(|m| m.contains("does not exist")) => Ok(None),
         Err(e) => Err(aws("cloudformation DescribeStacks")(e)),
     }

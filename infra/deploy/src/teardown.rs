@@ -4,9 +4,8 @@
 
 use crate::buckets::{bucket_stack_tag, empty_bucket};
 use crate::cleanup::inventory;
-use crate::stack::{aws, gone_is_fine, stack_outputs, DeployError};
+use crate::stack::{gone_is_fine, stack_outputs, DeployError};
 use crate::Target;
-use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use riv_infra::names::{output, STACK_TAG};
 use std::collections::BTreeMap;
 
@@ -31,26 +30,17 @@ struct Described {
 }
 
 async fn describe(target: &Target, stack: &str) -> Result<Option<Described>, DeployError> {
-    let out = match target
-        .cloudformation
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) if e.message().is_some_and(|m| m.contains("does not exist")) => return Ok(None),
-        Err(e) => return Err(aws("cloudformation DescribeStacks")(e)),
-    };
-    Ok(out.stacks().first().map(|s| Described {
-        tag: s
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some(STACK_TAG))
-            .and_then(|t| t.value())
-            .map(str::to_string),
-        outputs: stack_outputs(s),
-    }))
+    Ok(crate::stack::describe(target, stack)
+        .await?
+        .map(|s| Described {
+            tag: s
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(STACK_TAG))
+                .and_then(|t| t.value())
+                .map(str::to_string),
+            outputs: stack_outputs(&s),
+        }))
 }
 
 /// Empties and removes everything of `stack`: the stack, its image bucket (retained by CloudFormation), and its
