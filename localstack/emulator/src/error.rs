@@ -23,6 +23,15 @@ impl AwsError {
         AwsError::new("InvalidParameterException", message)
     }
 
+    /// A fault of the emulator itself (500), as `InternalServerError` on AWS.
+    pub fn internal(message: impl Into<String>) -> Self {
+        AwsError {
+            kind: "InternalServerError",
+            message: message.into(),
+            status: 500,
+        }
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         AwsError::new("ResourceNotFoundException", message)
     }

@@ -30,6 +30,28 @@ pub struct FaceSpec {
     pub brightness: f32,
     #[serde(default = "default_quality")]
     pub sharpness: f32,
+    /// Landmarks as Rekognition names them, x and y as ratios of the image; the deterministic engine places
+    /// the default five from the box when the manifest gives none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub landmarks: Vec<Landmark>,
+    /// How sure the engine is of `eyes_open` and `sunglasses` (the deterministic engine is sure).
+    #[serde(default = "sure")]
+    pub eyes_open_confidence: f32,
+    #[serde(default = "sure")]
+    pub sunglasses_confidence: f32,
+}
+
+/// One landmark, as in Rekognition's `Landmarks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Landmark {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub x: f32,
+    pub y: f32,
+}
+
+fn sure() -> f32 {
+    98.0
 }
 
 fn default_box() -> [f32; 4] {
@@ -60,6 +82,9 @@ impl FaceSpec {
             eyes_open: true,
             brightness: default_quality(),
             sharpness: default_quality(),
+            landmarks: Vec::new(),
+            eyes_open_confidence: sure(),
+            sunglasses_confidence: sure(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::engine::{Engine, Face};
 use crate::error::{AwsError, Result};
+use crate::real::geometry::DEFAULT_LANDMARKS;
 use crate::request::{Req, MAX_IMAGE_BYTES};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -61,14 +62,24 @@ fn face_detail(face: &Face, all: bool) -> Value {
         "Confidence": s.confidence,
         "Pose": {"Pitch": s.pose[0], "Roll": s.pose[1], "Yaw": s.pose[2]},
         "Quality": {"Brightness": s.brightness, "Sharpness": s.sharpness},
-        "Landmarks": [],
+        "Landmarks": landmarks(s, if all { usize::MAX } else { DEFAULT_LANDMARKS }),
     });
     if all {
-        detail["Sunglasses"] = json!({"Value": s.sunglasses, "Confidence": 98.0});
-        detail["EyesOpen"] = json!({"Value": s.eyes_open, "Confidence": 97.0});
-        detail["Eyeglasses"] = json!({"Value": s.sunglasses, "Confidence": 95.0});
+        detail["Sunglasses"] =
+            json!({"Value": s.sunglasses, "Confidence": s.sunglasses_confidence});
+        detail["EyesOpen"] = json!({"Value": s.eyes_open, "Confidence": s.eyes_open_confidence});
+        detail["Eyeglasses"] =
+            json!({"Value": s.sunglasses, "Confidence": s.sunglasses_confidence});
     }
     detail
+}
+
+fn landmarks(s: &crate::manifest::FaceSpec, count: usize) -> Vec<Value> {
+    s.landmarks
+        .iter()
+        .take(count)
+        .map(|l| json!({"Type": l.kind, "X": l.x, "Y": l.y}))
+        .collect()
 }
 
 fn stored_face(f: &StoredFace) -> Value {
@@ -329,7 +340,7 @@ impl Regional<'_> {
         let max = r.number("MaxFaces", 100.0, 1.0, 100.0)? as usize;
         let all = wants_all(r.0, "DetectionAttributes");
         self.with(id, |_| ())?;
-        let faces = engine.faces(&image);
+        let faces = engine.faces(&image)?;
         let image_id = uuid::Uuid::new_v4().to_string();
         let (indexed, unindexed) = faces.split_at(max.min(faces.len()));
         let records: Vec<StoredFace> = indexed
@@ -383,7 +394,7 @@ impl Regional<'_> {
         let id = r.id("CollectionId")?;
         let image = image(r, "Image")?;
         self.with(id, |_| ())?;
-        let faces = engine.faces(&image);
+        let faces = engine.faces(&image)?;
         let face = faces.first().ok_or_else(|| {
             AwsError::invalid("There are no faces in the image. Should be at least 1.")
         })?;
@@ -465,7 +476,7 @@ impl Regional<'_> {
 fn detect_faces(engine: &dyn Engine, r: &Req) -> Result<Value> {
     let image = image(r, "Image")?;
     let all = wants_all(r.0, "Attributes");
-    let faces = engine.faces(&image);
+    let faces = engine.faces(&image)?;
     Ok(json!({"FaceDetails": faces.iter().map(|f| face_detail(f, all)).collect::<Vec<_>>()}))
 }
 
@@ -473,12 +484,12 @@ fn compare_faces(engine: &dyn Engine, r: &Req) -> Result<Value> {
     let source = image(r, "SourceImage")?;
     let target = image(r, "TargetImage")?;
     let threshold = r.number("SimilarityThreshold", 80.0, 0.0, 100.0)? as f32;
-    let source_faces = engine.faces(&source);
+    let source_faces = engine.faces(&source)?;
     let face = source_faces.first().ok_or_else(|| {
         AwsError::invalid("There are no faces in the source image. Should be at least 1.")
     })?;
     let (mut matched, mut unmatched) = (Vec::new(), Vec::new());
-    for t in engine.faces(&target) {
+    for t in engine.faces(&target)? {
         // The same face in the same place and pose is the same photo: Rekognition scores a copy of one image
         // (re-encoded or not) at 100, above any two shots of one person.
         let similarity = if t == *face {
@@ -508,16 +519,13 @@ fn compare_faces(engine: &dyn Engine, r: &Req) -> Result<Value> {
 fn detect_text(engine: &dyn Engine, r: &Req) -> Result<Value> {
     let image = image(r, "Image")?;
     let mut detections = Vec::new();
-    let lines = engine.text(&image);
-    let count = lines.len().max(1) as f32;
+    let lines = engine.text(&image)?;
     let mut next_id = lines.len();
     for (i, line) in lines.iter().enumerate() {
-        let top = i as f32 / count;
-        let geometry =
-            json!({"BoundingBox": {"Width": 0.8, "Height": 0.8 / count, "Left": 0.1, "Top": top}});
-        detections.push(json!({"DetectedText": line, "Type": "LINE", "Id": i, "Confidence": 99.0, "Geometry": geometry}));
-        for word in line.split_whitespace() {
-            detections.push(json!({"DetectedText": word, "Type": "WORD", "Id": next_id, "ParentId": i, "Confidence": 99.0, "Geometry": geometry}));
+        let geometry = json!({"BoundingBox": bbox(line.bounding_box)});
+        detections.push(json!({"DetectedText": line.text, "Type": "LINE", "Id": i, "Confidence": line.confidence, "Geometry": geometry}));
+        for word in line.text.split_whitespace() {
+            detections.push(json!({"DetectedText": word, "Type": "WORD", "Id": next_id, "ParentId": i, "Confidence": line.confidence, "Geometry": geometry}));
             next_id += 1;
         }
     }

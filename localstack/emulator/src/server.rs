@@ -184,7 +184,18 @@ async fn handle(
             ));
         }
     };
-    let (status, json) = emulator.dispatch(&target, &region, &body);
+    // The real engine takes a fraction of a second per image: off the async threads.
+    let worker = emulator.clone();
+    let (status, json) =
+        tokio::task::spawn_blocking(move || worker.dispatch(&target, &region, &body))
+            .await
+            .unwrap_or_else(|e| {
+                (
+                    500,
+                    crate::error::AwsError::internal(format!("the request's handler failed: {e}"))
+                        .body(),
+                )
+            });
     let kind = json
         .get("__type")
         .and_then(|t| t.as_str())

@@ -1,4 +1,4 @@
-//! Textract AnalyzeID and DetectDocumentText from the image's manifest.
+//! Textract AnalyzeID and DetectDocumentText from what the engine reads.
 
 use crate::engine::Engine;
 use crate::error::{AwsError, Result};
@@ -44,7 +44,7 @@ fn analyze_id(engine: &dyn Engine, body: &Value) -> Result<Value> {
             "UnsupportedDocumentException",
         )?;
         let fields: Vec<Value> = engine
-            .id_fields(&bytes)
+            .id_fields(&bytes)?
             .into_iter()
             .map(|(key, text)| {
                 let mut value = json!({"Text": text, "Confidence": 98.5});
@@ -72,7 +72,7 @@ fn detect_document_text(engine: &dyn Engine, body: &Value) -> Result<Value> {
         "DocumentTooLargeException",
         "UnsupportedDocumentException",
     )?;
-    let lines = engine.text(&bytes);
+    let lines = engine.text(&bytes)?;
     let ids: Vec<String> = (0..lines.len()).map(|i| format!("line-{i}")).collect();
     let mut blocks = vec![json!({
         "BlockType": "PAGE",
@@ -81,9 +81,11 @@ fn detect_document_text(engine: &dyn Engine, body: &Value) -> Result<Value> {
         "Geometry": {"BoundingBox": {"Width": 1.0, "Height": 1.0, "Left": 0.0, "Top": 0.0}},
     })];
     for (i, line) in lines.iter().enumerate() {
-        blocks.push(
-            json!({"BlockType": "LINE", "Id": ids[i], "Text": line, "Confidence": 99.0, "Page": 1}),
-        );
+        let [width, height, left, top] = line.bounding_box;
+        blocks.push(json!({
+            "BlockType": "LINE", "Id": ids[i], "Text": line.text, "Confidence": line.confidence, "Page": 1,
+            "Geometry": {"BoundingBox": {"Width": width, "Height": height, "Left": left, "Top": top}},
+        }));
     }
     Ok(
         json!({"DocumentMetadata": {"Pages": 1}, "Blocks": blocks, "DetectDocumentTextModelVersion": "1.0"}),

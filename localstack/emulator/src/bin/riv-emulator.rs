@@ -1,7 +1,8 @@
 //! `riv-emulator`: serves the Rekognition/Textract emulator, or writes a test image.
 
 use clap::{Parser, Subcommand};
-use riv_emulator::engine::Deterministic;
+use riv_emulator::engine::{Auto, Deterministic, Engine, EngineChoice};
+use riv_emulator::real::{self, Real};
 use riv_emulator::testimage::{self, Case, Format};
 use riv_emulator::Emulator;
 use std::net::SocketAddr;
@@ -24,6 +25,17 @@ enum Command {
         /// Loopback address to listen on.
         #[arg(long, default_value = "127.0.0.1:4599")]
         listen: SocketAddr,
+        /// auto: images carrying a test manifest go to the deterministic engine, all others to the real one
+        /// (the deterministic one alone if the real one cannot start); real: every image to the real engine;
+        /// deterministic: manifests only.
+        #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+        engine: EngineChoice,
+        /// The face worker binary (riv-face-engine); default: next to this binary.
+        #[arg(long)]
+        face_engine: Option<PathBuf>,
+        /// dlib's model files (face_recognition_models 0.3.0), e.g. .riv/models/face_recognition_models-0.3.0.
+        #[arg(long)]
+        models: Option<PathBuf>,
     },
     /// Write a test image whose manifest says what it shows.
     Image {
@@ -39,6 +51,47 @@ enum Command {
     },
 }
 
+fn choose_engine(
+    choice: EngineChoice,
+    face_engine: Option<PathBuf>,
+    models: Option<PathBuf>,
+) -> anyhow::Result<Box<dyn Engine>> {
+    if choice == EngineChoice::Deterministic {
+        tracing::info!("engine: deterministic (test manifests only)");
+        return Ok(Box::new(Deterministic));
+    }
+    let program = match face_engine {
+        Some(p) => p,
+        None => std::env::current_exe()?.with_file_name("riv-face-engine"),
+    };
+    let started = match &models {
+        Some(models) => Real::start(&program, models),
+        None => Err("no --models directory given".to_string()),
+    };
+    match (choice, started) {
+        (EngineChoice::Real, Ok(real)) => {
+            tracing::info!("engine: real (dlib faces, Tesseract text) for every image");
+            Ok(Box::new(real))
+        }
+        (EngineChoice::Real, Err(why)) => {
+            anyhow::bail!("the real engine cannot start: {why}; {}", real::NEEDS)
+        }
+        (_, Ok(real)) => {
+            tracing::info!("engine: auto (test manifests deterministic, real photos through dlib and Tesseract)");
+            Ok(Box::new(Auto {
+                real: Some(Box::new(real)),
+            }))
+        }
+        (_, Err(why)) => {
+            tracing::warn!(
+                "engine: deterministic only, real photos will show no face ({why}): {}",
+                real::NEEDS
+            );
+            Ok(Box::new(Auto { real: None }))
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -49,11 +102,17 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            engine,
+            face_engine,
+            models,
+        } => {
             if !listen.ip().is_loopback() {
                 anyhow::bail!("refusing to listen on {listen}: the emulator serves loopback only");
             }
-            let bound = riv_emulator::spawn(listen, Emulator::new(Box::new(Deterministic)))
+            let engine = choose_engine(engine, face_engine, models)?;
+            let bound = riv_emulator::spawn(listen, Emulator::new(engine))
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!("cannot listen on {listen}: {e} (is another emulator running?)")
