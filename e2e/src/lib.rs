@@ -12,6 +12,7 @@ pub mod bench;
 pub mod catalog;
 pub mod events;
 pub mod integrity;
+pub mod real_photos;
 pub mod runner;
 pub mod scenarios;
 pub mod state;
@@ -76,6 +77,8 @@ pub struct Config {
     pub backend: riv_launcher::BackendChoice,
     /// The container backend's image (default: `RIV_LOCALSTACK_IMAGE`, then the workspace's image).
     pub image: Option<String>,
+    /// The emulator's engine for a stack the suite starts (default: `RIV_ENGINE`, else auto).
+    pub engine: riv_emulator::engine::EngineChoice,
 }
 
 impl Config {
@@ -92,6 +95,7 @@ impl Config {
             backend: riv_launcher::BackendChoice::from_env().map_err(|e| chain(&e))?,
             image: std::env::var_os(riv_launcher::IMAGE_ENV)
                 .map(|v| v.to_string_lossy().into_owned()),
+            engine: riv_launcher::up::engine_from_env().map_err(|e| chain(&e))?,
         })
     }
 }
@@ -103,6 +107,11 @@ pub fn configure(config: Config) -> Result<(), String> {
     CONFIG
         .set(Ok(config))
         .map_err(|_| "the end-to-end suite is configured already".to_string())
+}
+
+/// The engine the suite asks for, when its configuration reads.
+pub fn engine() -> Option<riv_emulator::engine::EngineChoice> {
+    config().ok().map(|c| c.engine)
 }
 
 fn config() -> Result<&'static Config, String> {
@@ -163,6 +172,7 @@ fn start_or_reuse() -> Result<Stack, String> {
     let options = UpOptions {
         backend: config.backend,
         image: config.image.clone(),
+        engine: config.engine,
         ..UpOptions::on_port(port, &name).map_err(|e| chain(&e))?
     };
     let root = workspace_root();

@@ -88,6 +88,9 @@ fn config(args: &Args) -> Result<riv_e2e::Config> {
     if let Some(image) = &args.backend.image {
         config.image = Some(image.clone());
     }
+    if args.backend.engine.is_some() {
+        config.engine = args.backend.engine()?;
+    }
     if let Some(url) = &args.endpoint_url {
         config.endpoint = Some(url.clone());
         if std::env::var_os("RIV_STACK").is_none() {

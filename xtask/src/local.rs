@@ -56,9 +56,22 @@ pub struct BackendArgs {
     /// image localstack` builds for this workspace).
     #[arg(long)]
     pub image: Option<String>,
+    /// The emulator's engine. `auto`: images carrying a test manifest go to the deterministic engine, real
+    /// photos to the real one (dlib faces, Tesseract text), which `local up` installs (Debian packages as root,
+    /// models from PyPI) or falls back from, saying why. `real`: every image to the real engine, and no start
+    /// without it. `deterministic`: test manifests only. Default: RIV_ENGINE, else auto.
+    #[arg(long, value_parser = ["auto", "real", "deterministic"])]
+    pub engine: Option<String>,
 }
 
 impl BackendArgs {
+    pub fn engine(&self) -> Result<riv_emulator::engine::EngineChoice> {
+        match &self.engine {
+            Some(e) => e.parse().map_err(|e: String| anyhow!(e)),
+            None => stack_local::engine_from_env().map_err(|e| anyhow!(e)),
+        }
+    }
+
     pub fn backend(&self) -> Result<riv_launcher::BackendChoice> {
         match &self.backend {
             Some(b) => b.parse().map_err(|e: String| anyhow!(e)),
@@ -106,6 +119,7 @@ fn up(paths: &Paths, args: UpArgs, out: Output) -> Result<()> {
         region: args.region,
         parameters,
         backend: args.backend.backend()?,
+        engine: args.backend.engine()?,
         image: args.backend.image,
     };
     let runtime = tokio::runtime::Runtime::new()?;
@@ -196,6 +210,7 @@ fn status(paths: &Paths, port: u16, out: Output) -> Result<()> {
                     r.emulator.pid,
                     r.emulator_port
                 );
+                println!("engine: {}", r.engine.describe());
                 if let Some(services) = h.get("services").and_then(|s| s.as_object()) {
                     let up: Vec<&String> = services
                         .iter()

@@ -2,6 +2,7 @@
 //! extension, plus the Rekognition/Textract emulator. `cargo xtask local …` and the end-to-end tests share it.
 
 pub mod container;
+pub mod engine;
 pub mod http;
 pub mod image;
 pub mod process;
@@ -108,6 +109,9 @@ pub struct Running {
     pub port: u16,
     pub emulator_port: u16,
     pub emulator: process::Daemon,
+    /// The emulator's engine (state files from before engines were recorded read as deterministic).
+    #[serde(default = "engine::EngineSetup::deterministic")]
+    pub engine: engine::EngineSetup,
     pub localstack: LocalStackRuns,
     pub dir: PathBuf,
 }
@@ -276,6 +280,8 @@ pub struct Options {
     pub runner: PathBuf,
     /// The `riv-emulator` binary.
     pub emulator: PathBuf,
+    /// Its engine.
+    pub engine: engine::EngineSetup,
     pub launch: Launch,
 }
 
@@ -310,17 +316,22 @@ pub fn start(
     let emulator = process::spawn_daemon(
         &options.emulator,
         &[
-            "serve".into(),
-            "--listen".into(),
-            format!("127.0.0.1:{emulator_port}"),
-        ],
+            vec![
+                "serve".into(),
+                "--listen".into(),
+                format!("127.0.0.1:{emulator_port}"),
+            ],
+            options.engine.args(),
+        ]
+        .concat(),
         &[],
         &emulator_log,
     )?;
+    // The real engine loads 120 MB of dlib models before the emulator listens.
     wait_healthy(
         emulator_port,
         "/health",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         &|| process::exit_status(&emulator),
         &|| process::tail(&emulator_log, 15),
         &emulator_log,
@@ -373,6 +384,7 @@ pub fn start(
         port: options.port,
         emulator_port,
         emulator,
+        engine: options.engine.clone(),
         localstack,
         dir: dir.clone(),
     };

@@ -5,6 +5,7 @@ use crate::{Backend, BackendChoice, Launch, LocalError, LocalStackRuns, Options,
 use riv_deploy::build::{self, Arch, BuildError};
 use riv_deploy::stack::{DeployError, Deployed};
 use riv_deploy::{Approval, Release, Target};
+use riv_emulator::engine::EngineChoice;
 use riv_infra::names::output;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -43,6 +44,22 @@ pub struct UpOptions {
     pub backend: BackendChoice,
     /// The container backend's image (default: `RIV_LOCALSTACK_IMAGE`, then the image built from this workspace).
     pub image: Option<String>,
+    /// The emulator's engine (default: `RIV_ENGINE`, else auto).
+    pub engine: EngineChoice,
+}
+
+/// Names the emulator's engine for `local up` and the tests: auto, real or deterministic.
+pub const ENGINE_ENV: &str = "RIV_ENGINE";
+
+/// `RIV_ENGINE`'s engine, auto when unset.
+pub fn engine_from_env() -> Result<EngineChoice, LocalError> {
+    match std::env::var(ENGINE_ENV) {
+        Ok(v) => v.parse().map_err(|e: String| LocalError::Command {
+            what: ENGINE_ENV.into(),
+            detail: e,
+        }),
+        Err(_) => Ok(EngineChoice::Auto),
+    }
 }
 
 impl UpOptions {
@@ -55,6 +72,7 @@ impl UpOptions {
             parameters: BTreeMap::new(),
             backend: BackendChoice::from_env()?,
             image: None,
+            engine: engine_from_env()?,
         })
     }
 }
@@ -106,6 +124,7 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
     let t = Instant::now();
     progress("building the Lambda runner and the emulator");
     let release = build::build_host_release(root, &["riv-lambda-runner", "riv-emulator"])?;
+    let engine = crate::engine::prepare(root, options.engine, progress)?;
     phase("helpers", t);
 
     let t = Instant::now();
@@ -116,7 +135,7 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
         _ => false,
     };
     let running = match Running::load(&dir) {
-        Some(r) if r.is_alive() && same_launch(&r) => {
+        Some(r) if r.is_alive() && same_launch(&r) && r.engine == engine => {
             progress(&format!(
                 "LocalStack already runs on 127.0.0.1:{} ({})",
                 r.port,
@@ -126,13 +145,14 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
         }
         found => {
             if found.is_some_and(|r| r.is_alive()) {
-                progress("LocalStack runs from another venv or image (requirements, extension or backend changed): restarting it");
+                progress("LocalStack runs from another venv or image, or with another engine (requirements, extension, backend or --engine changed): restarting it");
                 crate::stop(&dir)?;
             }
             let opts = Options {
                 port: options.port,
                 runner: release.join("riv-lambda-runner"),
                 emulator: release.join("riv-emulator"),
+                engine: engine.clone(),
                 launch: launch.clone(),
             };
             crate::start(&paths, &opts, progress)?

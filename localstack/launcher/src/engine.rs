@@ -1,0 +1,173 @@
+//! The emulator's engine, made ready before the emulator starts: Debian's dlib, OpenBLAS and Tesseract
+//! (installed when running as root, otherwise the exact `apt-get` line is printed), dlib's models from PyPI
+//! into `.riv/models`, and the `riv-face-engine` worker built. `auto` falls back to the deterministic engine,
+//! saying once why; `real` refuses to start without its parts.
+
+use crate::LocalError;
+use riv_emulator::engine::EngineChoice;
+use riv_emulator::real::models;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Debian packages the real engine needs: dlib and OpenBLAS to build and run the face worker, Tesseract
+/// for text.
+pub const PACKAGES: [&str; 3] = ["libdlib-dev", "libopenblas-dev", "tesseract-ocr"];
+
+/// What the emulator is started with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineSetup {
+    pub choice: EngineChoice,
+    /// The face worker and its models, when the real engine can run.
+    pub real: Option<RealParts>,
+    /// Why the real engine is not there, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RealParts {
+    pub face_engine: PathBuf,
+    pub models: PathBuf,
+}
+
+impl EngineSetup {
+    pub fn deterministic() -> Self {
+        EngineSetup {
+            choice: EngineChoice::Deterministic,
+            real: None,
+            missing: None,
+        }
+    }
+
+    /// The emulator's arguments after `serve --listen …`.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec!["--engine".to_string(), self.choice.to_string()];
+        if let Some(real) = &self.real {
+            args.push("--face-engine".into());
+            args.push(real.face_engine.display().to_string());
+            args.push("--models".into());
+            args.push(real.models.display().to_string());
+        }
+        args
+    }
+
+    /// `auto (real photos: dlib + Tesseract)`, as `local status` shows it.
+    pub fn describe(&self) -> String {
+        match (&self.choice, &self.real, &self.missing) {
+            (EngineChoice::Deterministic, _, _) => "deterministic (test manifests only)".into(),
+            (choice, Some(_), _) => format!("{choice} (real photos through dlib and Tesseract)"),
+            (choice, None, Some(why)) => format!("{choice}, deterministic only: {why}"),
+            (choice, None, None) => format!("{choice}, deterministic only"),
+        }
+    }
+}
+
+/// Installed Debian packages among `PACKAGES`, by dpkg's own record.
+fn missing_packages() -> Vec<&'static str> {
+    PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .collect()
+}
+
+fn apt_install(packages: &[&str], progress: &dyn Fn(&str)) -> Result<(), String> {
+    let install = |update: bool| -> Result<(), String> {
+        if update {
+            crate::run(
+                Command::new("apt-get").args(["update", "-q"]),
+                "apt-get update",
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        crate::run(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q", "--no-install-recommends"])
+                .args(packages)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+            "apt-get install",
+        )
+        .map_err(|e| e.to_string())
+    };
+    progress(&format!(
+        "installing {} for the real face engine",
+        packages.join(" ")
+    ));
+    // A fresh machine's package lists may be empty: update once, only when the first attempt fails.
+    install(false).or_else(|_| install(true))
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Gets the real engine ready for `choice`, or says why it cannot be.
+pub fn prepare(
+    root: &Path,
+    choice: EngineChoice,
+    progress: &dyn Fn(&str),
+) -> Result<EngineSetup, LocalError> {
+    if choice == EngineChoice::Deterministic {
+        return Ok(EngineSetup::deterministic());
+    }
+    match real_parts(root, progress) {
+        Ok(real) => Ok(EngineSetup {
+            choice,
+            real: Some(real),
+            missing: None,
+        }),
+        Err(why) if choice == EngineChoice::Real => Err(LocalError::Command {
+            what: "preparing the real engine (--engine real)".into(),
+            detail: why,
+        }),
+        Err(why) => {
+            progress(&format!(
+                "the real face engine is not available, so real photos will show no face: {why}"
+            ));
+            Ok(EngineSetup {
+                choice,
+                real: None,
+                missing: Some(why),
+            })
+        }
+    }
+}
+
+fn real_parts(root: &Path, progress: &dyn Fn(&str)) -> Result<RealParts, String> {
+    let missing = missing_packages();
+    if !missing.is_empty() {
+        if !is_root() {
+            return Err(format!(
+                "{} not installed: run `sudo apt-get install -y {}`, then `cargo xtask local up` again",
+                missing.join(", "),
+                PACKAGES.join(" ")
+            ));
+        }
+        apt_install(&missing, progress)?;
+    }
+    let dir = models::dir_under(root);
+    if !models::present(&dir) {
+        progress(&format!(
+            "fetching dlib's models ({} {} from PyPI, 100 MB) into {}",
+            models::PACKAGE,
+            models::VERSION,
+            dir.display()
+        ));
+        let python = crate::venv::find_python().map_err(|e| e.to_string())?;
+        models::ensure(&dir, &python).map_err(|e| e.to_string())?;
+    }
+    progress("building the face worker (riv-face-engine)");
+    let release = riv_deploy::build::build_host_release(root, &["riv-face-engine"])
+        .map_err(|e| format!("building riv-face-engine failed: {e}"))?;
+    Ok(RealParts {
+        face_engine: release.join("riv-face-engine"),
+        models: dir,
+    })
+}
