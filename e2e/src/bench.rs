@@ -23,7 +23,7 @@ pub struct Figures {
 /// Hard ceiling on requests per phase, whatever the duration asks.
 pub const MAX_REQUESTS: usize = 20_000;
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

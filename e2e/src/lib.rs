@@ -10,6 +10,7 @@ use std::sync::{Mutex, OnceLock};
 pub mod abuse;
 pub mod bench;
 pub mod catalog;
+pub mod engine_bench;
 pub mod events;
 pub mod integrity;
 pub mod real_photos;
@@ -109,9 +110,9 @@ pub fn configure(config: Config) -> Result<(), String> {
         .map_err(|_| "the end-to-end suite is configured already".to_string())
 }
 
-/// The engine the suite asks for, when its configuration reads.
-pub fn engine() -> Option<riv_emulator::engine::EngineChoice> {
-    config().ok().map(|c| c.engine)
+/// The engine the suite asks for.
+pub fn engine() -> Result<riv_emulator::engine::EngineChoice, String> {
+    config().map(|c| c.engine)
 }
 
 fn config() -> Result<&'static Config, String> {

@@ -6,6 +6,14 @@ use std::time::Duration;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
+    /// The emulator's real face and text engine on the committed photo fixtures: p50/p95 of DetectFaces,
+    /// IndexFaces, CompareFaces and AnalyzeID (a rendered ID card), and CompareFaces' similarity for every pair
+    /// of photos. Installs the engine's parts first, as `local up --engine real` does.
+    Engine {
+        /// Passes over the fixtures.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Latency percentiles and throughput of register and auth through the local API (goals: auth p50 ≤ 50 ms,
     /// p99 ≤ 200 ms, ≥ 50 req/s on 2 cores).
     Flows {
@@ -44,6 +52,7 @@ pub enum Command {
 
 pub fn run(command: Command, out: Output) -> Result<()> {
     match command {
+        Command::Engine { rounds } => engine(rounds.clamp(1, 50), out),
         Command::Teardown { objects } => {
             output::step("bringing up the stack under test");
             riv_e2e::stack();
@@ -166,4 +175,59 @@ pub fn run(command: Command, out: Output) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn engine(rounds: usize, out: Output) -> Result<()> {
+    let root = riv_e2e::workspace_root();
+    let setup =
+        riv_launcher::engine::prepare(&root, riv_emulator::engine::EngineChoice::Real, &|m| {
+            output::step(m)
+        })
+        .map_err(|e| anyhow!(riv_e2e::chain(&e)))?;
+    let parts = setup.real.ok_or_else(|| {
+        anyhow!(
+            "the real engine did not come up: {}",
+            setup.missing.unwrap_or_default()
+        )
+    })?;
+    let real = riv_emulator::real::Real::start(&parts.face_engine, &parts.models)
+        .map_err(|e| anyhow!(e))?;
+    output::step(format!(
+        "{rounds} rounds over the fixtures in {}",
+        riv_emulator::photos::dir().display()
+    ));
+    let f = riv_e2e::engine_bench::engine(Box::new(real), rounds).map_err(|e| anyhow!(e))?;
+    match out {
+        Output::Json => println!("{}", serde_json::to_string(&f)?),
+        Output::Text => {
+            println!(
+                "{:<14} {:>6} {:>9} {:>9}",
+                "operation", "calls", "p50 ms", "p95 ms"
+            );
+            for t in &f.timings {
+                println!(
+                    "{:<14} {:>6} {:>9.0} {:>9.0}",
+                    t.operation, t.calls, t.p50_ms, t.p95_ms
+                );
+            }
+            println!();
+            println!(
+                "CompareFaces similarity (source row, target column; default threshold {}):",
+                f.threshold
+            );
+            print!("{:<14}", "");
+            for p in &f.photos {
+                print!("{p:>14}");
+            }
+            println!();
+            for (p, row) in f.photos.iter().zip(&f.similarity) {
+                print!("{p:<14}");
+                for s in row {
+                    print!("{s:>14.2}");
+                }
+                println!();
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! Face and text engines behind one trait: the deterministic engine believes the manifest inside the image, so
-//! tests can state every case exactly; the real one (`crate::real`) looks at the pixels; `Auto` sends each
-//! image to the one it is for.
+//! tests can state every case exactly; the real one (`crate::real`) looks at the pixels; `crate::auto` sends
+//! each image to the one it is for.
 
 use crate::error::Result;
 use crate::manifest::{self, FaceSpec};
@@ -160,46 +160,6 @@ impl Engine for Deterministic {
         Ok(manifest::read(image)
             .map(|m| m.id_fields.into_iter().collect())
             .unwrap_or_default())
-    }
-}
-
-/// The deterministic engine for images that carry a manifest, the real one (when it could start) for all
-/// others. Without a real engine, an image without a manifest shows nothing, as before.
-pub struct Auto {
-    pub real: Option<Box<dyn Engine>>,
-}
-
-impl Auto {
-    fn pick(&self, image: &[u8]) -> &dyn Engine {
-        match &self.real {
-            Some(real) if manifest::read(image).is_none() => real.as_ref(),
-            _ => &Deterministic,
-        }
-    }
-}
-
-impl Engine for Auto {
-    fn faces(&self, image: &[u8]) -> Result<Vec<Face>> {
-        self.pick(image).faces(image)
-    }
-
-    /// A real signature is only ever compared by the real engine, which finds a manifest identity unlike it.
-    fn similarity(&self, a: &str, b: &str) -> f32 {
-        if a.starts_with(crate::real::SIGNATURE_PREFIX)
-            || b.starts_with(crate::real::SIGNATURE_PREFIX)
-        {
-            crate::real::similarity(a, b)
-        } else {
-            Deterministic.similarity(a, b)
-        }
-    }
-
-    fn text(&self, image: &[u8]) -> Result<Vec<TextLine>> {
-        self.pick(image).text(image)
-    }
-
-    fn id_fields(&self, image: &[u8]) -> Result<Vec<(String, String)>> {
-        self.pick(image).id_fields(image)
     }
 }
 

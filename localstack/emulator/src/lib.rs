@@ -2,6 +2,7 @@
 //! deterministic engine that reads what an image shows from a manifest inside it (and the generator of such
 //! images), and a real engine that looks at the pixels (dlib faces in a worker process, Tesseract text).
 
+pub mod auto;
 pub mod engine;
 pub mod error;
 pub mod manifest;

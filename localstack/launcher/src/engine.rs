@@ -88,7 +88,7 @@ fn apt_install(packages: &[&str], progress: &dyn Fn(&str)) -> Result<(), String>
         }
         crate::run(
             Command::new("apt-get")
-                .args(["install", "-y", "-q", "--no-install-recommends"])
+                .args(["install", "-y", "-q"])
                 .args(packages)
                 .env("DEBIAN_FRONTEND", "noninteractive"),
             "apt-get install",
@@ -170,4 +170,56 @@ fn real_parts(root: &Path, progress: &dyn Fn(&str)) -> Result<RealParts, String>
         face_engine: release.join("riv-face-engine"),
         models: dir,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emulator_is_told_the_engine_and_where_its_parts_are() {
+        assert_eq!(
+            EngineSetup::deterministic().args(),
+            ["--engine", "deterministic"]
+        );
+        let real = EngineSetup {
+            choice: EngineChoice::Auto,
+            real: Some(RealParts {
+                face_engine: "/t/riv-face-engine".into(),
+                models: "/m".into(),
+            }),
+            missing: None,
+        };
+        assert_eq!(
+            real.args(),
+            [
+                "--engine",
+                "auto",
+                "--face-engine",
+                "/t/riv-face-engine",
+                "--models",
+                "/m"
+            ]
+        );
+        assert_eq!(
+            real.describe(),
+            "auto (real photos through dlib and Tesseract)"
+        );
+        let fallback = EngineSetup {
+            choice: EngineChoice::Auto,
+            real: None,
+            missing: Some("libdlib-dev not installed".into()),
+        };
+        assert_eq!(fallback.args(), ["--engine", "auto"]);
+        assert!(fallback
+            .describe()
+            .contains("deterministic only: libdlib-dev"));
+    }
+
+    #[test]
+    fn a_state_file_from_before_engines_reads_as_deterministic() {
+        let old = r#"{"choice": "deterministic", "real": null}"#;
+        let setup: EngineSetup = serde_json::from_str(old).expect("parses");
+        assert_eq!(setup, EngineSetup::deterministic());
+    }
 }

@@ -62,6 +62,7 @@ fn a_recorded_pid_now_used_by_another_process_is_not_signalled() {
         port: 1,
         emulator_port: 2,
         emulator: ours_before,
+        engine: riv_launcher::engine::EngineSetup::deterministic(),
         localstack: LocalStackRuns::Host {
             process: ours_before,
             python: PathBuf::from("/nonexistent/python3"),

@@ -1,7 +1,8 @@
 //! `riv-emulator`: serves the Rekognition/Textract emulator, or writes a test image.
 
 use clap::{Parser, Subcommand};
-use riv_emulator::engine::{Auto, Deterministic, Engine, EngineChoice};
+use riv_emulator::auto::Auto;
+use riv_emulator::engine::{Deterministic, Engine, EngineChoice};
 use riv_emulator::real::{self, Real};
 use riv_emulator::testimage::{self, Case, Format};
 use riv_emulator::Emulator;
@@ -36,6 +37,23 @@ enum Command {
         /// dlib's model files (face_recognition_models 0.3.0), e.g. .riv/models/face_recognition_models-0.3.0.
         #[arg(long)]
         models: Option<PathBuf>,
+    },
+    /// Scale a real photo to 640 px and write it as JPEG, as a client sends a photo inline through the API
+    /// (Step Functions carries the whole request in 256 KiB).
+    Scale {
+        /// A JPEG or PNG.
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Render an ID card (the fixtures' sample fields: DOE, JOHN PAUL, born 08/04/1961) around a
+    /// head-and-shoulders photo, scaled for the API, for register-idcard with the real engine.
+    Card {
+        /// The card's portrait: a JPEG or PNG of one face, cropped close.
+        #[arg(long)]
+        photo: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Write a test image whose manifest says what it shows.
     Image {
@@ -121,6 +139,18 @@ async fn main() -> anyhow::Result<()> {
             tokio::signal::ctrl_c().await?;
             Ok(())
         }
+        Command::Scale { input, out } => {
+            let photo = read_photo(&input)?;
+            write(&out, &riv_emulator::photos::for_upload(&photo))
+        }
+        Command::Card { photo, out } => {
+            let portrait = read_photo(&photo)?;
+            let card = riv_emulator::photos::id_card(
+                &portrait,
+                &riv_emulator::photos::CardFields::sample(),
+            );
+            write(&out, &riv_emulator::photos::for_upload(&card))
+        }
         Command::Image {
             case,
             identity,
@@ -128,9 +158,18 @@ async fn main() -> anyhow::Result<()> {
             out,
         } => {
             let bytes = testimage::render(&testimage::case(case, &identity), format);
-            std::fs::write(&out, bytes)
-                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
-            Ok(())
+            write(&out, &bytes)
         }
     }
+}
+
+fn read_photo(path: &std::path::Path) -> anyhow::Result<image::RgbImage> {
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    riv_emulator::real::photo::decode(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn write(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }

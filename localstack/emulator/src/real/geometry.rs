@@ -181,8 +181,8 @@ mod tests {
             p[17 + i] = (*x, 60.0);
             p[26 - i] = (200.0 - x, 60.0);
         }
-        for i in 27..31 {
-            p[i] = (100.0, 80.0 + (i - 27) as f32 * 10.0);
+        for (i, point) in p[27..31].iter_mut().enumerate() {
+            *point = (100.0, 80.0 + i as f32 * 10.0);
         }
         for (i, x) in [85.0, 92.0, 100.0, 108.0, 115.0].iter().enumerate() {
             p[31 + i] = (*x, 118.0);
@@ -238,8 +238,8 @@ mod tests {
     #[test]
     fn a_nose_off_centre_is_yaw_and_closed_lids_are_closed_eyes() {
         let mut turned = frontal();
-        for i in 27..36 {
-            turned[i].0 += 60.0;
+        for point in &mut turned[27..36] {
+            point.0 += 60.0;
         }
         assert!(pose(&turned)[2] > 30.0, "{:?}", pose(&turned));
         let mut closed = frontal();
