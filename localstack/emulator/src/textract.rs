@@ -16,6 +16,16 @@ pub fn call(engine: &dyn Engine, op: &str, body: &Value) -> Result<Value> {
     }
 }
 
+/// An engine's refusal of an image, in Textract's words (the real engine speaks Rekognition's).
+fn as_textract(e: AwsError) -> AwsError {
+    let kind = match e.kind {
+        "InvalidImageFormatException" => "UnsupportedDocumentException",
+        "ImageTooLargeException" => "DocumentTooLargeException",
+        other => other,
+    };
+    AwsError { kind, ..e }
+}
+
 /// `MM/DD/YYYY` as AnalyzeID normalises US dates: `YYYY-MM-DDT00:00:00`.
 fn normalized_date(text: &str) -> Option<String> {
     let parts: Vec<&str> = text.split('/').collect();
@@ -44,7 +54,8 @@ fn analyze_id(engine: &dyn Engine, body: &Value) -> Result<Value> {
             "UnsupportedDocumentException",
         )?;
         let fields: Vec<Value> = engine
-            .id_fields(&bytes)?
+            .id_fields(&bytes)
+            .map_err(as_textract)?
             .into_iter()
             .map(|(key, text)| {
                 let mut value = json!({"Text": text, "Confidence": 98.5});
@@ -72,7 +83,7 @@ fn detect_document_text(engine: &dyn Engine, body: &Value) -> Result<Value> {
         "DocumentTooLargeException",
         "UnsupportedDocumentException",
     )?;
-    let lines = engine.text(&bytes)?;
+    let lines = engine.text(&bytes).map_err(as_textract)?;
     let ids: Vec<String> = (0..lines.len()).map(|i| format!("line-{i}")).collect();
     let mut blocks = vec![json!({
         "BlockType": "PAGE",
@@ -90,4 +101,19 @@ fn detect_document_text(engine: &dyn Engine, body: &Value) -> Result<Value> {
     Ok(
         json!({"DocumentMetadata": {"Pages": 1}, "Blocks": blocks, "DetectDocumentTextModelVersion": "1.0"}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_image_the_engine_refuses_is_refused_in_textracts_words() {
+        let refused = as_textract(AwsError::new("InvalidImageFormatException", "not a JPEG"));
+        assert_eq!(refused.kind, "UnsupportedDocumentException");
+        assert_eq!(refused.message, "not a JPEG");
+        let large = as_textract(AwsError::new("ImageTooLargeException", "too big"));
+        assert_eq!(large.kind, "DocumentTooLargeException");
+        assert_eq!(as_textract(AwsError::internal("x")).status, 500);
+    }
 }

@@ -50,7 +50,19 @@ pub fn ensure(dir: &Path, python: &Path) -> Result<(), ModelsError> {
         dir: dir.to_path_buf(),
         source,
     };
-    let download = dir.with_extension("download");
+    // Names of this call's own: two stacks starting at once (tests do) each fetch into their own, and the first to
+    // finish places the models; the other finds them there and drops its copy.
+    let own = format!(
+        "{}-{:?}-{}",
+        std::process::id(),
+        std::thread::current().id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    )
+    .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "");
+    let download = dir.with_extension(format!("download-{own}"));
     std::fs::create_dir_all(&download).map_err(unpack)?;
     let output = Command::new(python)
         .args([
@@ -86,7 +98,7 @@ pub fn ensure(dir: &Path, python: &Path) -> Result<(), ModelsError> {
         });
     }
     // Unpack beside the target and rename, so an interrupted run never leaves half a model file behind.
-    let staging = dir.with_extension("partial");
+    let staging = dir.with_extension(format!("partial-{own}"));
     std::fs::create_dir_all(&staging).map_err(unpack)?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
     for entry in archive.entries().map_err(unpack)? {
@@ -103,10 +115,13 @@ pub fn ensure(dir: &Path, python: &Path) -> Result<(), ModelsError> {
             return Err(ModelsError::Missing(file));
         }
     }
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(unpack)?;
+    let placed = std::fs::rename(&staging, dir);
+    // Ours, or a concurrent fetch's: either way the models are there. Otherwise the rename's error says why.
+    if placed.is_err() && present(dir) {
+        std::fs::remove_dir_all(&staging).map_err(unpack)?;
+    } else {
+        placed.map_err(unpack)?;
     }
-    std::fs::rename(&staging, dir).map_err(unpack)?;
     std::fs::remove_dir_all(&download).map_err(unpack)?;
     Ok(())
 }
