@@ -257,7 +257,8 @@ impl Regional<'_> {
                 "FaceCount": c.faces.len(),
                 "UserCount": 0,
                 "FaceModelVersion": FACE_MODEL_VERSION,
-                "CollectionARN": collection_arn(self.region, id),
+                // DescribeCollection's ARN is whole, unlike CreateCollection's.
+                "CollectionARN": format!("arn:{}", collection_arn(self.region, id)),
                 "CreationTimestamp": c.created,
             })
         })
@@ -337,7 +338,10 @@ impl Regional<'_> {
                 ));
             }
         }
-        let max = r.number("MaxFaces", 100.0, 1.0, 100.0)? as usize;
+        // Any MaxFaces ≥ 1 is valid; IndexFaces never indexes more than 100 faces of one image whatever it says.
+        let max = r
+            .number("MaxFaces", 100.0, 1.0, f64::from(i32::MAX))?
+            .min(100.0) as usize;
         let all = wants_all(r.0, "DetectionAttributes");
         self.with(id, |_| ())?;
         let faces = engine.faces(&image)?;
@@ -443,7 +447,7 @@ impl Regional<'_> {
             let missing: Vec<Value> = ids
                 .iter()
                 .filter(|i| !deleted.contains(i))
-                .map(|i| json!({"FaceId": i, "Reasons": ["ASSOCIATED_TO_AN_EXISTING_USER"]}))
+                .map(|i| json!({"FaceId": i, "Reasons": ["FACE_NOT_FOUND"]}))
                 .collect();
             json!({"DeletedFaces": deleted, "UnsuccessfulFaceDeletions": missing})
         })

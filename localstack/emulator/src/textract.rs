@@ -16,6 +16,18 @@ pub fn call(engine: &dyn Engine, op: &str, body: &Value) -> Result<Value> {
     }
 }
 
+/// AnalyzeID answers every normalized field type, empty where the document shows none, in the model's order;
+/// fields outside the set follow.
+fn every_normalized_field(found: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut found: std::collections::BTreeMap<String, String> = found.into_iter().collect();
+    let mut all: Vec<(String, String)> = crate::real::idcard::NORMALIZED
+        .iter()
+        .map(|k| (k.to_string(), found.remove(*k).unwrap_or_default()))
+        .collect();
+    all.extend(found);
+    all
+}
+
 /// An engine's refusal of an image, in Textract's words (the real engine speaks Rekognition's).
 fn as_textract(e: AwsError) -> AwsError {
     let kind = match e.kind {
@@ -53,20 +65,19 @@ fn analyze_id(engine: &dyn Engine, body: &Value) -> Result<Value> {
             "DocumentTooLargeException",
             "UnsupportedDocumentException",
         )?;
-        let fields: Vec<Value> = engine
-            .id_fields(&bytes)
-            .map_err(as_textract)?
-            .into_iter()
-            .map(|(key, text)| {
-                let mut value = json!({"Text": text, "Confidence": 98.5});
-                if key.contains("DATE") {
-                    if let Some(date) = normalized_date(&text) {
-                        value["NormalizedValue"] = json!({"Value": date, "ValueType": "Date"});
+        let fields: Vec<Value> =
+            every_normalized_field(engine.id_fields(&bytes).map_err(as_textract)?)
+                .into_iter()
+                .map(|(key, text)| {
+                    let mut value = json!({"Text": text, "Confidence": 98.5});
+                    if key.contains("DATE") {
+                        if let Some(date) = normalized_date(&text) {
+                            value["NormalizedValue"] = json!({"Value": date, "ValueType": "DATE"});
+                        }
                     }
-                }
-                json!({"Type": {"Text": key, "Confidence": 99.0}, "ValueDetection": value})
-            })
-            .collect();
+                    json!({"Type": {"Text": key, "Confidence": 99.0}, "ValueDetection": value})
+                })
+                .collect();
         documents.push(json!({"DocumentIndex": index + 1, "IdentityDocumentFields": fields}));
     }
     Ok(json!({
@@ -115,5 +126,39 @@ mod tests {
         let large = as_textract(AwsError::new("ImageTooLargeException", "too big"));
         assert_eq!(large.kind, "DocumentTooLargeException");
         assert_eq!(as_textract(AwsError::internal("x")).status, 500);
+    }
+
+    #[test]
+    fn analyze_id_answers_the_whole_normalized_set_with_dates_typed_as_the_model_says() {
+        let card = crate::testimage::render(
+            &crate::testimage::id_card_manifest(
+                "ann",
+                &[("LAST_NAME", "DOE"), ("DATE_OF_BIRTH", "01/31/1990")],
+            ),
+            crate::testimage::Format::Png,
+        );
+        let body = json!({"DocumentPages": [{"Bytes": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, card)}]});
+        let answer = call(&crate::engine::Deterministic, "AnalyzeID", &body).expect("analyzed");
+        let fields = answer["IdentityDocuments"][0]["IdentityDocumentFields"]
+            .as_array()
+            .expect("fields")
+            .clone();
+        let types: Vec<&str> = fields
+            .iter()
+            .filter_map(|f| f["Type"]["Text"].as_str())
+            .collect();
+        assert_eq!(types, crate::real::idcard::NORMALIZED);
+        let get = |k: &str| {
+            fields
+                .iter()
+                .find(|f| f["Type"]["Text"] == k)
+                .expect(k)
+                .clone()
+        };
+        assert_eq!(get("LAST_NAME")["ValueDetection"]["Text"], "DOE");
+        assert_eq!(get("FIRST_NAME")["ValueDetection"]["Text"], "");
+        let dob = &get("DATE_OF_BIRTH")["ValueDetection"]["NormalizedValue"];
+        assert_eq!(dob["Value"], "1990-01-31T00:00:00");
+        assert_eq!(dob["ValueType"], "DATE");
     }
 }

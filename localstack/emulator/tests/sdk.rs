@@ -248,9 +248,11 @@ async fn index_search_and_compare_tell_people_apart() {
         .face_id()
         .unwrap()
         .to_string();
+    // Any MaxFaces of at least 1 is valid (IndexFaces caps at 100 itself).
     c.index_faces()
         .collection_id("riv-1")
         .image(image(Case::Selfie, "bob"))
+        .max_faces(500)
         .send()
         .await
         .unwrap();
@@ -336,6 +338,10 @@ async fn index_search_and_compare_tell_people_apart() {
         .unwrap();
     assert_eq!(deleted.deleted_faces(), [face_id]);
     assert_eq!(deleted.unsuccessful_face_deletions().len(), 1);
+    assert_eq!(
+        deleted.unsuccessful_face_deletions()[0].reasons(),
+        [aws_sdk_rekognition::types::UnsuccessfulFaceDeletionReason::FaceNotFound]
+    );
     let described = c
         .describe_collection()
         .collection_id("riv-1")
@@ -343,6 +349,10 @@ async fn index_search_and_compare_tell_people_apart() {
         .await
         .unwrap();
     assert_eq!(described.face_count(), Some(1));
+    // Whole, unlike CreateCollection's ARN.
+    assert!(described
+        .collection_arn()
+        .is_some_and(|a| a.starts_with("arn:aws:rekognition:")));
 }
 
 #[tokio::test]
@@ -492,13 +502,19 @@ async fn textract_reads_id_fields_with_normalised_dates() {
         .await
         .unwrap();
     let fields = out.identity_documents()[0].identity_document_fields();
-    assert_eq!(fields.len(), 2);
+    // Every normalized type, empty where the card shows none, as AnalyzeID answers.
+    assert_eq!(fields.len(), riv_emulator::real::idcard::NORMALIZED.len());
     let dob = fields
         .iter()
         .find(|f| f.r#type().unwrap().text() == "DATE_OF_BIRTH")
         .unwrap();
     let normalized = dob.value_detection().unwrap().normalized_value().unwrap();
     assert_eq!(normalized.value(), Some("1990-01-31T00:00:00"));
+    // The model's enum is DATE: the SDK reads anything else as Unknown.
+    assert_eq!(
+        normalized.value_type(),
+        Some(&aws_sdk_textract::types::ValueType::Date)
+    );
     let text = t.detect_document_text().document(doc).send().await.unwrap();
     assert!(text
         .blocks()
