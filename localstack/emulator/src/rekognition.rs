@@ -55,19 +55,78 @@ fn bbox(b: [f32; 4]) -> Value {
     json!({"Width": b[0], "Height": b[1], "Left": b[2], "Top": b[3]})
 }
 
-fn face_detail(face: &Face, all: bool) -> Value {
+/// Which FaceDetail members a request asks for (`Attributes` / `DetectionAttributes`).
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Wanted {
+    all: bool,
+    named: Vec<String>,
+}
+
+impl Wanted {
+    fn has(&self, attribute: &str) -> bool {
+        self.all || self.named.iter().any(|a| a == attribute)
+    }
+}
+
+/// The Attribute enum of Rekognition's model.
+const ATTRIBUTES: [&str; 14] = [
+    "DEFAULT",
+    "ALL",
+    "AGE_RANGE",
+    "BEARD",
+    "EMOTIONS",
+    "EYE_DIRECTION",
+    "EYEGLASSES",
+    "EYES_OPEN",
+    "FACE_OCCLUDED",
+    "GENDER",
+    "MOUTH_OPEN",
+    "MUSTACHE",
+    "SMILE",
+    "SUNGLASSES",
+];
+
+fn wanted(req: &Value, field: &str, member: &str) -> Result<Wanted> {
+    let Some(list) = req.get(field) else {
+        return Ok(Wanted::default());
+    };
+    let names: Vec<&str> = list
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if let Some(bad) = names.iter().find(|n| !ATTRIBUTES.contains(n)) {
+        return Err(AwsError::new(
+            "ValidationException",
+            format!(
+                "1 validation error detected: Value '[{bad}]' at '{member}' failed to satisfy constraint: \
+                 Member must satisfy constraint: [Member must satisfy enum value set: [{}]]",
+                ATTRIBUTES.join(", ")
+            ),
+        ));
+    }
+    Ok(Wanted {
+        all: names.contains(&"ALL"),
+        named: names.iter().map(|n| n.to_string()).collect(),
+    })
+}
+
+fn face_detail(face: &Face, wanted: &Wanted) -> Value {
     let s = &face.spec;
     let mut detail = json!({
         "BoundingBox": bbox(s.bounding_box),
         "Confidence": s.confidence,
         "Pose": {"Pitch": s.pose[0], "Roll": s.pose[1], "Yaw": s.pose[2]},
         "Quality": {"Brightness": s.brightness, "Sharpness": s.sharpness},
-        "Landmarks": landmarks(s, if all { usize::MAX } else { DEFAULT_LANDMARKS }),
+        "Landmarks": landmarks(s, if wanted.all { usize::MAX } else { DEFAULT_LANDMARKS }),
     });
-    if all {
+    if wanted.has("SUNGLASSES") {
         detail["Sunglasses"] =
             json!({"Value": s.sunglasses, "Confidence": s.sunglasses_confidence});
+    }
+    if wanted.has("EYES_OPEN") {
         detail["EyesOpen"] = json!({"Value": s.eyes_open, "Confidence": s.eyes_open_confidence});
+    }
+    if wanted.has("EYEGLASSES") {
         detail["Eyeglasses"] =
             json!({"Value": s.sunglasses, "Confidence": s.sunglasses_confidence});
     }
@@ -127,12 +186,6 @@ fn string_map(r: &Req, field: &str) -> Result<BTreeMap<String, String>> {
             .collect(),
         Some(_) => Err(AwsError::invalid(format!("{field} must be a map"))),
     }
-}
-
-fn wants_all(req: &Value, field: &str) -> bool {
-    req.get(field)
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|v| v.as_str().is_some_and(|s| s != "DEFAULT")))
 }
 
 /// An image field as Rekognition reads it: base64 JPEG or PNG, at most 5 MiB.
@@ -342,7 +395,7 @@ impl Regional<'_> {
         let max = r
             .number("MaxFaces", 100.0, 1.0, f64::from(i32::MAX))?
             .min(100.0) as usize;
-        let all = wants_all(r.0, "DetectionAttributes");
+        let all = wanted(r.0, "DetectionAttributes", "detectionAttributes")?;
         self.with(id, |_| ())?;
         let faces = engine.faces(&image)?;
         let image_id = uuid::Uuid::new_v4().to_string();
@@ -359,8 +412,8 @@ impl Regional<'_> {
             })
             .collect();
         let out = json!({
-            "FaceRecords": records.iter().zip(indexed).map(|(s, f)| json!({"Face": stored_face(s), "FaceDetail": face_detail(f, all)})).collect::<Vec<_>>(),
-            "UnindexedFaces": unindexed.iter().map(|f| json!({"Reasons": ["EXCEEDS_MAX_FACES"], "FaceDetail": face_detail(f, all)})).collect::<Vec<_>>(),
+            "FaceRecords": records.iter().zip(indexed).map(|(s, f)| json!({"Face": stored_face(s), "FaceDetail": face_detail(f, &all)})).collect::<Vec<_>>(),
+            "UnindexedFaces": unindexed.iter().map(|f| json!({"Reasons": ["EXCEEDS_MAX_FACES"], "FaceDetail": face_detail(f, &all)})).collect::<Vec<_>>(),
             "FaceModelVersion": FACE_MODEL_VERSION,
         });
         self.with_mut(id, |c| c.faces.extend(records))?;
@@ -479,9 +532,9 @@ impl Regional<'_> {
 
 fn detect_faces(engine: &dyn Engine, r: &Req) -> Result<Value> {
     let image = image(r, "Image")?;
-    let all = wants_all(r.0, "Attributes");
+    let all = wanted(r.0, "Attributes", "attributes")?;
     let faces = engine.faces(&image)?;
-    Ok(json!({"FaceDetails": faces.iter().map(|f| face_detail(f, all)).collect::<Vec<_>>()}))
+    Ok(json!({"FaceDetails": faces.iter().map(|f| face_detail(f, &all)).collect::<Vec<_>>()}))
 }
 
 fn compare_faces(engine: &dyn Engine, r: &Req) -> Result<Value> {
@@ -506,6 +559,7 @@ fn compare_faces(engine: &dyn Engine, r: &Req) -> Result<Value> {
             "Confidence": t.spec.confidence,
             "Pose": {"Pitch": t.spec.pose[0], "Roll": t.spec.pose[1], "Yaw": t.spec.pose[2]},
             "Quality": {"Brightness": t.spec.brightness, "Sharpness": t.spec.sharpness},
+            "Landmarks": landmarks(&t.spec, DEFAULT_LANDMARKS),
         });
         if similarity >= threshold {
             matched.push(json!({"Similarity": similarity, "Face": compared}));

@@ -223,6 +223,46 @@ async fn detect_faces_reports_what_each_case_shows() {
         dark.face_details()[0].quality().unwrap().brightness(),
         Some(12.0)
     );
+    assert_eq!(dark.face_details()[0].landmarks().len(), 5);
+}
+
+#[tokio::test]
+async fn detect_faces_answers_the_attributes_asked_for() {
+    let c = rekognition().await;
+    let only_shades = c
+        .detect_faces()
+        .image(image(Case::Selfie, "ann"))
+        .attributes(Attribute::Sunglasses)
+        .send()
+        .await
+        .unwrap();
+    let face = &only_shades.face_details()[0];
+    assert!(face.sunglasses().is_some() && face.eyes_open().is_none());
+    let plain = c
+        .detect_faces()
+        .image(image(Case::Selfie, "ann"))
+        .send()
+        .await
+        .unwrap();
+    let face = &plain.face_details()[0];
+    assert!(face.sunglasses().is_none() && face.pose().is_some());
+    let names: Vec<&str> = face
+        .landmarks()
+        .iter()
+        .filter_map(|l| l.r#type().map(|t| t.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        ["eyeLeft", "eyeRight", "mouthLeft", "mouthRight", "nose"]
+    );
+    let e = c
+        .detect_faces()
+        .image(image(Case::Selfie, "ann"))
+        .attributes(Attribute::from("FOO"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
 }
 
 #[tokio::test]
@@ -309,6 +349,8 @@ async fn index_search_and_compare_tell_people_apart() {
         .await
         .unwrap();
     assert_eq!(copy.face_matches()[0].similarity(), Some(100.0));
+    let compared = copy.face_matches()[0].face().unwrap();
+    assert_eq!(compared.landmarks().len(), 5);
     let other = c
         .compare_faces()
         .source_image(image(Case::Selfie, "ann"))
