@@ -15,3 +15,15 @@ pub mod testimage;
 pub mod textract;
 
 pub use server::{spawn, Emulator};
+
+/// Logs of the emulator's programs (`riv-emulator`, `riv-face-engine`): to stderr, whose stdout may carry frames,
+/// at `RUST_LOG`'s level or info.
+pub fn log_to_stderr() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -112,13 +112,7 @@ fn choose_engine(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    riv_emulator::log_to_stderr();
     match Cli::parse().command {
         Command::Serve {
             listen,

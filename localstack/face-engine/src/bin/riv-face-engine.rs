@@ -27,13 +27,7 @@ fn send(reply: &Reply) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     // stdout carries frames: logs go to stderr only.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    riv_emulator::log_to_stderr();
     let cli = Cli::parse();
     let started = std::time::Instant::now();
     let engine = FaceEngine::load(&cli.models)?;
