@@ -117,17 +117,13 @@ pub const INLINE_SIDE: u32 = 640;
 
 /// A photo as a client sends it inline: scaled to `INLINE_SIDE` and JPEG-encoded at quality 85 (40–70 KB).
 pub fn for_upload(photo: &RgbImage) -> Vec<u8> {
-    let longer = photo.width().max(photo.height());
-    if longer <= INLINE_SIDE {
-        return jpeg_with_quality(photo, 85);
+    match crate::real::photo::fitted(photo.width(), photo.height(), INLINE_SIDE) {
+        None => jpeg_with_quality(photo, 85),
+        Some((w, h)) => jpeg_with_quality(
+            &imageops::resize(photo, w, h, imageops::FilterType::Triangle),
+            85,
+        ),
     }
-    let scale = INLINE_SIDE as f32 / longer as f32;
-    let w = ((photo.width() as f32 * scale) as u32).max(1);
-    let h = ((photo.height() as f32 * scale) as u32).max(1);
-    jpeg_with_quality(
-        &imageops::resize(photo, w, h, imageops::FilterType::Triangle),
-        85,
-    )
 }
 
 pub fn png(image: &RgbImage) -> Vec<u8> {

@@ -38,16 +38,9 @@ impl Tesseract {
 
     pub fn lines(&self, image: &[u8]) -> Result<Vec<TextLine>> {
         let decoded = photo::decode(image)?;
-        let longer = decoded.width().max(decoded.height());
-        let decoded = if longer > OCR_SIDE {
-            let scale = OCR_SIDE as f32 / longer as f32;
-            image::imageops::thumbnail(
-                &decoded,
-                ((decoded.width() as f32 * scale) as u32).max(1),
-                ((decoded.height() as f32 * scale) as u32).max(1),
-            )
-        } else {
-            decoded
+        let decoded = match photo::fitted(decoded.width(), decoded.height(), OCR_SIDE) {
+            Some((w, h)) => image::imageops::thumbnail(&decoded, w, h),
+            None => decoded,
         };
         let mut png = Vec::new();
         decoded

@@ -59,14 +59,23 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, PhotoError> {
 
 /// The photo with its longer side at most `ANALYSIS_SIDE`, and the factor applied (≤ 1).
 pub fn for_analysis(photo: RgbImage) -> (RgbImage, f32) {
-    let longer = photo.width().max(photo.height());
-    if longer <= ANALYSIS_SIDE {
-        return (photo, 1.0);
+    match fitted(photo.width(), photo.height(), ANALYSIS_SIDE) {
+        None => (photo, 1.0),
+        Some((w, h)) => {
+            let scale = ANALYSIS_SIDE as f32 / photo.width().max(photo.height()) as f32;
+            (image::imageops::thumbnail(&photo, w, h), scale)
+        }
     }
-    let scale = ANALYSIS_SIDE as f32 / longer as f32;
-    let w = ((photo.width() as f32 * scale).round() as u32).max(1);
-    let h = ((photo.height() as f32 * scale).round() as u32).max(1);
-    (image::imageops::thumbnail(&photo, w, h), scale)
+}
+
+/// The size of a `width`x`height` image scaled so its longer side is `side`, or `None` when it fits already.
+pub fn fitted(width: u32, height: u32, side: u32) -> Option<(u32, u32)> {
+    let longer = width.max(height);
+    (longer > side).then(|| {
+        let scale = side as f32 / longer as f32;
+        let at = |n: u32| ((n as f32 * scale).round() as u32).max(1);
+        (at(width), at(height))
+    })
 }
 
 /// A rectangle in pixels, clipped to the image when measured.
