@@ -12,6 +12,7 @@ pub mod bench;
 pub mod catalog;
 pub mod engine_bench;
 pub mod events;
+pub mod faults;
 pub mod integrity;
 pub mod real_photos;
 pub mod runner;
@@ -356,34 +357,67 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// A request to the emulator's control paths (`/_riv/faults`, `/_riv/liveness/…`); a non-2xx answer is an
+    /// error with its body.
+    pub async fn emulator_control(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, String> {
+        let base = self.emulator_url.as_deref().ok_or(format!(
+            "the emulator of {} is unknown: start the stack with `cargo xtask local up`",
+            self.endpoint
+        ))?;
+        json_request(method, &format!("{base}{path}"), &[], body).await
+    }
+}
+
 /// `GET url` → its JSON body; any failure, a non-2xx status included, is an error naming the URL.
 async fn get_json(url: &str, headers: &[(&str, &str)]) -> Result<serde_json::Value, String> {
-    use http_body_util::BodyExt;
-    let mut request = hyper::Request::get(url);
+    json_request("GET", url, headers, None).await
+}
+
+/// `method url` with an optional JSON body → the answer's JSON body; any failure, a non-2xx status included, is
+/// an error naming the request.
+async fn json_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+) -> Result<serde_json::Value, String> {
+    use http_body_util::{BodyExt, Full};
+    let mut request = hyper::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
+    let body = match body {
+        Some(b) => bytes::Bytes::from(b.to_string()),
+        None => bytes::Bytes::new(),
+    };
     let request = request
-        .body(http_body_util::Full::new(bytes::Bytes::new()))
-        .map_err(|e| format!("GET {url}: {e}"))?;
+        .header("content-type", "application/json")
+        .body(Full::new(body))
+        .map_err(|e| format!("{method} {url}: {e}"))?;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http();
     let response = client
         .request(request)
         .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+        .map_err(|e| format!("{method} {url}: {e}"))?;
     let status = response.status();
     let bytes = response
         .into_body()
         .collect()
         .await
-        .map_err(|e| format!("GET {url}: reading the answer: {e}"))?
+        .map_err(|e| format!("{method} {url}: reading the answer: {e}"))?
         .to_bytes();
     let text = String::from_utf8_lossy(&bytes);
     if !status.is_success() {
-        return Err(format!("GET {url}: {status} {text}"));
+        return Err(format!("{method} {url}: {status} {text}"));
     }
-    serde_json::from_slice(&bytes).map_err(|e| format!("GET {url}: not JSON ({e}): {text}"))
+    serde_json::from_slice(&bytes).map_err(|e| format!("{method} {url}: not JSON ({e}): {text}"))
 }
 
 /// Lowercase hex SHA-256, as the emulator's call log names images.

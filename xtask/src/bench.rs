@@ -14,6 +14,11 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Parity of the Rekognition/Textract emulator with the botocore models: every emulated operation is sent
+    /// valid requests (faces under quality bars, pages, users, liveness outcomes, S3 images) and every member of
+    /// every answer is checked against the operation's output shape. Prints, per operation, calls, members
+    /// checked and mismatches.
+    Parity,
     /// Latency percentiles and throughput of register and auth through the local API (goals: auth p50 ≤ 50 ms,
     /// p99 ≤ 200 ms, ≥ 50 req/s on 2 cores).
     Flows {
@@ -53,6 +58,7 @@ pub enum Command {
 pub fn run(command: Command, out: Output) -> Result<()> {
     match command {
         Command::Engine { rounds } => engine(rounds.clamp(1, 50), out),
+        Command::Parity => parity(out),
         Command::Teardown { objects } => {
             output::step("bringing up the stack under test");
             riv_e2e::stack();
@@ -226,6 +232,57 @@ fn engine(rounds: usize, out: Output) -> Result<()> {
                     print!("{s:>14.2}");
                 }
                 println!();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parity(out: Output) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let report = runtime
+        .block_on(riv_emulator::parity::run())
+        .map_err(|e| anyhow!(e))?;
+    match out {
+        Output::Json => {
+            let rows: Vec<serde_json::Value> = report
+                .iter()
+                .map(|((service, operation), row)| {
+                    serde_json::json!({
+                        "service": service, "operation": operation, "calls": row.calls,
+                        "members_checked": row.members_checked, "mismatches": row.mismatches,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string(&rows)?);
+        }
+        Output::Text => {
+            println!(
+                "{:<44} {:>6} {:>16} {:>11}",
+                "operation", "calls", "members checked", "mismatches"
+            );
+            for ((service, operation), row) in &report {
+                println!(
+                    "{:<44} {:>6} {:>16} {:>11}",
+                    format!("{service}.{operation}"),
+                    row.calls,
+                    row.members_checked,
+                    row.mismatches.len()
+                );
+            }
+            let total =
+                |f: fn(&riv_emulator::parity::Row) -> usize| report.values().map(f).sum::<usize>();
+            println!(
+                "{:<44} {:>6} {:>16} {:>11}",
+                format!("{} operations", report.len()),
+                total(|r| r.calls),
+                total(|r| r.members_checked),
+                total(|r| r.mismatches.len())
+            );
+            for ((service, operation), row) in &report {
+                for m in &row.mismatches {
+                    println!("mismatch: {service}.{operation}: {m}");
+                }
             }
         }
     }

@@ -3,6 +3,7 @@
 mod bench;
 mod build;
 mod cleanup;
+mod codegen;
 mod deploy;
 mod e2e;
 mod image;
@@ -58,6 +59,9 @@ enum Command {
     /// Container images for the container backend.
     #[command(subcommand)]
     Image(image::Command),
+    /// Regenerate the emulator's model tables (localstack/emulator/src/model/generated.rs) from botocore's
+    /// Rekognition and Textract models in the LocalStack venv; `--check` only compares and fails when stale.
+    Codegen(codegen::Args),
     /// Speed figures (printed, not asserted).
     #[command(subcommand)]
     Bench(bench::Command),
@@ -86,6 +90,7 @@ fn main() -> std::process::ExitCode {
         Command::E2e(args) => e2e::run(&args, cli.output),
         Command::Image(command) => image::run(command, cli.output),
         Command::Bench(command) => bench::run(command, cli.output),
+        Command::Codegen(args) => workspace_root().and_then(|root| codegen::run(&args, &root)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,11 +5,15 @@
 pub mod auto;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod manifest;
+pub mod model;
+pub mod parity;
 pub mod photos;
 pub mod real;
 pub mod rekognition;
 pub mod request;
+pub mod s3;
 pub mod server;
 pub mod testimage;
 pub mod textract;

@@ -39,6 +39,37 @@ pub struct FaceSpec {
     pub eyes_open_confidence: f32,
     #[serde(default = "sure")]
     pub sunglasses_confidence: f32,
+    /// What else Rekognition tells of a face with `Attributes=ALL`; unremarkable unless the manifest says.
+    #[serde(default)]
+    pub traits: Traits,
+}
+
+/// A face's looks beyond quality: expression, hair, apparent age.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", default)]
+pub struct Traits {
+    pub smile: bool,
+    pub mouth_open: bool,
+    pub beard: bool,
+    pub mustache: bool,
+    /// Apparent age, low and high.
+    pub age_range: [u32; 2],
+    /// `Male` or `Female` when known; otherwise the answer carries a coin-flip confidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+}
+
+impl Default for Traits {
+    fn default() -> Self {
+        Traits {
+            smile: false,
+            mouth_open: false,
+            beard: false,
+            mustache: false,
+            age_range: [25, 35],
+            gender: None,
+        }
+    }
 }
 
 /// One landmark, as in Rekognition's `Landmarks`.
@@ -85,6 +116,7 @@ impl FaceSpec {
             landmarks: Vec::new(),
             eyes_open_confidence: sure(),
             sunglasses_confidence: sure(),
+            traits: Traits::default(),
         }
     }
 }

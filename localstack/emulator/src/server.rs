@@ -1,10 +1,16 @@
-//! The HTTP front: AWS JSON 1.1 on `POST /` dispatched by `X-Amz-Target`, plus `GET /health` and
-//! `GET /_riv/calls`, the log of recent calls (operation and the SHA-256 of each image sent) that lets a test
-//! prove a paid call was never made for its image.
+//! The HTTP front: AWS JSON 1.1 on `POST /` dispatched by `X-Amz-Target`, plus `GET /health` and the control
+//! paths a test uses:
+//! - `GET /_riv/calls`: the log of recent calls (operation and the SHA-256 of each image sent), which lets a test
+//!   prove a paid call was never made for its image;
+//! - `GET|POST|DELETE /_riv/faults`: the faults in force (`crate::faults`);
+//! - `POST /_riv/liveness/<SessionId>`: a Face Liveness session's outcome (`crate::rekognition::liveness`).
 
 use crate::engine::Engine;
 use crate::error::AwsError;
+use crate::faults::{Faults, Rule};
 use crate::rekognition::Rekognition;
+use crate::request::Sources;
+use crate::s3::S3;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -35,6 +41,8 @@ pub struct Call {
 pub struct Emulator {
     pub engine: Box<dyn Engine>,
     pub rekognition: Rekognition,
+    pub faults: Faults,
+    s3: S3,
     calls: Mutex<VecDeque<Call>>,
 }
 
@@ -64,7 +72,23 @@ impl Emulator {
         Emulator {
             engine,
             rekognition: Rekognition::default(),
+            faults: Faults::default(),
+            s3: S3::default(),
             calls: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Reads `S3Object` images from this S3 (the local stack's).
+    pub fn with_s3(mut self, s3: S3) -> Self {
+        self.s3 = s3;
+        self
+    }
+
+    /// Starts with these faults in force (`RIV_EMULATOR_FAULTS`).
+    pub fn with_faults(self, rules: Vec<Rule>) -> Self {
+        Emulator {
+            faults: Faults::new(rules),
+            ..self
         }
     }
 
@@ -76,7 +100,8 @@ impl Emulator {
         }
     }
 
-    fn log_call(&self, target: &str, request: &serde_json::Value) {
+    /// Logs the call; returns the digests of its images.
+    fn log_call(&self, target: &str, request: &serde_json::Value) -> Vec<String> {
         let mut images = Vec::new();
         image_digests(request, &mut images);
         let mut calls = match self.calls.lock() {
@@ -88,8 +113,9 @@ impl Emulator {
         }
         calls.push_back(Call {
             target: target.to_string(),
-            images,
+            images: images.clone(),
         });
+        images
     }
 
     /// Answers one AWS JSON 1.1 call: (`X-Amz-Target`, caller's region, body) → (status, JSON body).
@@ -104,16 +130,34 @@ impl Emulator {
                     ))
                 }
             };
-        self.log_call(target, &request);
-        let result = match target.split_once('.') {
-            Some(("RekognitionService", op)) => {
-                self.rekognition.call(&*self.engine, region, op, &request)
-            }
-            Some(("Textract", op)) => crate::textract::call(&*self.engine, op, &request),
-            _ => Err(AwsError::new(
-                "UnknownOperationException",
-                format!("unknown target {target:?}"),
-            )),
+        let images = self.log_call(target, &request);
+        let sources = Sources {
+            engine: &*self.engine,
+            s3: &self.s3,
+        };
+        let operation = target.split_once('.').map_or(target, |(_, op)| op);
+        // A fault meets the call before the service looks at it, as a throttled call never reaches it.
+        // The model's constraints are checked before an operation runs, as AWS's front end does.
+        let service = target
+            .split_once('.')
+            .and_then(|(prefix, _)| crate::model::Service::from_target_prefix(prefix));
+        let validated = match service {
+            Some(service) => crate::model::validate_input(service, operation, &request),
+            None => Ok(()),
+        };
+        let result = match self.faults.draw(operation, &images) {
+            Some(fault) => Err(fault),
+            None if validated.is_err() => validated.map(|()| serde_json::Value::Null),
+            None => match target.split_once('.') {
+                Some(("RekognitionService", op)) => {
+                    self.rekognition.call(sources, region, op, &request)
+                }
+                Some(("Textract", op)) => crate::textract::call(sources, op, &request),
+                _ => Err(AwsError::new(
+                    "UnknownOperationException",
+                    format!("unknown target {target:?}"),
+                )),
+            },
         };
         match result {
             Ok(v) => (200, v),
@@ -157,6 +201,9 @@ async fn handle(
     if request.method() == Method::GET && request.uri().path() == "/_riv/calls" {
         let body = serde_json::to_vec(&emulator.calls()).unwrap_or_default();
         return Ok(respond(200, body, None));
+    }
+    if request.uri().path().starts_with("/_riv/") {
+        return Ok(control(&emulator, request).await);
     }
     let header = |name: &str| {
         request
@@ -205,6 +252,76 @@ async fn handle(
         json.to_string().into_bytes(),
         kind.as_deref(),
     ))
+}
+
+/// A control path's answer: 200 with JSON, or 400/404 with `{"message"}` saying what was wrong.
+fn control_answer(status: u16, body: serde_json::Value) -> Response<Full<Bytes>> {
+    respond(status, body.to_string().into_bytes(), None)
+}
+
+/// The control paths (faults, liveness outcomes); the request body is small JSON.
+async fn control(emulator: &Emulator, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let image = request
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("image=")))
+        .map(str::to_string);
+    let body = match Limited::new(request.into_body(), 64 * 1024 * 1024)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return control_answer(
+                400,
+                serde_json::json!({"message": format!("reading the body: {e}")}),
+            )
+        }
+    };
+    let refused = |status: u16, message: String| {
+        control_answer(status, serde_json::json!({ "message": message }))
+    };
+    match (method, path.as_str()) {
+        (Method::GET, "/_riv/faults") => {
+            control_answer(200, serde_json::json!({"Rules": emulator.faults.list()}))
+        }
+        // `?image=<sha256>` removes the rules of one image (a test's own); without it, every rule goes.
+        (Method::DELETE, "/_riv/faults") => {
+            match image {
+                Some(digest) => emulator.faults.clear_image(&digest),
+                None => emulator.faults.clear(),
+            }
+            control_answer(200, serde_json::json!({"Rules": emulator.faults.list()}))
+        }
+        (Method::POST, "/_riv/faults") => {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+            struct Add {
+                rules: Vec<Rule>,
+            }
+            match serde_json::from_slice::<Add>(&body) {
+                Err(e) => refused(400, format!("the body is not {{\"Rules\": [{{\"Operation\", \"Error\", \"Probability\"?, \"Times\"?, \"Image\"?}}]}}: {e}")),
+                Ok(add) => match emulator.faults.add(add.rules) {
+                    Ok(()) => control_answer(200, serde_json::json!({"Rules": emulator.faults.list()})),
+                    Err(e) => refused(400, e.to_string()),
+                },
+            }
+        }
+        (Method::POST, liveness) if liveness.starts_with("/_riv/liveness/") => {
+            let id = &liveness["/_riv/liveness/".len()..];
+            match serde_json::from_slice(&body) {
+                Err(e) => refused(400, format!("the body is not {{\"Status\", \"Confidence\"?, \"ReferenceImage\"?}}: {e}")),
+                Ok(outcome) => match emulator.rekognition.liveness.decide(id, outcome) {
+                    Ok(()) => control_answer(200, serde_json::json!({"SessionId": id})),
+                    Err(e @ crate::rekognition::liveness::OutcomeError::NoSession(_)) => refused(404, e.to_string()),
+                    Err(e) => refused(400, e.to_string()),
+                },
+            }
+        }
+        (method, path) => refused(404, format!("no control path {method} {path}: GET /_riv/calls, GET|POST|DELETE /_riv/faults, POST /_riv/liveness/<SessionId>")),
+    }
 }
 
 /// Serves until the listener fails; each connection on its own task.

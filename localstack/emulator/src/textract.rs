@@ -1,14 +1,15 @@
 //! Textract AnalyzeID and DetectDocumentText from what the engine reads.
 
-use crate::engine::Engine;
+use crate::engine::TextLine;
 use crate::error::{AwsError, Result};
-use crate::request::{Req, MAX_DOCUMENT_BYTES};
+use crate::rekognition::{polygon, words};
+use crate::request::{Req, Sources, TEXTRACT_DOCUMENTS};
 use serde_json::{json, Value};
 
-pub fn call(engine: &dyn Engine, op: &str, body: &Value) -> Result<Value> {
+pub fn call(sources: Sources, op: &str, body: &Value) -> Result<Value> {
     match op {
-        "AnalyzeID" => analyze_id(engine, body),
-        "DetectDocumentText" => detect_document_text(engine, body),
+        "AnalyzeID" => analyze_id(sources, body),
+        "DetectDocumentText" => detect_document_text(sources, body),
         other => Err(AwsError::new(
             "UnknownOperationException",
             format!("Textract operation {other} is not emulated"),
@@ -50,23 +51,63 @@ fn normalized_date(text: &str) -> Option<String> {
     }
 }
 
-fn analyze_id(engine: &dyn Engine, body: &Value) -> Result<Value> {
+/// PAGE, LINE and WORD blocks of one page's lines, with geometry (box and polygon) and CHILD relationships, as
+/// DetectDocumentText and AnalyzeID answer them.
+fn blocks(lines: &[TextLine]) -> Vec<Value> {
+    let geometry = |b: [f32; 4]| {
+        let [width, height, left, top] = b;
+        json!({"BoundingBox": {"Width": width, "Height": height, "Left": left, "Top": top}, "Polygon": polygon(b)})
+    };
+    let mut page_children = Vec::new();
+    let mut out = Vec::new();
+    for line in lines {
+        let line_id = uuid::Uuid::new_v4().to_string();
+        page_children.push(line_id.clone());
+        let word_blocks: Vec<Value> = words(&line.text, line.bounding_box)
+            .into_iter()
+            .map(|(word, b)| {
+                json!({
+                    "BlockType": "WORD", "Id": uuid::Uuid::new_v4().to_string(), "Text": word,
+                    "TextType": "PRINTED", "Confidence": line.confidence, "Page": 1, "Geometry": geometry(b),
+                })
+            })
+            .collect();
+        let mut block = json!({
+            "BlockType": "LINE", "Id": line_id, "Text": line.text, "Confidence": line.confidence,
+            "Page": 1, "Geometry": geometry(line.bounding_box),
+        });
+        if !word_blocks.is_empty() {
+            let ids: Vec<&Value> = word_blocks.iter().map(|w| &w["Id"]).collect();
+            block["Relationships"] = json!([{"Type": "CHILD", "Ids": ids}]);
+        }
+        // Each line, then its words, as Textract orders them.
+        out.push(block);
+        out.extend(word_blocks);
+    }
+    let mut page = json!({
+        "BlockType": "PAGE", "Id": uuid::Uuid::new_v4().to_string(), "Page": 1,
+        "Geometry": geometry([1.0, 1.0, 0.0, 0.0]),
+    });
+    if !page_children.is_empty() {
+        page["Relationships"] = json!([{"Type": "CHILD", "Ids": page_children}]);
+    }
+    out.insert(0, page);
+    out
+}
+
+fn analyze_id(sources: Sources, body: &Value) -> Result<Value> {
     let pages = body
         .get("DocumentPages")
         .and_then(Value::as_array)
-        .filter(|p| (1..=2).contains(&p.len()))
-        .ok_or_else(|| AwsError::invalid("DocumentPages must hold one or two documents"))?;
+        .cloned()
+        .unwrap_or_default();
     let mut documents = Vec::new();
     for (index, page) in pages.iter().enumerate() {
         let wrapper = json!({"Document": page});
-        let bytes = Req(&wrapper).image(
-            "Document",
-            MAX_DOCUMENT_BYTES,
-            "DocumentTooLargeException",
-            "UnsupportedDocumentException",
-        )?;
+        let bytes = Req(&wrapper).image("Document", &TEXTRACT_DOCUMENTS, sources.s3)?;
+        let lines = sources.engine.text(&bytes).map_err(as_textract)?;
         let fields: Vec<Value> =
-            every_normalized_field(engine.id_fields(&bytes).map_err(as_textract)?)
+            every_normalized_field(sources.engine.id_fields(&bytes).map_err(as_textract)?)
                 .into_iter()
                 .map(|(key, text)| {
                     let mut value = json!({"Text": text, "Confidence": 98.5});
@@ -78,7 +119,7 @@ fn analyze_id(engine: &dyn Engine, body: &Value) -> Result<Value> {
                     json!({"Type": {"Text": key, "Confidence": 99.0}, "ValueDetection": value})
                 })
                 .collect();
-        documents.push(json!({"DocumentIndex": index + 1, "IdentityDocumentFields": fields}));
+        documents.push(json!({"DocumentIndex": index + 1, "IdentityDocumentFields": fields, "Blocks": blocks(&lines)}));
     }
     Ok(json!({
         "IdentityDocuments": documents,
@@ -87,30 +128,11 @@ fn analyze_id(engine: &dyn Engine, body: &Value) -> Result<Value> {
     }))
 }
 
-fn detect_document_text(engine: &dyn Engine, body: &Value) -> Result<Value> {
-    let bytes = Req(body).image(
-        "Document",
-        MAX_DOCUMENT_BYTES,
-        "DocumentTooLargeException",
-        "UnsupportedDocumentException",
-    )?;
-    let lines = engine.text(&bytes).map_err(as_textract)?;
-    let ids: Vec<String> = (0..lines.len()).map(|i| format!("line-{i}")).collect();
-    let mut blocks = vec![json!({
-        "BlockType": "PAGE",
-        "Id": "page-1",
-        "Relationships": [{"Type": "CHILD", "Ids": ids}],
-        "Geometry": {"BoundingBox": {"Width": 1.0, "Height": 1.0, "Left": 0.0, "Top": 0.0}},
-    })];
-    for (i, line) in lines.iter().enumerate() {
-        let [width, height, left, top] = line.bounding_box;
-        blocks.push(json!({
-            "BlockType": "LINE", "Id": ids[i], "Text": line.text, "Confidence": line.confidence, "Page": 1,
-            "Geometry": {"BoundingBox": {"Width": width, "Height": height, "Left": left, "Top": top}},
-        }));
-    }
+fn detect_document_text(sources: Sources, body: &Value) -> Result<Value> {
+    let bytes = Req(body).image("Document", &TEXTRACT_DOCUMENTS, sources.s3)?;
+    let lines = sources.engine.text(&bytes).map_err(as_textract)?;
     Ok(
-        json!({"DocumentMetadata": {"Pages": 1}, "Blocks": blocks, "DetectDocumentTextModelVersion": "1.0"}),
+        json!({"DocumentMetadata": {"Pages": 1}, "Blocks": blocks(&lines), "DetectDocumentTextModelVersion": "1.0"}),
     )
 }
 
@@ -138,7 +160,11 @@ mod tests {
             crate::testimage::Format::Png,
         );
         let body = json!({"DocumentPages": [{"Bytes": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, card)}]});
-        let answer = call(&crate::engine::Deterministic, "AnalyzeID", &body).expect("analyzed");
+        let sources = Sources {
+            engine: &crate::engine::Deterministic,
+            s3: &crate::s3::S3::default(),
+        };
+        let answer = call(sources, "AnalyzeID", &body).expect("analyzed");
         let fields = answer["IdentityDocuments"][0]["IdentityDocumentFields"]
             .as_array()
             .expect("fields")

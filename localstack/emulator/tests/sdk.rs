@@ -374,7 +374,7 @@ async fn index_search_and_compare_tell_people_apart() {
         .delete_faces()
         .collection_id("riv-1")
         .face_ids(&face_id)
-        .face_ids("nope")
+        .face_ids("00000000-0000-4000-8000-000000000000")
         .send()
         .await
         .unwrap();
@@ -451,10 +451,19 @@ async fn documented_errors_use_the_real_exception_names() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "ValidationException");
+    // Not a face id at all: the model's pattern refuses it before the collection is looked at.
     let e = c
         .search_faces()
         .collection_id("riv-1")
         .face_id("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+    let e = c
+        .search_faces()
+        .collection_id("riv-1")
+        .face_id("00000000-0000-4000-8000-000000000000")
         .send()
         .await
         .unwrap_err();

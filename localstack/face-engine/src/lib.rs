@@ -121,6 +121,7 @@ impl FaceEngine {
                         .collect(),
                     eyes_open_confidence,
                     sunglasses_confidence,
+                    traits: geometry::traits(&points),
                 };
                 Analysed {
                     spec,

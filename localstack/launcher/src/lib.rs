@@ -320,6 +320,9 @@ pub fn start(
                 "serve".into(),
                 "--listen".into(),
                 format!("127.0.0.1:{emulator_port}"),
+                // LocalStack's S3, for images sent as S3Object.
+                "--s3-endpoint".into(),
+                format!("http://127.0.0.1:{}", options.port),
             ],
             options.engine.args(),
         ]

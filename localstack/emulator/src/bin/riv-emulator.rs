@@ -37,6 +37,16 @@ enum Command {
         /// dlib's model files (face_recognition_models 0.3.0), e.g. .riv/models/face_recognition_models-0.3.0.
         #[arg(long)]
         models: Option<PathBuf>,
+        /// The local stack's S3 (http://127.0.0.1:PORT), where `S3Object` images are read; without it they are
+        /// refused with InvalidS3ObjectException.
+        #[arg(long)]
+        s3_endpoint: Option<String>,
+        /// Faults in force from the start: `Operation=Error:probability`, comma-separated, e.g.
+        /// `SearchFacesByImage=ThrottlingException:0.3` (Error: ThrottlingException,
+        /// ProvisionedThroughputExceededException or InternalServerError; Operation `*` for all). More through
+        /// `POST /_riv/faults` while it runs. Default: `RIV_EMULATOR_FAULTS`.
+        #[arg(long)]
+        faults: Option<String>,
     },
     /// Scale a real photo to 640 px and write it as JPEG, as a client sends a photo inline through the API
     /// (Step Functions carries the whole request in 256 KiB).
@@ -119,16 +129,25 @@ async fn main() -> anyhow::Result<()> {
             engine,
             face_engine,
             models,
+            s3_endpoint,
+            faults,
         } => {
             if !listen.ip().is_loopback() {
                 anyhow::bail!("refusing to listen on {listen}: the emulator serves loopback only");
             }
+            let faults = faults.or_else(|| std::env::var("RIV_EMULATOR_FAULTS").ok());
+            let faults = riv_emulator::faults::parse_setting(faults.as_deref().unwrap_or_default())
+                .map_err(|e| anyhow::anyhow!("--faults / RIV_EMULATOR_FAULTS: {e}"))?;
+            let s3 = riv_emulator::s3::S3::new(s3_endpoint.as_deref())
+                .map_err(|e| anyhow::anyhow!("--s3-endpoint: {e}"))?;
             let engine = choose_engine(engine, face_engine, models)?;
-            let bound = riv_emulator::spawn(listen, Emulator::new(engine))
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!("cannot listen on {listen}: {e} (is another emulator running?)")
-                })?;
+            if !faults.is_empty() {
+                tracing::warn!(?faults, "faults in force");
+            }
+            let emulator = Emulator::new(engine).with_s3(s3).with_faults(faults);
+            let bound = riv_emulator::spawn(listen, emulator).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on {listen}: {e} (is another emulator running?)")
+            })?;
             tracing::info!(%bound, "emulator listening");
             tokio::signal::ctrl_c().await?;
             Ok(())

@@ -127,6 +127,26 @@ pub fn eyes_open(points: &[Point]) -> (bool, f32) {
     (ratio >= CLOSED_EYE_RATIO, confidence)
 }
 
+/// Lips this far apart (inner gap over mouth width) are open.
+const OPEN_MOUTH_RATIO: f32 = 0.12;
+/// Mouth corners this far above the lips' middle (over mouth width) make a smile.
+const SMILE_LIFT: f32 = 0.06;
+
+/// Mouth open and smile from the lips' points (48–67); the rest of the face's traits stay unremarkable, as
+/// nothing here measures hair or age.
+pub fn traits(points: &[Point]) -> crate::manifest::Traits {
+    let dist = |a: Point, b: Point| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
+    let width = dist(points[48], points[54]).max(1.0);
+    let gap = dist(points[62], points[66]);
+    let middle = (points[62].1 + points[66].1) / 2.0;
+    let corners = (points[48].1 + points[54].1) / 2.0;
+    crate::manifest::Traits {
+        mouth_open: gap / width >= OPEN_MOUTH_RATIO,
+        smile: (middle - corners) / width >= SMILE_LIFT,
+        ..crate::manifest::Traits::default()
+    }
+}
+
 /// Eye regions at most this fraction of the cheeks' luminance are covered by dark glasses.
 const SUNGLASSES_RATIO: f32 = 0.45;
 
