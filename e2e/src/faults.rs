@@ -1,6 +1,7 @@
-//! Scenarios of Rekognition pushing back, through the emulator's fault injection (`/_riv/faults`): a throttled
-//! call is retried and the flow succeeds; faults that do not stop end the request 500 with nothing stored.
-//! Each rule is scoped to the scenario's own image, so the scenarios share the stack with the rest of the suite.
+//! Scenarios of the emulator as the local stack's Rekognition: pushing back through fault injection
+//! (`/_riv/faults`), where a throttled call is retried and the flow succeeds and faults that do not stop end the
+//! request 500 with nothing stored (each rule scoped to the scenario's own image, so the scenarios share the
+//! stack with the rest of the suite); and reading `S3Object` images from the stack's own S3.
 
 use crate::ensure;
 use crate::scenarios::{body, Outcome, Scenario};
@@ -16,6 +17,10 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         (
             "persistent_rekognition_faults_end_500_with_nothing_stored",
             || Box::pin(persistent_faults()),
+        ),
+        (
+            "rekognition_reads_s3_object_images_from_the_local_s3",
+            || Box::pin(s3_object_images()),
         ),
     ]
 }
@@ -103,5 +108,62 @@ async fn persistent_faults() -> Outcome {
         "the same registration once IndexFaces works again: {status} {answer}"
     );
     eprintln!("    IndexFaces tried {indexed} times before the request ended 500");
+    Ok(())
+}
+
+async fn s3_object_images() -> Outcome {
+    use aws_sdk_rekognition::types::{Image, S3Object};
+    let s = stack();
+    let target = riv_deploy::Target::local(&s.endpoint, &s.region).await;
+    let bucket = s.output(riv_infra::names::output::IMAGE_BUCKET)?;
+    let key = format!("uploads/{}.png", unique("s3-image"));
+    target
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .body(photo_bytes(Case::Selfie, "s3-reader").into())
+        .send()
+        .await
+        .map_err(|e| format!("PutObject {bucket}/{key}: {e:?}"))?;
+    let object = |name: &str| {
+        Image::builder()
+            .s3_object(S3Object::builder().bucket(bucket).name(name).build())
+            .build()
+    };
+    let found = target
+        .rekognition
+        .detect_faces()
+        .image(object(&key))
+        .send()
+        .await
+        .map_err(|e| format!("DetectFaces of s3://{bucket}/{key}: {e:?}"));
+    let missing = target
+        .rekognition
+        .detect_faces()
+        .image(object("uploads/nobody.png"))
+        .send()
+        .await;
+    target
+        .s3
+        .delete_object()
+        .bucket(bucket)
+        .key(&key)
+        .send()
+        .await
+        .map_err(|e| format!("DeleteObject {bucket}/{key}: {e:?}"))?;
+    ensure!(
+        found?.face_details().len() == 1,
+        "DetectFaces of an S3 object showing one face should find it"
+    );
+    let code = missing
+        .as_ref()
+        .err()
+        .and_then(|e| aws_sdk_rekognition::error::ProvideErrorMetadata::code(e))
+        .map(str::to_string);
+    ensure!(
+        code.as_deref() == Some("InvalidS3ObjectException"),
+        "DetectFaces of a missing object: wanted InvalidS3ObjectException, got {missing:?}"
+    );
     Ok(())
 }
