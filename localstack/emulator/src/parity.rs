@@ -72,28 +72,41 @@ struct Client {
 }
 
 impl Client {
-    async fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
+    /// POSTs `body` to `path` with `target` as `X-Amz-Target` (none for a control path) → (status, JSON answer).
+    async fn send(
+        &self,
+        path: &str,
+        target: Option<&str>,
+        body: &Value,
+    ) -> Result<(u16, Value), String> {
         use http_body_util::BodyExt;
-        let request = hyper::Request::post(format!("{}{path}", self.url))
-            .header("content-type", "application/json")
+        let what = target.unwrap_or(path);
+        let mut request = hyper::Request::post(format!("{}{path}", self.url));
+        if let Some(target) = target {
+            request = request
+                .header("content-type", "application/x-amz-json-1.1")
+                .header("x-amz-target", target);
+        }
+        let request = request
             .body(http_body_util::Full::new(bytes::Bytes::from(
                 body.to_string(),
             )))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("{what}: {e}"))?;
         let response = self
             .http
             .request(request)
             .await
-            .map_err(|e| format!("POST {path}: {e}"))?;
+            .map_err(|e| format!("{what}: {e}"))?;
         let status = response.status().as_u16();
         let bytes = response
             .into_body()
             .collect()
             .await
-            .map_err(|e| format!("POST {path}: {e}"))?
+            .map_err(|e| format!("{what}: {e}"))?
             .to_bytes();
-        let value = serde_json::from_slice(&bytes).map_err(|e| format!("POST {path}: {e}"))?;
-        Ok((status, value))
+        let answer =
+            serde_json::from_slice(&bytes).map_err(|e| format!("{what}: not JSON: {e}"))?;
+        Ok((status, answer))
     }
 
     /// Calls `operation` with `body`, checks the answer against the model and keeps it in the report.
@@ -104,32 +117,11 @@ impl Client {
         label: &str,
         body: Value,
     ) -> Result<Value, String> {
-        use http_body_util::BodyExt;
         let target = match service {
             Service::Rekognition => format!("RekognitionService.{operation}"),
             Service::Textract => format!("Textract.{operation}"),
         };
-        let request = hyper::Request::post(&self.url)
-            .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", &target)
-            .body(http_body_util::Full::new(bytes::Bytes::from(
-                body.to_string(),
-            )))
-            .map_err(|e| e.to_string())?;
-        let response = self
-            .http
-            .request(request)
-            .await
-            .map_err(|e| format!("{target}: {e}"))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("{target}: {e}"))?
-            .to_bytes();
-        let answer: Value =
-            serde_json::from_slice(&bytes).map_err(|e| format!("{target}: not JSON: {e}"))?;
+        let (status, answer) = self.send("/", Some(&target), &body).await?;
         let row = self
             .report
             .entry((format!("{service:?}"), operation.to_string()))
@@ -452,8 +444,9 @@ async fn calls(c: &mut Client) -> Result<(), String> {
     )
     .await?;
     let (status, answer) = c
-        .post(
+        .send(
             &format!("/_riv/liveness/{id}"),
+            None,
             &json!({"Status": "SUCCEEDED", "Confidence": 97.0, "ReferenceImage": ann["Bytes"]}),
         )
         .await?;
