@@ -220,15 +220,14 @@ async fn handle(
     let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            let (status, body) = error(&AwsError::new(
-                "ImageTooLargeException",
-                "request body too large",
-            ));
-            return Ok(respond(
-                status,
-                body.to_string().into_bytes(),
-                Some("ImageTooLargeException"),
-            ));
+            // In the words of the service called.
+            let kind = if target.starts_with("Textract.") {
+                "DocumentTooLargeException"
+            } else {
+                "ImageTooLargeException"
+            };
+            let (status, body) = error(&AwsError::new(kind, "request body too large"));
+            return Ok(respond(status, body.to_string().into_bytes(), Some(kind)));
         }
     };
     // The real engine takes a fraction of a second per image: off the async threads.
