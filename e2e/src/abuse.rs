@@ -392,8 +392,12 @@ async fn an_api_key_stack_refuses_callers_without_the_key() -> Outcome {
     let user = unique("keyed");
     let req = body(&user, &photo(Case::Selfie, &user));
     for (what, key) in [("no key", None), ("a wrong key", Some("not-the-key"))] {
-        let (status, answer) = s.post_with_key("register", &req, key).await;
-        ensure!(status == 403, "{what}: wanted 403, got {status} {answer}");
+        expect(
+            what,
+            s.post_with_key("register", &req, key).await,
+            403,
+            "InvalidApiKey",
+        )?;
     }
     ensure!(
         s.user_state(&user).await?.is_empty(),

@@ -14,6 +14,7 @@ pub mod engine_bench;
 pub mod events;
 pub mod faults;
 pub mod integrity;
+pub mod malformed;
 pub mod real_photos;
 pub mod runner;
 pub mod scenarios;

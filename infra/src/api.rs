@@ -79,11 +79,17 @@ pub fn response_template() -> String {
             reason.http_status()
         ));
     }
-    // No execution status: Step Functions refused the call itself (in practice, input over 256 KiB).
+    // No execution status: Step Functions refused the call itself (a 4xx/5xx with `__type`, which this default
+    // response also receives). Its ValidationException (an input over 262,144 bytes: the `SensitiveData` shape)
+    // or InvalidExecutionInput is the caller's to fix; any other refusal (throttling, KMS, a missing state
+    // machine) is ours and stays a generic 500.
     vtl.push_str(
         "#if(\"$!status\" == \"\")\n\
+         #set($type = \"$!input.path('$.__type')\")\n\
+         #if($type.contains('ValidationException') || $type.contains('InvalidExecutionInput'))\n\
          #set($error = 'InvalidRequest')\n\
          #set($code = -400)\n\
+         #end\n\
          #end\n",
     );
     vtl.push_str(&format!(
@@ -189,16 +195,56 @@ pub fn add(t: &mut Template) {
             ],
         ),
     );
-    // Validation failures follow the contract too: 400 with a reason code, not API Gateway's own body.
-    t.add(
-        "BadRequestBodyResponse",
-        gateway_response(
-            "BAD_REQUEST_BODY",
-            400,
-            "InvalidRequest",
-            "$context.error.validationErrorString",
+    // API Gateway's own refusals follow the contract too: a reason code, not its `{"message"}` body. A
+    // deployment snapshots the API, gateway responses included, so the deployment below depends on these and
+    // changes with them. The key refusal is harmless without ApiKeyRequired (nothing raises it) and is kept
+    // unconditional because DependsOn cannot name a resource whose condition may be false.
+    let gateway_responses = [
+        (
+            "BadRequestBodyResponse",
+            gateway_response(
+                "BAD_REQUEST_BODY",
+                400,
+                "InvalidRequest",
+                "$context.error.validationErrorString",
+            ),
         ),
-    );
+        (
+            "InvalidApiKeyResponse",
+            gateway_response(
+                "INVALID_API_KEY",
+                403,
+                "InvalidApiKey",
+                "send a valid key in the x-api-key header",
+            ),
+        ),
+        // The stage's throttle and the key's usage plan: a client slows down, in the contract's words.
+        (
+            "ThrottledResponse",
+            gateway_response(
+                "THROTTLED",
+                429,
+                "TooManyRequests",
+                "too many requests: slow down and try again in a moment",
+            ),
+        ),
+        (
+            "QuotaExceededResponse",
+            gateway_response(
+                "QUOTA_EXCEEDED",
+                429,
+                "QuotaExceeded",
+                "this API key has used its daily quota: try again tomorrow",
+            ),
+        ),
+    ];
+    let gateway_responses: Vec<String> = gateway_responses
+        .into_iter()
+        .map(|(name, resource)| {
+            t.add(name, resource);
+            name.to_string()
+        })
+        .collect();
     let mut methods = Vec::new();
     for route_name in route::ALL {
         let p = pascal(route_name);
@@ -259,15 +305,14 @@ pub fn add(t: &mut Template) {
         methods.push(method);
     }
     // A deployment is a snapshot: its id changes with the API so CloudFormation makes a new one on change.
+    let models: Vec<String> = route::ALL
+        .iter()
+        .map(|r| format!("{}Model", pascal(r)))
+        .collect();
     let api_text: String = methods
         .iter()
-        .chain(
-            route::ALL
-                .iter()
-                .map(|r| format!("{}Model", pascal(r)))
-                .collect::<Vec<_>>()
-                .iter(),
-        )
+        .chain(&models)
+        .chain(&gateway_responses)
         .map(|name| serde_json::to_string(&t.resources[name]).unwrap_or_default())
         .collect();
     let deployment = format!(
@@ -299,8 +344,8 @@ pub fn add(t: &mut Template) {
             ("StageDescription", stage),
         ],
     );
-    for method in &methods {
-        resource = resource.depends_on(method);
+    for name in methods.iter().chain(&gateway_responses) {
+        resource = resource.depends_on(name);
     }
     t.add(&deployment, resource);
     api_keys(t, &deployment);
@@ -323,8 +368,8 @@ fn gateway_response(kind: &str, status: u16, reason: &str, message: &str) -> Res
     )
 }
 
-/// `ApiKeyRequired=true`: one key, on a usage plan that limits it per second and per day, and a contract-shaped
-/// answer for a missing or wrong key.
+/// `ApiKeyRequired=true`: one key, on a usage plan that limits it per second and per day (the contract-shaped
+/// answer for a missing or wrong key is with the other gateway responses in `add`).
 fn api_keys(t: &mut Template, deployment: &str) {
     use id::REQUIRES_API_KEY;
     use param::STAGE;
@@ -378,16 +423,6 @@ fn api_keys(t: &mut Template, deployment: &str) {
                 ("KeyType", Expr::from("API_KEY")),
                 ("UsagePlanId", Expr::r(USAGE_PLAN)),
             ],
-        )
-        .when(REQUIRES_API_KEY),
-    );
-    t.add(
-        "InvalidApiKeyResponse",
-        gateway_response(
-            "INVALID_API_KEY",
-            403,
-            "InvalidApiKey",
-            "send a valid key in the x-api-key header",
         )
         .when(REQUIRES_API_KEY),
     );

@@ -17,9 +17,23 @@ instant, by an amount that depends on when the wait began. Step Functions waits 
 second). Riv's denial floor (a Wait until the denial is due) needs that: otherwise the answer's time again
 depends on how much work came before. The wait now sleeps the fraction first, then the whole seconds as before,
 against UTC.
+
+``riv_apigateway_gateway_responses``: LocalStack 4.14 applies a REST API's GatewayResponse status code but answers
+with its own ``{"message": ...}`` body, ignoring the response's templates and parameters; it also leaves
+``$context.error.validationErrorString`` empty. So a body that fails the route's request model got
+``{"message": "Invalid request body"}`` instead of the ``{"Reason": "InvalidRequest", ...}`` Riv's template
+defines. A configured gateway response (for its type, or the DEFAULT_4XX/DEFAULT_5XX it falls back to) now
+answers with its template, filled by simple variable substitution as API Gateway does (these templates do not go
+through Velocity), its ``gatewayresponse.header.*`` parameters, and the model's validation errors.
+
+``riv_states_execution_input_limit``: Step Functions refuses an execution input over 262,144 bytes of UTF-8 (the
+``SensitiveData`` shape of StartExecution/StartSyncExecution's ``input``) with a ValidationException, before
+anything runs. LocalStack 4.14 starts the execution anyway, so a request too big for AWS succeeded locally.
 """
 
+import json
 import logging
+import re
 
 from localstack.runtime import hooks
 
@@ -118,3 +132,148 @@ def riv_states_wait_until_the_instant():
         return int(left)
 
     LOG.info("riv: Step Functions Wait states wait until their timestamp")
+
+
+# API Gateway substitutes these in a gateway response template; anything else is left as written.
+_TEMPLATE_VARIABLE = re.compile(r"\$(context|stageVariables)((?:\.[A-Za-z0-9_]+)+)")
+
+
+def _lookup(scope, path: str):
+    value = scope
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _validation_errors(method, rest_api, request) -> str:
+    """The body's schema violations, the way API Gateway fills ``$context.error.validationErrorString``:
+    ``[first, second]``, escaped to sit inside a JSON string."""
+    from jsonschema.validators import validator_for
+    from localstack.constants import APPLICATION_JSON
+    from localstack.services.apigateway.helpers import EMPTY_MODEL, ModelResolver
+
+    models = method.get("requestModels") or {}
+    name = models.get(APPLICATION_JSON, models.get("$default", EMPTY_MODEL))
+    schema = ModelResolver(rest_api_container=rest_api, model_name=name).get_resolved_model()
+    try:
+        instance = json.loads(request.get("body") or "{}")
+    except ValueError as error:
+        found = [f"Invalid JSON: {error}"]
+    else:
+        errors = validator_for(schema or {})(schema or {}).iter_errors(instance)
+        found = []
+        for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
+            where = "/" + "/".join(map(str, error.absolute_path))
+            # The messages quote the offending value; a 6 MiB image must not come back in the answer.
+            text = error.message if len(error.message) <= 200 else f"fails {error.validator} {error.validator_value}"
+            found.append(f"{where}: {text}" if error.absolute_path else text)
+    return json.dumps("[" + ", ".join(found) + "]")[1:-1]
+
+
+@hooks.on_infra_start()
+def riv_apigateway_gateway_responses():
+    from localstack.services.apigateway.next_gen.execute_api.gateway_response import (
+        DEFAULT_GATEWAY_RESPONSES,
+        BadRequestBodyError,
+        get_gateway_response_or_default,
+    )
+    from localstack.services.apigateway.next_gen.execute_api.handlers.gateway_exception import (
+        GatewayExceptionHandler,
+    )
+    from localstack.services.apigateway.next_gen.execute_api.handlers.method_request import (
+        MethodRequestHandler,
+    )
+    from localstack.utils.patch import patch
+
+    @patch(MethodRequestHandler.validate_request)
+    def _validate_request(fn, self, method, rest_api, request):
+        try:
+            return fn(self, method, rest_api, request)
+        except BadRequestBodyError as error:
+            error.riv_validation_errors = _validation_errors(method, rest_api, request)
+            raise
+
+    @patch(GatewayExceptionHandler.create_exception_response)
+    def _create_exception_response(fn, self, exception, context):
+        response = fn(self, exception, context)
+        configured = context.deployment.rest_api.gateway_responses if context.deployment else {}
+        gateway_response = get_gateway_response_or_default(exception.type, configured or {})
+        if gateway_response is DEFAULT_GATEWAY_RESPONSES.get(exception.type):
+            return response  # nothing configured: LocalStack's body is API Gateway's default one
+        message = exception.message or ""
+        scopes = {
+            "context": {
+                **(context.context_variables or {}),
+                "error": {
+                    "message": message,
+                    "messageString": json.dumps(message),
+                    "responseType": str(exception.type),
+                    "validationErrorString": getattr(exception, "riv_validation_errors", ""),
+                },
+            },
+            "stageVariables": context.stage_variables or {},
+        }
+        templates = gateway_response.get("responseTemplates") or {}
+        content_type = "application/json" if "application/json" in templates else next(iter(templates), None)
+        if content_type is not None:
+            body = _TEMPLATE_VARIABLE.sub(
+                lambda m: _lookup(scopes[m[1]], m[2][1:]), templates[content_type]
+            )
+            response.set_data(body)
+            response.headers["Content-Type"] = content_type
+        request = context.invocation_request or {}
+        sources = {
+            "method.request.header.": request.get("headers") or {},
+            "method.request.querystring.": request.get("query_string_parameters") or {},
+            "method.request.path.": request.get("path_parameters") or {},
+            "stageVariables.": context.stage_variables or {},
+        }
+        for target, source in (gateway_response.get("responseParameters") or {}).items():
+            if not target.startswith("gatewayresponse.header."):
+                continue
+            if len(source) >= 2 and source[0] == source[-1] == "'":
+                value = source[1:-1]
+            elif source.startswith("context."):
+                value = _lookup(scopes["context"], source.removeprefix("context."))
+            else:
+                prefix = next((p for p in sources if source.startswith(p)), None)
+                value = sources[prefix].get(source.removeprefix(prefix)) if prefix else None
+            if value:
+                response.headers[target.removeprefix("gatewayresponse.header.")] = value
+        return response
+
+    LOG.info("riv: API Gateway answers with the REST API's gateway responses")
+
+
+# The `max` of botocore's stepfunctions `SensitiveData` shape; Step Functions counts UTF-8 bytes.
+MAX_EXECUTION_INPUT_BYTES = 262144
+
+
+@hooks.on_infra_start()
+def riv_states_execution_input_limit():
+    from localstack.aws.api.stepfunctions import ValidationException
+    from localstack.services.stepfunctions.provider import StepFunctionsProvider
+    from localstack.utils.patch import patch
+
+    def refuse_oversized(args, kwargs):
+        # (state_machine_arn, name, input, ...) when the dispatcher passes them by position.
+        data = kwargs.get("input", args[2] if len(args) > 2 else None)
+        if data is not None and len(data.encode("utf-8")) > MAX_EXECUTION_INPUT_BYTES:
+            raise ValidationException(
+                "1 validation error detected: Value at 'input' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {MAX_EXECUTION_INPUT_BYTES}"
+            )
+
+    @patch(StepFunctionsProvider.start_execution)
+    def _start_execution(fn, self, context, *args, **kwargs):
+        refuse_oversized(args, kwargs)
+        return fn(self, context, *args, **kwargs)
+
+    @patch(StepFunctionsProvider.start_sync_execution)
+    def _start_sync_execution(fn, self, context, *args, **kwargs):
+        refuse_oversized(args, kwargs)
+        return fn(self, context, *args, **kwargs)
+
+    LOG.info("riv: Step Functions refuses execution input over %d bytes", MAX_EXECUTION_INPUT_BYTES)

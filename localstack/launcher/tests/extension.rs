@@ -1,19 +1,30 @@
 //! Riv's LocalStack extension against the pinned LocalStack: each check under `localstack/extension/checks`
 //! runs in the project venv (created on first use) and must exit 0.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
+
+/// (workspace root, the venv's Python). Made once: the checks run on parallel threads, and several of them
+/// creating the same venv at once leave a broken one behind.
+fn venv() -> &'static (PathBuf, PathBuf) {
+    static VENV: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .canonicalize()
+            .unwrap();
+        let paths = riv_launcher::Paths::new(&root);
+        let python = riv_launcher::venv::ensure(&paths, &|m| eprintln!("==> {m}"))
+            .unwrap_or_else(|e| panic!("the LocalStack venv: {e}"));
+        (root, python)
+    })
+}
 
 fn check(name: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap();
-    let paths = riv_launcher::Paths::new(&root);
-    let python = riv_launcher::venv::ensure(&paths, &|m| eprintln!("==> {m}"))
-        .unwrap_or_else(|e| panic!("the LocalStack venv: {e}"));
+    let (root, python) = venv();
     let script = root.join("localstack/extension/checks").join(name);
-    let out = Command::new(&python).arg(&script).output().unwrap();
+    let out = Command::new(python).arg(&script).output().unwrap();
     assert!(
         out.status.success(),
         "{name}: {}{}",
@@ -30,4 +41,14 @@ fn a_cold_start_cannot_fail_a_concurrent_invocation() {
 #[test]
 fn a_wait_state_waits_until_its_timestamp() {
     check("states_wait.py");
+}
+
+#[test]
+fn a_body_failing_its_model_gets_the_gateway_response_template() {
+    check("gateway_responses.py");
+}
+
+#[test]
+fn step_functions_refuses_an_input_over_256_kib() {
+    check("states_input_limit.py");
 }
