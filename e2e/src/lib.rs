@@ -487,6 +487,15 @@ pub fn photo(case: Case, identity: &str) -> String {
     b64(&photo_bytes(case, identity))
 }
 
+/// A valid selfie of `identity` of about 280 KB: under the model's 5 MiB, but base64 in a Step Functions input it
+/// is over the 262,144 bytes StartSyncExecution takes.
+pub fn photo_over_256_kib(identity: &str) -> String {
+    b64(&riv_emulator::testimage::padded_png(
+        &riv_emulator::testimage::case(Case::Selfie, identity),
+        280 * 1024,
+    ))
+}
+
 /// A UserId no other test (or earlier run against the same stack) uses.
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};

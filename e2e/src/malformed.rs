@@ -6,23 +6,13 @@ use crate::ensure;
 use crate::scenarios::{
     body, card, expect_bad_request, registered, Outcome, Scenario, CARD_FIELDS,
 };
-use crate::{b64, photo, stack, Case};
-use riv_emulator::testimage;
+use crate::{photo, stack, Case};
 use serde_json::{json, Value};
 
 pub fn all() -> Vec<(&'static str, Scenario)> {
     vec![("every_route_refuses_each_kind_of_malformed_request", || {
         Box::pin(every_route_refuses_each_kind_of_malformed_request())
     })]
-}
-
-/// A valid selfie of `identity` of about 280 KB: under the model's 5 MiB, but base64 in a Step Functions input it
-/// is over the 262,144 bytes StartSyncExecution takes.
-pub(crate) fn over_256_kib(identity: &str) -> String {
-    b64(&testimage::padded_png(
-        &testimage::case(Case::Selfie, identity),
-        280 * 1024,
-    ))
 }
 
 /// Each route, each way a body can be malformed (a member missing, of the wrong type, one the model does not
@@ -33,7 +23,7 @@ async fn every_route_refuses_each_kind_of_malformed_request() -> Outcome {
     let user = registered(s, "malformed-routes").await?;
     let before = s.user_state(&user).await?;
     let selfie = photo(Case::Selfie, &user);
-    let big = over_256_kib(&user);
+    let big = crate::photo_over_256_kib(&user);
     let idcard = card(&user, &CARD_FIELDS);
     for route in ["register", "register-idcard", "auth", "update"] {
         // A well-formed request to this route, which each case then breaks in one way.

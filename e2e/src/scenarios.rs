@@ -259,7 +259,7 @@ async fn register_rejects_malformed_requests_without_state() -> Outcome {
         ),
         (
             "a 280 KB image",
-            body(&user, &crate::malformed::over_256_kib(&user)),
+            body(&user, &crate::photo_over_256_kib(&user)),
         ),
     ];
     for (what, req) in cases {

@@ -1,49 +1,16 @@
 //! The emulator driven by the unmodified AWS SDK clients: every operation, every documented error, and
 //! concurrent writers.
 
+mod common;
+
 use aws_sdk_rekognition::primitives::Blob;
 use aws_sdk_rekognition::types::{Attribute, Image};
-use riv_emulator::engine::Deterministic;
+use common::{endpoint, image, sdk_config, sdk_config_in};
 use riv_emulator::manifest::FaceSpec;
 use riv_emulator::testimage::{self, Case, Format};
-use riv_emulator::Emulator;
-
-async fn endpoint() -> String {
-    let addr = riv_emulator::spawn(
-        "127.0.0.1:0".parse().unwrap(),
-        Emulator::new(Box::new(Deterministic)),
-    )
-    .await
-    .unwrap();
-    format!("http://{addr}")
-}
-
-async fn sdk_config(url: &str) -> aws_config::SdkConfig {
-    sdk_config_in(url, "us-east-1").await
-}
-
-async fn sdk_config_in(url: &str, region: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new(region.to_string()))
-        .credentials_provider(aws_sdk_rekognition::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await
-}
 
 async fn rekognition() -> aws_sdk_rekognition::Client {
     aws_sdk_rekognition::Client::new(&sdk_config(&endpoint().await).await)
-}
-
-fn image(case: Case, identity: &str) -> Image {
-    Image::builder()
-        .bytes(Blob::new(testimage::render(
-            &testimage::case(case, identity),
-            Format::Jpeg,
-        )))
-        .build()
 }
 
 fn code<E: aws_sdk_rekognition::error::ProvideErrorMetadata>(e: &E) -> String {
@@ -587,93 +554,4 @@ async fn textract_reads_id_fields_with_normalised_dates() {
 fn a_face_spec_defaults_to_a_good_frontal_face() {
     let f = FaceSpec::of("ann");
     assert_eq!((f.pose, f.sunglasses, f.eyes_open), ([0.0; 3], false, true));
-}
-
-/// Bad requests as the SDK sends them (it checks nothing itself): AWS's class and message, member by member.
-#[tokio::test]
-async fn bad_requests_are_refused_in_aws_words() {
-    use aws_sdk_rekognition::types::QualityFilter;
-    let url = endpoint().await;
-    let config = sdk_config(&url).await;
-    let c = aws_sdk_rekognition::Client::new(&config);
-    c.create_collection()
-        .collection_id("riv-1")
-        .send()
-        .await
-        .unwrap();
-    let message = |e: &dyn aws_sdk_rekognition::error::ProvideErrorMetadata| {
-        format!(
-            "{}: {}",
-            e.code().unwrap_or("-"),
-            e.message().unwrap_or("-")
-        )
-    };
-    let prefix = "ValidationException: 1 validation error detected: Value";
-    let got = c
-        .search_faces_by_image()
-        .collection_id("riv-1")
-        .image(image(Case::Selfie, "ann"))
-        .max_faces(0)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        message(got.as_service_error().unwrap()),
-        format!("{prefix} '0' at 'maxFaces' failed to satisfy constraint: Member must have value greater than or equal to 1")
-    );
-    let got = c
-        .index_faces()
-        .collection_id("riv-1")
-        .image(image(Case::Selfie, "ann"))
-        .quality_filter(QualityFilter::from("BEST"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        message(got.as_service_error().unwrap()),
-        format!("{prefix} 'BEST' at 'qualityFilter' failed to satisfy constraint: Member must satisfy enum value set: [NONE, AUTO, LOW, MEDIUM, HIGH]")
-    );
-    let got = c
-        .create_collection()
-        .collection_id("no spaces")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        message(got.as_service_error().unwrap()),
-        format!("{prefix} 'no spaces' at 'collectionId' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.\\-]+")
-    );
-    let got = c
-        .list_faces()
-        .collection_id("riv-1")
-        .next_token("made-up")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        message(got.as_service_error().unwrap()),
-        "InvalidPaginationTokenException: Invalid pagination token"
-    );
-    // Two errors at once are reported together.
-    let got = c
-        .search_faces()
-        .collection_id("a/b")
-        .face_id("nope")
-        .send()
-        .await
-        .unwrap_err();
-    let text = message(got.as_service_error().unwrap());
-    assert!(
-        text.starts_with(
-            "ValidationException: 2 validation errors detected: Value 'a/b' at 'collectionId'"
-        ) && text.contains("; Value 'nope' at 'faceId'"),
-        "{text}"
-    );
-    let textract = aws_sdk_textract::Client::new(&config);
-    let got = textract.analyze_id().send().await.unwrap_err();
-    let e = got.as_service_error().unwrap();
-    assert_eq!(
-        format!("{}: {}", aws_sdk_textract::error::ProvideErrorMetadata::code(e).unwrap_or("-"), aws_sdk_textract::error::ProvideErrorMetadata::message(e).unwrap_or("-")),
-        "ValidationException: 1 validation error detected: Value null at 'documentPages' failed to satisfy constraint: Member must not be null"
-    );
 }
