@@ -131,37 +131,44 @@ impl Emulator {
                 }
             };
         let images = self.log_call(target, &request);
+        let result = self.answer(target, region, &request, &images);
+        match result {
+            Ok(v) => (200, v),
+            Err(e) => error(&e),
+        }
+    }
+}
+
+impl Emulator {
+    /// One call's answer: a fault meets it before the service looks at it (a throttled call never reaches the
+    /// service), then the model's constraints are checked before the operation runs, as AWS's front end does.
+    fn answer(
+        &self,
+        target: &str,
+        region: &str,
+        request: &serde_json::Value,
+        images: &[String],
+    ) -> Result<serde_json::Value, AwsError> {
+        let (prefix, operation) = target.split_once('.').unwrap_or(("", target));
+        if let Some(fault) = self.faults.draw(operation, images) {
+            return Err(fault);
+        }
+        let service = crate::model::Service::from_target_prefix(prefix).ok_or_else(|| {
+            AwsError::new(
+                "UnknownOperationException",
+                format!("unknown target {target:?}"),
+            )
+        })?;
+        crate::model::validate_input(service, operation, request)?;
         let sources = Sources {
             engine: &*self.engine,
             s3: &self.s3,
         };
-        let operation = target.split_once('.').map_or(target, |(_, op)| op);
-        // A fault meets the call before the service looks at it, as a throttled call never reaches it.
-        // The model's constraints are checked before an operation runs, as AWS's front end does.
-        let service = target
-            .split_once('.')
-            .and_then(|(prefix, _)| crate::model::Service::from_target_prefix(prefix));
-        let validated = match service {
-            Some(service) => crate::model::validate_input(service, operation, &request),
-            None => Ok(()),
-        };
-        let result = match self.faults.draw(operation, &images) {
-            Some(fault) => Err(fault),
-            None if validated.is_err() => validated.map(|()| serde_json::Value::Null),
-            None => match target.split_once('.') {
-                Some(("RekognitionService", op)) => {
-                    self.rekognition.call(sources, region, op, &request)
-                }
-                Some(("Textract", op)) => crate::textract::call(sources, op, &request),
-                _ => Err(AwsError::new(
-                    "UnknownOperationException",
-                    format!("unknown target {target:?}"),
-                )),
-            },
-        };
-        match result {
-            Ok(v) => (200, v),
-            Err(e) => error(&e),
+        match service {
+            crate::model::Service::Rekognition => {
+                self.rekognition.call(sources, region, operation, request)
+            }
+            crate::model::Service::Textract => crate::textract::call(sources, operation, request),
         }
     }
 }

@@ -217,7 +217,10 @@ fn area(f: &Face) -> f32 {
 
 /// The faces of an image that clear the bar, largest first, each with its index in the engine's list; and the
 /// others with their reasons.
-fn under_bar(faces: &[Face], bar: &QualityBar) -> (Vec<usize>, Vec<(usize, Vec<&'static str>)>) {
+pub(super) fn under_bar(
+    faces: &[Face],
+    bar: &QualityBar,
+) -> (Vec<usize>, Vec<(usize, Vec<&'static str>)>) {
     let (mut clear, mut under) = (Vec::new(), Vec::new());
     for (i, f) in faces.iter().enumerate() {
         let reasons = bar.reasons(&f.spec);

@@ -1,7 +1,7 @@
 //! User vectors over a collection's faces: a user is a set of faces of one person (AssociateFaces checks each
 //! new face against the ones already there), and searching users scores each by its best face.
 
-use super::faces::{face_detail, QualityBar, Wanted};
+use super::faces::{face_detail, under_bar, QualityBar, Wanted};
 use super::{Collection, Regional, FACE_MODEL_VERSION};
 use crate::error::{AwsError, Result};
 use crate::request::{page_token, Req, Sources, REKOGNITION_IMAGES};
@@ -228,11 +228,8 @@ impl Regional<'_> {
         self.with(id, |_| ())?;
         let faces = sources.engine.faces(&image)?;
         let all = Wanted::default();
-        let area = |i: usize| faces[i].spec.bounding_box[0] * faces[i].spec.bounding_box[1];
-        let mut clear: Vec<usize> = (0..faces.len())
-            .filter(|i| bar.reasons(&faces[*i].spec).is_empty())
-            .collect();
-        clear.sort_by(|a, b| area(*b).total_cmp(&area(*a)));
+        // The largest face that clears the bar is searched; every other face is reported with its reasons.
+        let (clear, _under) = under_bar(&faces, &bar);
         let searched = *clear.first().ok_or_else(|| {
             AwsError::invalid("There are no faces in the image. Should be at least 1.")
         })?;
