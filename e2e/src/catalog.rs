@@ -30,6 +30,29 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         .collect()
 }
 
+/// The scenarios that put many requests in flight to assert that every one is answered correctly. Two of
+/// them at once (or one next to a fault-injecting load) measure the machine, not the stack: on a 2-core CI
+/// machine that made correct flows time out. They take turns; the other scenarios still run beside them.
+pub const LOAD: [&str; 4] = [
+    "concurrent_registrations_of_one_face_have_one_winner",
+    "concurrent_auths_are_all_correct",
+    "registrations_under_dynamodb_errors_keep_the_invariants",
+    "twenty_people_register_at_once",
+];
+
+/// One load scenario at a time, across every runtime of the process (each `flows` test has its own).
+static LOAD_TURN: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// Waits until a load scenario may run and holds its turn until the answer is dropped; any other scenario
+/// goes at once. (The semaphore is never closed, so `acquire` cannot fail.)
+pub async fn wait_for_turn(name: &str) -> Option<tokio::sync::SemaphorePermit<'static>> {
+    if LOAD.contains(&name) {
+        LOAD_TURN.acquire().await.ok()
+    } else {
+        None
+    }
+}
+
 /// Runs one scenario by name.
 pub async fn run(name: &str) -> Outcome {
     let scenario = all()
@@ -39,5 +62,19 @@ pub async fn run(name: &str) -> Outcome {
         .ok_or(format!(
             "no scenario {name} in this run (real-photo scenarios need an engine other than deterministic)"
         ))?;
+    let _turn = wait_for_turn(name).await;
     scenario().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_load_scenario_exists() {
+        let names: Vec<&str> = every().into_iter().map(|(n, _)| n).collect();
+        for load in LOAD {
+            assert!(names.contains(&load), "{load} is not a scenario");
+        }
+    }
 }

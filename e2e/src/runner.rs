@@ -39,6 +39,8 @@ pub async fn run(
         .map(|(name, scenario)| {
             let semaphore = semaphore.clone();
             let task = tokio::spawn(async move {
+                // A load scenario waits for its turn before it takes a job slot, so it never holds one idle.
+                let _turn = crate::catalog::wait_for_turn(name).await;
                 let _permit = semaphore.acquire_owned().await;
                 let started = Instant::now();
                 // A panic is caught here so that its time is measured, and again at the join below in case
@@ -101,5 +103,31 @@ mod tests {
         );
         let why = ran[1].error.as_deref().unwrap_or("");
         assert!(why.contains("the canary panicked"), "{why}");
+    }
+
+    static IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static MOST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    /// Stands in for a load scenario: notes how many are in flight beside it.
+    fn load_stand_in() -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        Box::pin(async {
+            let now = IN_FLIGHT.fetch_add(1, SeqCst) + 1;
+            MOST.fetch_max(now, SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            IN_FLIGHT.fetch_sub(1, SeqCst);
+            Ok(())
+        })
+    }
+
+    #[tokio::test]
+    async fn load_scenarios_take_turns_even_with_free_jobs() {
+        let scenarios: Vec<(&'static str, Scenario)> = crate::catalog::LOAD
+            .iter()
+            .map(|name| (*name, load_stand_in as Scenario))
+            .collect();
+        let ran = run(scenarios, 8, &|_| {}).await;
+        assert!(ran.iter().all(|r| r.ok), "{ran:?}");
+        assert_eq!(MOST.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }
