@@ -1,4 +1,4 @@
-//! The whole end-to-end suite by name: the flows, integrity, abuse, malformed-request, fault and real-photo scenarios, for `cargo xtask e2e` and the
+//! The whole end-to-end suite by name: the flows, integrity, abuse, malformed-request, fault, upload and real-photo scenarios, for `cargo xtask e2e` and the
 //! `flows` test.
 
 use crate::scenarios::{Outcome, Scenario};
@@ -10,6 +10,7 @@ pub fn every() -> Vec<(&'static str, Scenario)> {
     all.extend(crate::abuse::all());
     all.extend(crate::malformed::all());
     all.extend(crate::faults::all());
+    all.extend(crate::uploads::all());
     all.extend(crate::real_photos::all());
     all
 }

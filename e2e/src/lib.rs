@@ -20,6 +20,7 @@ pub mod runner;
 pub mod scenarios;
 pub mod state;
 pub mod teardown_bench;
+pub mod uploads;
 
 /// What the tests need to know about the stack under test.
 #[derive(Debug, Clone)]
@@ -446,27 +447,39 @@ async fn post_bytes_with(
     body: &serde_json::Value,
     headers: &[(&str, &str)],
 ) -> (u16, Vec<u8>) {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    send("POST", url, &all, body.to_string().into_bytes()).await
+}
+
+/// One HTTP/1 request to a loopback URL; the status and body of the answer.
+pub async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, Vec<u8>) {
     use http_body_util::{BodyExt, Full};
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http();
-    let mut request = hyper::Request::post(url).header("content-type", "application/json");
+    let mut request = hyper::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
     let request = request
-        .body(Full::new(bytes::Bytes::from(body.to_string())))
-        .expect("a valid request");
+        .body(Full::new(bytes::Bytes::from(body)))
+        .unwrap_or_else(|e| panic!("{method} {url}: not a valid request: {e}"));
     let response = client
         .request(request)
         .await
-        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = response.status().as_u16();
     let bytes = response
         .into_body()
         .collect()
         .await
         .map(|b| b.to_bytes())
-        .unwrap_or_else(|e| panic!("POST {url}: reading the answer: {e}"));
+        .unwrap_or_else(|e| panic!("{method} {url}: reading the answer: {e}"));
     (status, bytes.to_vec())
 }
 

@@ -25,7 +25,7 @@ async fn every_route_refuses_each_kind_of_malformed_request() -> Outcome {
     let selfie = photo(Case::Selfie, &user);
     let big = crate::photo_over_256_kib(&user);
     let idcard = card(&user, &CARD_FIELDS);
-    for route in ["register", "register-idcard", "auth", "update"] {
+    for route in riv_domain::names::route::FLOWS {
         // A well-formed request to this route, which each case then breaks in one way.
         let mut good = body(&user, &selfie);
         if route == "register-idcard" {

@@ -58,6 +58,7 @@ scenarios!(
     abuse_an_api_key_stack_refuses_callers_without_the_key,
     every_route_refuses_each_kind_of_malformed_request,
     a_throttled_rekognition_call_is_retried_and_registration_succeeds,
+    uploads_sign_a_put_that_lands_with_its_owner,
     persistent_rekognition_faults_end_500_with_nothing_stored,
     rekognition_reads_s3_object_images_from_the_local_s3,
 );

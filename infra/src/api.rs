@@ -7,6 +7,7 @@ use crate::model::stack_tags;
 use crate::model::{obj, Expr, Resource, Template};
 use crate::names::{id, param, pascal, state_machine_id};
 use riv_domain::names::route;
+use riv_domain::uploads;
 use riv_domain::validate::{MAX_IDCARD_BYTES, MAX_PROPERTIES, MAX_SELFIE_BYTES};
 use riv_domain::Reason;
 use serde_json::json;
@@ -33,6 +34,9 @@ fn base64_len(bytes: usize) -> usize {
 
 /// The JSON schema (draft 4, as API Gateway reads it) of a route's body.
 pub fn request_schema(route_name: &str) -> serde_json::Value {
+    if route_name == route::UPLOADS {
+        return uploads_schema();
+    }
     let mut properties = json!({
         "UserId": {"type": "string", "pattern": USER_ID_PATTERN},
         "Image": {"type": "string", "minLength": 1, "maxLength": base64_len(MAX_SELFIE_BYTES)},
@@ -56,6 +60,34 @@ pub fn request_schema(route_name: &str) -> serde_json::Value {
         "type": "object",
         "required": required,
         "properties": properties,
+        "additionalProperties": false,
+    })
+}
+
+/// `POST /uploads`: the UserId and what is about to be uploaded. The size and type rules are checked again by
+/// the function (and the objects once more by the flows): the schema only turns away what is plainly wrong.
+fn uploads_schema() -> serde_json::Value {
+    let image = |slot: uploads::Slot| {
+        json!({
+            "type": "object",
+            "required": ["ContentType", "ContentLength"],
+            "properties": {
+                "ContentType": {"type": "string", "enum": uploads::CONTENT_TYPES},
+                "ContentLength": {"type": "integer", "minimum": uploads::MIN_BYTES, "maximum": slot.max_bytes()},
+            },
+            "additionalProperties": false,
+        })
+    };
+    json!({
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "title": format!("{}Request", pascal(route::UPLOADS)),
+        "type": "object",
+        "required": ["UserId", "Selfie"],
+        "properties": {
+            "UserId": {"type": "string", "pattern": USER_ID_PATTERN},
+            "Selfie": image(uploads::Slot::Selfie),
+            "IdCard": image(uploads::Slot::IdCard),
+        },
         "additionalProperties": false,
     })
 }

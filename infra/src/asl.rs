@@ -64,8 +64,10 @@ pub enum Then {
 pub struct Task {
     pub comment: String,
     pub resource: String,
+    /// `null` hands the state's whole input to the task.
+    #[serde(skip_serializing_if = "Value::is_null")]
     pub parameters: Value,
-    /// `$.X` to add the result to the state, or `null` to discard it.
+    /// `$.X` to add the result to the state, `$` to make it the whole output, or `null` to discard it.
     pub result_path: Value,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retry>,

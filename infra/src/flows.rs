@@ -485,13 +485,32 @@ pub fn update() -> StateMachine {
     machine("Add a new face to a verified user", "DetectFaces", s)
 }
 
-/// Every flow, by its API route.
+/// `POST /uploads`: one task that signs the upload URLs; its refusals end the execution with their reason.
+pub fn uploads() -> StateMachine {
+    let mut s = BTreeMap::new();
+    s.insert(
+        "SignUploads".into(),
+        State::Task(Task {
+            comment: "Presign PUT URLs for the declared images".into(),
+            resource: format!("${{{}}}", arn_variable(f::UPLOADS)),
+            parameters: Value::Null,
+            result_path: json!("$"),
+            retry: retries(),
+            catch: Vec::new(),
+            then: Then::End,
+        }),
+    );
+    machine("Presigned uploads of real-size images", "SignUploads", s)
+}
+
+/// Every state machine, by its API route: the four flows and the uploads.
 pub fn all() -> BTreeMap<&'static str, StateMachine> {
     [
         (route::REGISTER, register()),
         (route::REGISTER_IDCARD, register_idcard()),
         (route::AUTH, auth()),
         (route::UPDATE, update()),
+        (route::UPLOADS, uploads()),
     ]
     .into()
 }

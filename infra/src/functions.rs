@@ -113,6 +113,11 @@ fn statements(function: &str) -> Vec<Expr> {
             }
             s
         }
+        // Signs uploads only; a presigned URL carries no more than the signer may do.
+        f::UPLOADS => vec![allow(
+            &["s3:PutObject"],
+            vec![objects(riv_domain::names::bucket::UPLOADS_PREFIX)],
+        )],
         _ => Vec::new(),
     }
 }
@@ -176,6 +181,7 @@ fn environment(function: &str, flavor: Flavor) -> BTreeMap<String, Expr> {
             max_faces(&mut set);
         }
         f::ROLLBACK => storage(&mut set),
+        f::UPLOADS => set(env::BUCKET_NAME, Expr::r(id::IMAGE_BUCKET)),
         _ => {}
     }
     if flavor == Flavor::Local {

@@ -85,14 +85,34 @@ fn storage(t: &mut Template) {
     )]);
     let lifecycle = obj([(
         "Rules",
-        Expr::list([obj([
-            ("Id", Expr::from("AbortIncompleteUploads")),
-            ("Status", Expr::from("Enabled")),
-            (
-                "AbortIncompleteMultipartUpload",
-                obj([("DaysAfterInitiation", Expr::Int(7))]),
-            ),
-        ])]),
+        Expr::list([
+            obj([
+                ("Id", Expr::from("AbortIncompleteUploads")),
+                ("Status", Expr::from("Enabled")),
+                (
+                    "AbortIncompleteMultipartUpload",
+                    obj([("DaysAfterInitiation", Expr::Int(7))]),
+                ),
+            ]),
+            // What a flow did not take (an abandoned upload, a crash between steps) goes after a day, every
+            // version of it: the bucket is versioned, so an expired upload would otherwise linger as an old version.
+            obj([
+                ("Id", Expr::from("ExpireUploads")),
+                ("Status", Expr::from("Enabled")),
+                ("Prefix", Expr::from(riv_domain::uploads::PREFIX)),
+                (
+                    "ExpirationInDays",
+                    Expr::Int(riv_domain::uploads::EXPIRE_AFTER_DAYS),
+                ),
+                (
+                    "NoncurrentVersionExpiration",
+                    obj([(
+                        "NoncurrentDays",
+                        Expr::Int(riv_domain::uploads::EXPIRE_AFTER_DAYS),
+                    )]),
+                ),
+            ]),
+        ]),
     )]);
     t.add(
         id::IMAGE_BUCKET,

@@ -224,6 +224,46 @@ pub struct RollbackResult {
     pub committed: bool,
 }
 
+/// `uploads` (`POST /uploads`): the images a caller is about to upload, declared before any byte moves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadsRequest {
+    pub user_id: String,
+    pub selfie: DeclaredImage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_card: Option<DeclaredImage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeclaredImage {
+    /// `image/jpeg` or `image/png`.
+    pub content_type: String,
+    /// The exact size in bytes: the URL is signed for it.
+    pub content_length: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadsResult {
+    pub selfie: UploadTarget,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_card: Option<UploadTarget>,
+    /// How long the URLs work.
+    pub expires_in_seconds: u64,
+}
+
+/// Where and how to upload one image, and the key a flow then takes in place of the image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadTarget {
+    pub key: String,
+    pub method: String,
+    pub url: String,
+    /// Headers the upload must carry exactly as given (they are signed).
+    pub headers: BTreeMap<String, String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

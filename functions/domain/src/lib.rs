@@ -11,6 +11,7 @@ pub mod idcard;
 pub mod names;
 pub mod quality;
 pub mod reason;
+pub mod uploads;
 pub mod validate;
 
 pub use reason::{Reason, Rejection};

@@ -10,9 +10,10 @@ pub mod function {
     pub const EXTRACT_IDCARD: &str = "extract-idcard";
     pub const INDEX_FACE: &str = "index-face";
     pub const ROLLBACK: &str = "rollback";
+    pub const UPLOADS: &str = "uploads";
 
     /// Every function, in the order the flows first use them.
-    pub const ALL: [&str; 7] = [
+    pub const ALL: [&str; 8] = [
         DETECT_FACES,
         SEARCH_FACES,
         COMPARE_FACES,
@@ -20,6 +21,7 @@ pub mod function {
         EXTRACT_IDCARD,
         INDEX_FACE,
         ROLLBACK,
+        UPLOADS,
     ];
 }
 
@@ -117,6 +119,8 @@ pub mod table {
 pub mod bucket {
     pub const FACES_PREFIX: &str = "faces/";
     pub const IDCARDS_PREFIX: &str = "idcards/";
+    /// Images uploaded through presigned URLs, until a flow takes them (see [`crate::uploads`]).
+    pub const UPLOADS_PREFIX: &str = crate::uploads::PREFIX;
 
     /// `faces/<UserId>/<FaceId>.<ext>`
     pub fn face_key(user_id: &str, face_id: &str, extension: &str) -> String {
@@ -135,7 +139,12 @@ pub mod route {
     pub const REGISTER_IDCARD: &str = "register-idcard";
     pub const AUTH: &str = "auth";
     pub const UPDATE: &str = "update";
-    pub const ALL: [&str; 4] = [REGISTER, REGISTER_IDCARD, AUTH, UPDATE];
+    /// Presigned upload URLs for images too large for a request body.
+    pub const UPLOADS: &str = "uploads";
+    /// The four user flows: each takes a selfie (`FlowInput`).
+    pub const FLOWS: [&str; 4] = [REGISTER, REGISTER_IDCARD, AUTH, UPDATE];
+    /// Every route: the flows and `uploads`, each backed by its own state machine.
+    pub const ALL: [&str; 5] = [REGISTER, REGISTER_IDCARD, AUTH, UPDATE, UPLOADS];
 }
 
 #[cfg(test)]

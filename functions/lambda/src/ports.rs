@@ -122,6 +122,28 @@ pub trait ImageStore: Send + Sync {
     async fn delete(&self, object: &WrittenObject) -> Result<(), ServiceError>;
 }
 
+/// A presigned upload: the URL and the headers it was signed with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresignedPut {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Signs uploads into the image bucket.
+#[async_trait]
+pub trait UploadSigner: Send + Sync {
+    /// A PUT of exactly `content_length` bytes of `content_type` to `key`, with the owner's UserId as object
+    /// metadata, valid for `seconds`.
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        owner: &str,
+        seconds: u64,
+    ) -> Result<PresignedPut, ServiceError>;
+}
+
 /// A user's profile row: live, or a registration's claim on the UserId.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {

@@ -1,11 +1,14 @@
 //! [`ImageStore`] over the versioned image bucket.
 
 use super::classify;
-use crate::ports::{ImageStore, ServiceError, ServiceErrorKind};
+use crate::ports::{ImageStore, PresignedPut, ServiceError, ServiceErrorKind, UploadSigner};
 use async_trait::async_trait;
+use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use riv_domain::events::WrittenObject;
+use riv_domain::uploads;
+use std::time::Duration;
 
 const SERVICE: &str = "s3";
 
@@ -129,6 +132,61 @@ impl ImageStore for S3Images {
     }
 }
 
+#[async_trait]
+impl UploadSigner for S3Images {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        owner: &str,
+        seconds: u64,
+    ) -> Result<PresignedPut, ServiceError> {
+        let config = PresigningConfig::expires_in(Duration::from_secs(seconds)).map_err(|e| {
+            ServiceError::new(SERVICE, "PutObject", ServiceErrorKind::Other, e.to_string())
+        })?;
+        let length = i64::try_from(content_length).map_err(|e| {
+            ServiceError::new(SERVICE, "PutObject", ServiceErrorKind::Other, e.to_string())
+        })?;
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(length)
+            .metadata(uploads::OWNER_METADATA, owner)
+            .presigned(config)
+            .await
+            .map_err(|e| classify(SERVICE, "PutObject", e))?;
+        Ok(PresignedPut {
+            url: presigned.uri().to_string(),
+            headers: signed_headers(&presigned),
+        })
+    }
+}
+
+/// The headers an uploader must send: those the signature covers, except `host` (the URL carries it).
+fn signed_headers(presigned: &PresignedRequest) -> Vec<(String, String)> {
+    let signed: Vec<String> = presigned
+        .uri()
+        .split_once('?')
+        .into_iter()
+        .flat_map(|(_, query)| query.split('&'))
+        .filter_map(|pair| pair.strip_prefix("X-Amz-SignedHeaders="))
+        .flat_map(|list| list.split("%3B").flat_map(|l| l.split(';')))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    presigned
+        .headers()
+        .filter(|(name, _)| {
+            let name = name.to_ascii_lowercase();
+            name != "host" && signed.contains(&name)
+        })
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +265,49 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(delete.num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_upload_url_is_signed_for_its_type_size_and_owner() {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .endpoint_url("http://127.0.0.1:4566")
+            .force_path_style(true)
+            .build();
+        let store = S3Images::new(Client::from_conf(config), "images");
+        let put = store
+            .presign_put("uploads/u/selfie", "image/jpeg", 3_000_000, "ann", 300)
+            .await
+            .unwrap();
+        assert!(
+            put.url
+                .starts_with("http://127.0.0.1:4566/images/uploads/u/selfie?"),
+            "{}",
+            put.url
+        );
+        assert!(put.url.contains("X-Amz-Expires=300"), "{}", put.url);
+        let mut names: Vec<&str> = put.headers.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["content-length", "content-type", "x-amz-meta-riv-user"]
+        );
+        for name in names {
+            assert!(put.url.contains(name), "{name} is not signed: {}", put.url);
+        }
+        assert!(put
+            .headers
+            .contains(&("x-amz-meta-riv-user".into(), "ann".into())));
+        assert!(put
+            .headers
+            .contains(&("content-length".into(), "3000000".into())));
     }
 }

@@ -3,7 +3,7 @@
 //! to the runtime.
 //!
 //! Functions: `compare_faces`, `compare_idcard`, `detect_faces`, `extract_idcard`, `index_face`, `rollback`,
-//! `search_faces`. They only wire a request to shared logic and never use one another.
+//! `search_faces`, `uploads`. They only wire a request to shared logic and never use one another.
 //!
 //! Shared logic, not functions: `registration` (the claim on a UserId, duplicate refusal, the contest between
 //! racing registrations, the undo of an attempt), `guard` (the per-UserId lockout and when a denial is due)
@@ -16,6 +16,7 @@ pub mod extract_idcard;
 pub mod index_face;
 pub mod rollback;
 pub mod search_faces;
+pub mod uploads;
 
 pub mod guard;
 pub mod registration;
