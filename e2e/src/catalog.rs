@@ -45,12 +45,16 @@ pub const LOAD: [&str; 4] = [
 static LOAD_TURN: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// Waits until a load scenario may run and holds its turn until the answer is dropped; any other scenario
-/// goes at once. (The semaphore is never closed, so `acquire` cannot fail.)
-pub async fn wait_for_turn(name: &str) -> Option<tokio::sync::SemaphorePermit<'static>> {
-    if LOAD.contains(&name) {
-        LOAD_TURN.acquire().await.ok()
-    } else {
-        None
+/// goes at once.
+pub async fn wait_for_turn(
+    name: &str,
+) -> Result<Option<tokio::sync::SemaphorePermit<'static>>, String> {
+    if !LOAD.contains(&name) {
+        return Ok(None);
+    }
+    match LOAD_TURN.acquire().await {
+        Ok(turn) => Ok(Some(turn)),
+        Err(e) => Err(format!("{name} could not take its load turn: {e}")),
     }
 }
 
@@ -63,7 +67,7 @@ pub async fn run(name: &str) -> Outcome {
         .ok_or(format!(
             "no scenario {name} in this run (real-photo scenarios need an engine other than deterministic)"
         ))?;
-    let _turn = wait_for_turn(name).await;
+    let _turn = wait_for_turn(name).await?;
     scenario().await
 }
 

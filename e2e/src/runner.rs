@@ -40,9 +40,12 @@ pub async fn run(
             let semaphore = semaphore.clone();
             let task = tokio::spawn(async move {
                 // A load scenario waits for its turn before it takes a job slot, so it never holds one idle.
-                let _turn = crate::catalog::wait_for_turn(name).await;
+                let turn = crate::catalog::wait_for_turn(name).await;
                 let _permit = semaphore.acquire_owned().await;
                 let started = Instant::now();
+                if let Err(e) = turn {
+                    return (Err(e), 0);
+                }
                 // A panic is caught here so that its time is measured, and again at the join below in case
                 // anything around it panics.
                 let outcome: Outcome = match std::panic::AssertUnwindSafe(scenario())

@@ -83,8 +83,11 @@ async fn put_as_told(target: &Value, bytes: Vec<u8>) -> Result<(u16, Vec<u8>), S
         .as_object()
         .ok_or("no Headers")?
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-        .collect();
+        .map(|(k, v)| match v.as_str() {
+            Some(v) => Ok((k.clone(), v.to_string())),
+            None => Err(format!("header {k} is not a string: {v}")),
+        })
+        .collect::<Result<_, _>>()?;
     let borrowed: Vec<(&str, &str)> = headers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -92,10 +95,15 @@ async fn put_as_told(target: &Value, bytes: Vec<u8>) -> Result<(u16, Vec<u8>), S
     Ok(send("PUT", url, &borrowed, bytes).await)
 }
 
+/// The local stack's clients and its image bucket.
+async fn image_bucket(s: &Stack) -> Result<(riv_deploy::Target, &str), String> {
+    let target = riv_deploy::Target::local(&s.endpoint, &s.region).await;
+    Ok((target, s.output(riv_infra::names::output::IMAGE_BUCKET)?))
+}
+
 /// The stored object's owner metadata, size and content type.
 async fn head(s: &Stack, key: &str) -> Result<(Option<String>, i64, Option<String>), String> {
-    let target = riv_deploy::Target::local(&s.endpoint, &s.region).await;
-    let bucket = s.output(riv_infra::names::output::IMAGE_BUCKET)?;
+    let (target, bucket) = image_bucket(s).await?;
     let head = target
         .s3
         .head_object()
@@ -116,8 +124,7 @@ async fn head(s: &Stack, key: &str) -> Result<(Option<String>, i64, Option<Strin
 }
 
 async fn delete(s: &Stack, key: &str) -> Result<(), String> {
-    let target = riv_deploy::Target::local(&s.endpoint, &s.region).await;
-    let bucket = s.output(riv_infra::names::output::IMAGE_BUCKET)?;
+    let (target, bucket) = image_bucket(s).await?;
     target
         .s3
         .delete_object()
