@@ -1,5 +1,5 @@
-//! The whole end-to-end suite by name: the flows, integrity, abuse, malformed-request, fault, upload and real-photo scenarios, for `cargo xtask e2e` and the
-//! `flows` test.
+//! The whole end-to-end suite by name: the flows, integrity, abuse, malformed-request, fault, upload and
+//! real-photo scenarios, for `cargo xtask e2e` and the `flows` test.
 
 use crate::scenarios::{Outcome, Scenario};
 

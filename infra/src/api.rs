@@ -64,8 +64,8 @@ pub fn request_schema(route_name: &str) -> serde_json::Value {
     })
 }
 
-/// `POST /uploads`: the UserId and what is about to be uploaded. The size and type rules are checked again by
-/// the function (and the objects once more by the flows): the schema only turns away what is plainly wrong.
+/// `POST /uploads`: the UserId and what is about to be uploaded. The function checks the size and type rules
+/// again (`riv_domain::uploads`): the schema only turns away what is plainly wrong.
 fn uploads_schema() -> serde_json::Value {
     let image = |slot: uploads::Slot| {
         json!({

@@ -1,6 +1,7 @@
 //! `uploads` Lambda (`POST /uploads`): presigned PUT URLs for a selfie and optionally an ID card, each under a
-//! fresh random key, signed for the declared type and exact size and for the UserId as owner metadata. The
-//! flows then take the keys in place of the images and check the stored objects again before trusting them.
+//! fresh random key, signed for the declared type and exact size and for the UserId as owner metadata. A flow
+//! that takes such a key must check the stored object again (`riv_domain::uploads::check_stored`): what a
+//! caller declared is not what it uploaded.
 
 use crate::ports::UploadSigner;
 use crate::HandlerError;
