@@ -59,6 +59,8 @@ scenarios!(
     every_route_refuses_each_kind_of_malformed_request,
     a_throttled_rekognition_call_is_retried_and_registration_succeeds,
     uploads_sign_a_put_that_lands_with_its_owner,
+    uploads_carry_a_3_mb_photo_through_register_and_auth,
+    uploads_refuse_bad_keys_and_change_nothing,
     persistent_rekognition_faults_end_500_with_nothing_stored,
     rekognition_reads_s3_object_images_from_the_local_s3,
 );

@@ -40,8 +40,10 @@ pub fn request_schema(route_name: &str) -> serde_json::Value {
     let mut properties = json!({
         "UserId": {"type": "string", "pattern": USER_ID_PATTERN},
         "Image": {"type": "string", "minLength": 1, "maxLength": base64_len(MAX_SELFIE_BYTES)},
+        "ImageKey": upload_key(uploads::Slot::Selfie),
     });
-    let mut required = vec!["UserId", "Image"];
+    // Each image inline or as an upload's key: `detect-faces` requires exactly one of the two.
+    let required = vec!["UserId"];
     if route_name != route::AUTH {
         properties["Properties"] = json!({
             "type": "object",
@@ -52,7 +54,7 @@ pub fn request_schema(route_name: &str) -> serde_json::Value {
     if route_name == route::REGISTER_IDCARD {
         properties["IdCard"] =
             json!({"type": "string", "minLength": 1, "maxLength": base64_len(MAX_IDCARD_BYTES)});
-        required.push("IdCard");
+        properties["IdCardKey"] = upload_key(uploads::Slot::IdCard);
     }
     json!({
         "$schema": "http://json-schema.org/draft-04/schema#",
@@ -62,6 +64,13 @@ pub fn request_schema(route_name: &str) -> serde_json::Value {
         "properties": properties,
         "additionalProperties": false,
     })
+}
+
+/// The key of an upload of `slot`, as `POST /uploads` answers it.
+fn upload_key(slot: uploads::Slot) -> serde_json::Value {
+    let sample = uploads::key("00000000-0000-0000-0000-000000000000", slot);
+    let file = sample.rsplit('/').next().unwrap_or_default();
+    json!({"type": "string", "pattern": format!("^{}[0-9a-f-]{{36}}/{file}$", uploads::PREFIX)})
 }
 
 /// `POST /uploads`: the UserId and what is about to be uploaded. The function checks the size and type rules

@@ -22,6 +22,28 @@ pub enum State {
     Choice(Choice),
     Wait(Wait),
     Fail(Fail),
+    Parallel(Parallel),
+}
+
+/// Runs its branches on the same input; its result is the array of their outputs. An error in a branch is the
+/// Parallel's error, with the same `Error` and `Cause`, so a Catch here sees whatever any state inside raised.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Parallel {
+    pub comment: String,
+    pub branches: Vec<Branch>,
+    pub result_path: Value,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub catch: Vec<Catch>,
+    #[serde(flatten)]
+    pub then: Then,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Branch {
+    pub start_at: String,
+    pub states: BTreeMap<String, State>,
 }
 
 /// Waits until the time a path of the state names (RFC 3339); a time in the past does not wait.
@@ -81,9 +103,13 @@ pub struct Task {
 #[serde(rename_all = "PascalCase")]
 pub struct Pass {
     pub comment: String,
+    #[serde(skip_serializing_if = "Value::is_null")]
     pub parameters: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result_path: Option<Value>,
+    /// The part of the state passed on (after Parameters and ResultPath).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<String>,
     #[serde(flatten)]
     pub then: Then,
 }
@@ -96,6 +122,9 @@ pub struct ChoiceRule {
     pub boolean_equals: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub string_equals: Option<String>,
+    /// Whether the variable's path exists at all (so a later state may name it without a runtime error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_present: Option<bool>,
     pub next: String,
 }
 
@@ -154,6 +183,11 @@ impl State {
             State::Choice(c) => {
                 let mut out: Vec<&str> = c.choices.iter().map(|r| r.next.as_str()).collect();
                 out.push(&c.default);
+                out
+            }
+            State::Parallel(p) => {
+                let mut out = then(&p.then);
+                out.extend(p.catch.iter().map(|c| c.next.as_str()));
                 out
             }
             State::Fail(_) => vec![],

@@ -1,6 +1,8 @@
 //! The four flows as EXPRESS state machines. Every task's parameters name fields of the function types in
-//! `riv_domain::events`; the flow input (the API body) stays at the root and each step adds its result under its
-//! own name, so later steps can read any earlier one.
+//! `riv_domain::events`. `detect-faces` replaces the API body with the request as later steps read it (each
+//! image inline or as a verified upload); each later step adds its result under its own name, so later steps
+//! can read any earlier one. Every flow runs inside one Parallel branch so that, whatever its outcome, the
+//! uploads it was given are discarded before it answers.
 
 use crate::asl::{Catch, Choice, ChoiceRule, Fail, Pass, Retry, State, StateMachine, Task, Then};
 use crate::names::arn_variable;
@@ -9,7 +11,10 @@ use riv_domain::Reason;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+mod envelope;
 mod security;
+
+use envelope::machine;
 
 pub use security::event;
 use security::{denial, security_event, Answer};
@@ -19,7 +24,6 @@ pub const TIMEOUT_SECONDS: u32 = 28;
 
 /// Where each step's result lands in the state.
 pub mod result {
-    pub const QUALITY: &str = "Quality";
     pub const DUPLICATES: &str = "Duplicates";
     pub const COMPARE: &str = "Compare";
     pub const SEARCH: &str = "Search";
@@ -28,6 +32,10 @@ pub mod result {
     pub const INDEX: &str = "Index";
     pub const ERROR: &str = "Error";
     pub const EVENT: &str = "SecurityEvent";
+    /// Outside the flow's branch, on the API body (whose schema allows neither name): the branch's output, and
+    /// its error.
+    pub const OUTCOME: &str = "FlowOutcome";
+    pub const FLOW_ERROR: &str = "FlowError";
 }
 
 const LAMBDA_TRANSIENT: [&str; 4] = [
@@ -107,18 +115,27 @@ fn pass_end(comment: &str, parameters: Value) -> State {
         comment: comment.to_string(),
         parameters,
         result_path: None,
+        output_path: None,
         then: Then::End,
     })
 }
 
+/// `detect-faces` hands on the request as later steps read it, in place of the API body.
+fn replacing_the_state(mut state: State) -> State {
+    if let State::Task(task) = &mut state {
+        task.result_path = json!("$");
+    }
+    state
+}
+
 fn detect_faces(require_id_card: bool, then: &str) -> State {
-    lambda(
+    replacing_the_state(lambda(
         f::DETECT_FACES,
-        "Validate the request and run the selfie quality gate",
+        "Validate the request, check its uploads, run the selfie quality gate",
         json!({"Input.$": "$", "RequireIdCard": require_id_card}),
-        result::QUALITY,
+        "",
         next(then),
-    )
+    ))
 }
 
 /// Auth and update: the gate also counts the attempt against the UserId's lockout; a locked-out UserId is
@@ -132,13 +149,14 @@ fn guarded_detect_faces(states: &mut BTreeMap<String, State>, then: &str) -> Sta
         Answer::Rethrow,
     );
     with_catch(
-        lambda(
+        replacing_the_state(lambda(
             f::DETECT_FACES,
-            "Validate the request, count the attempt against the lockout, run the selfie quality gate",
+            "Validate the request, check its uploads, count the attempt against the lockout, run the \
+             selfie quality gate",
             json!({"Input.$": "$", "RequireIdCard": false, "Guard": true}),
-            result::QUALITY,
+            "",
             next(then),
-        ),
+        )),
         &[Reason::TooManyAttempts.as_str()],
         result::ERROR,
         "LockedOutEvent",
@@ -152,6 +170,7 @@ fn matched(step: &str, then: &str, otherwise: &str, comment: &str) -> State {
             variable: format!("$.{step}.Matched"),
             boolean_equals: Some(true),
             string_equals: None,
+            is_present: None,
             next: then.into(),
         }],
         default: otherwise.into(),
@@ -182,7 +201,7 @@ fn index_face(
     let mut params = json!({
         "Mode": mode,
         "AttemptId.$": "$$.Execution.Name",
-        "Properties.$": format!("$.{}.Properties", result::QUALITY),
+        "Properties.$": "$.Properties",
     });
     if with_card {
         params["IdCard.$"] = json!("$.IdCard");
@@ -234,6 +253,7 @@ fn index_face(
                     variable: format!("$.{}.Error", result::ERROR),
                     boolean_equals: None,
                     string_equals: Some(Reason::FaceAlreadyRegistered.as_str().into()),
+                    is_present: None,
                     next: "LostRaceEvent".into(),
                 }],
                 default: "Failed".into(),
@@ -286,15 +306,6 @@ fn indexed(with_properties: bool, with_card: bool) -> Value {
         v["IdCard.$"] = json!(format!("$.{}.IdCard", result::INDEX));
     }
     v
-}
-
-fn machine(comment: &str, start: &str, states: BTreeMap<String, State>) -> StateMachine {
-    StateMachine {
-        comment: comment.to_string(),
-        start_at: start.to_string(),
-        timeout_seconds: TIMEOUT_SECONDS,
-        states,
-    }
 }
 
 fn duplicate_guard(states: &mut BTreeMap<String, State>, then: &str) -> State {
@@ -485,7 +496,8 @@ pub fn update() -> StateMachine {
     machine("Add a new face to a verified user", "DetectFaces", s)
 }
 
-/// `POST /uploads`: one task that signs the upload URLs; its refusals end the execution with their reason.
+/// `POST /uploads`: one task that signs the upload URLs; its refusals end the execution with their reason. The
+/// body goes to the function as a `Sign` call, so no body can ask for anything else.
 pub fn uploads() -> StateMachine {
     let mut s = BTreeMap::new();
     s.insert(
@@ -493,14 +505,19 @@ pub fn uploads() -> StateMachine {
         State::Task(Task {
             comment: "Presign PUT URLs for the declared images".into(),
             resource: format!("${{{}}}", arn_variable(f::UPLOADS)),
-            parameters: Value::Null,
+            parameters: json!({"Sign.$": "$"}),
             result_path: json!("$"),
             retry: retries(),
             catch: Vec::new(),
             then: Then::End,
         }),
     );
-    machine("Presigned uploads of real-size images", "SignUploads", s)
+    StateMachine {
+        comment: "Presigned uploads of real-size images".into(),
+        start_at: "SignUploads".into(),
+        timeout_seconds: TIMEOUT_SECONDS,
+        states: s,
+    }
 }
 
 /// Every state machine, by its API route: the four flows and the uploads.

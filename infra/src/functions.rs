@@ -59,14 +59,19 @@ fn statements(function: &str) -> Vec<Expr> {
     let faces = || objects(riv_domain::names::bucket::FACES_PREFIX);
     let cards = || objects(riv_domain::names::bucket::IDCARDS_PREFIX);
     let bucket = || Expr::att(id::IMAGE_BUCKET, "Arn");
+    let uploads = || objects(riv_domain::names::bucket::UPLOADS_PREFIX);
+    // Rekognition and Textract read an `S3Object` with the caller's rights, at the version named.
+    let read_uploads = || allow(&["s3:GetObject", "s3:GetObjectVersion"], vec![uploads()]);
     match function {
         f::DETECT_FACES => vec![
             allow(&["rekognition:DetectFaces"], star()),
+            read_uploads(),
             // The lockout counters, and nothing else of the table.
             guard_counters(&["dynamodb:GetItem", "dynamodb:PutItem"]),
         ],
         f::SEARCH_FACES => vec![
             allow_on(&["rekognition:SearchFacesByImage"], collection_arns()),
+            read_uploads(),
             // A match counts only through a live face record.
             allow(&["dynamodb:GetItem"], vec![table()]),
             // A verified face clears the lockout counter.
@@ -75,14 +80,15 @@ fn statements(function: &str) -> Vec<Expr> {
         f::COMPARE_FACES => vec![
             allow(&["rekognition:CompareFaces"], star()),
             allow(&["s3:GetObject"], vec![faces()]),
+            read_uploads(),
             allow(&["dynamodb:GetItem", "dynamodb:Query"], vec![table()]),
             guard_counters(&["dynamodb:DeleteItem"]),
         ],
-        f::COMPARE_IDCARD => vec![allow(&["rekognition:CompareFaces"], star())],
-        f::EXTRACT_IDCARD => vec![allow(
-            &["textract:AnalyzeID", "rekognition:DetectText"],
-            star(),
-        )],
+        f::COMPARE_IDCARD => vec![allow(&["rekognition:CompareFaces"], star()), read_uploads()],
+        f::EXTRACT_IDCARD => vec![
+            allow(&["textract:AnalyzeID", "rekognition:DetectText"], star()),
+            read_uploads(),
+        ],
         f::INDEX_FACE | f::ROLLBACK => {
             let mut s = vec![
                 allow_on(&["rekognition:DeleteFaces"], collection_arns()),
@@ -106,6 +112,8 @@ fn statements(function: &str) -> Vec<Expr> {
                     collection_arns(),
                 ));
                 s.push(allow(&["s3:PutObject"], vec![faces(), cards()]));
+                // An upload is indexed from S3 and copied to its permanent key.
+                s.push(read_uploads());
                 s.push(allow(
                     &["dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
                     vec![table()],
@@ -113,11 +121,20 @@ fn statements(function: &str) -> Vec<Expr> {
             }
             s
         }
-        // Signs uploads only; a presigned URL carries no more than the signer may do.
-        f::UPLOADS => vec![allow(
-            &["s3:PutObject"],
-            vec![objects(riv_domain::names::bucket::UPLOADS_PREFIX)],
-        )],
+        // Signs uploads (a presigned URL carries no more than the signer may do) and deletes a flow's uploads
+        // when it ends, every version.
+        f::UPLOADS => vec![
+            allow(
+                &[
+                    "s3:PutObject",
+                    "s3:GetObject",
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
+                ],
+                vec![uploads()],
+            ),
+            allow(&["s3:ListBucketVersions"], vec![bucket()]),
+        ],
         _ => Vec::new(),
     }
 }
@@ -158,6 +175,7 @@ fn environment(function: &str, flavor: Flavor) -> BTreeMap<String, Expr> {
             set(env::MIN_CONFIDENCE, Expr::r(param::MIN_CONFIDENCE));
             set(env::MAX_POSE, Expr::r(param::MAX_POSE));
             set(env::TABLE_NAME, Expr::r(id::FACE_TABLE));
+            set(env::BUCKET_NAME, Expr::r(id::IMAGE_BUCKET));
             guard(&mut set);
         }
         f::SEARCH_FACES => {
@@ -165,6 +183,7 @@ fn environment(function: &str, flavor: Flavor) -> BTreeMap<String, Expr> {
             matching(&mut set);
             guard(&mut set);
             set(env::TABLE_NAME, Expr::r(id::FACE_TABLE));
+            set(env::BUCKET_NAME, Expr::r(id::IMAGE_BUCKET));
         }
         f::COMPARE_FACES => {
             storage(&mut set);
@@ -172,8 +191,14 @@ fn environment(function: &str, flavor: Flavor) -> BTreeMap<String, Expr> {
             guard(&mut set);
             max_faces(&mut set);
         }
-        f::COMPARE_IDCARD => matching(&mut set),
-        f::EXTRACT_IDCARD => set(env::ID_EXTRACTION, Expr::r(param::ID_EXTRACTION)),
+        f::COMPARE_IDCARD => {
+            matching(&mut set);
+            set(env::BUCKET_NAME, Expr::r(id::IMAGE_BUCKET));
+        }
+        f::EXTRACT_IDCARD => {
+            set(env::ID_EXTRACTION, Expr::r(param::ID_EXTRACTION));
+            set(env::BUCKET_NAME, Expr::r(id::IMAGE_BUCKET));
+        }
         f::INDEX_FACE => {
             storage(&mut set);
             collections(&mut set);

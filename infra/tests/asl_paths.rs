@@ -5,34 +5,42 @@
 use riv_domain::events::*;
 use riv_domain::names::{function as f, route};
 use riv_domain::quality::DetectedFace;
+use riv_infra::asl::State;
 use riv_infra::names::arn_variable;
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 fn definition(r: &str) -> Value {
     serde_json::to_value(&riv_infra::flows::all()[r]).unwrap()
 }
 
+/// Within one scope (the machine, or a Parallel's branch): transitions name states of that scope, and every
+/// state is reachable from `start`.
+fn check_scope(r: &str, start: &str, states: &BTreeMap<String, State>) {
+    assert!(states.contains_key(start), "{r}: StartAt {start}");
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![start];
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name) {
+            continue;
+        }
+        if let State::Parallel(p) = &states[name] {
+            for branch in &p.branches {
+                check_scope(&format!("{r}/{name}"), &branch.start_at, &branch.states);
+            }
+        }
+        for next in states[name].successors() {
+            assert!(states.contains_key(next), "{r}/{name} -> missing {next}");
+            todo.push(next);
+        }
+    }
+    assert_eq!(seen.len(), states.len(), "{r}: unreachable states");
+}
+
 #[test]
 fn every_transition_names_a_state_and_every_state_is_reachable() {
     for (r, machine) in riv_infra::flows::all() {
-        let names: BTreeSet<&String> = machine.states.keys().collect();
-        assert!(names.contains(&machine.start_at), "{r}: StartAt");
-        let mut seen = BTreeSet::new();
-        let mut todo = vec![machine.start_at.as_str()];
-        while let Some(name) = todo.pop() {
-            if !seen.insert(name) {
-                continue;
-            }
-            for next in machine.states[name].successors() {
-                assert!(
-                    machine.states.contains_key(next),
-                    "{r}/{name} -> missing {next}"
-                );
-                todo.push(next);
-            }
-        }
-        assert_eq!(seen.len(), machine.states.len(), "{r}: unreachable states");
+        check_scope(r, &machine.start_at, &machine.states);
     }
 }
 
@@ -55,7 +63,10 @@ fn resolve(path: &str, state: &Value) -> Option<Value> {
     }
     let mut value = state;
     for part in path.strip_prefix('$')?.split('.').filter(|p| !p.is_empty()) {
-        value = value.get(part)?;
+        value = match part.strip_suffix("[0]") {
+            Some(name) => value.get(name)?.get(0)?,
+            None => value.get(part)?,
+        };
     }
     Some(value.clone())
 }
@@ -97,10 +108,21 @@ fn call(function: &str, params: &Value, at: &str) -> Value {
     match function {
         f::DETECT_FACES => {
             accept::<DetectFacesRequest>(params, at);
+            let input = &params["Input"];
+            // A card, inline or uploaded, is passed on as a reference; none without.
+            let card = (input.get("IdCard").is_some() || input.get("IdCardKey").is_some())
+                .then(|| ImageRef::Inline("aGk=".into()));
             json!(DetectFacesResult {
+                user_id: input["UserId"].as_str().unwrap().into(),
+                image: ImageRef::Inline("aGk=".into()),
+                id_card: card,
                 face: DetectedFace::default(),
                 properties: Properties::new()
             })
+        }
+        f::UPLOADS => {
+            accept::<UploadsCall>(params, at);
+            json!(DiscardUploadsResult::default())
         }
         f::SEARCH_FACES => {
             accept::<SearchFacesRequest>(params, at);
@@ -165,6 +187,27 @@ fn put(state: &mut Value, result_path: &Value, value: Value) {
     }
 }
 
+/// Walks where each of a state's Catch rules leads, with an error in its ResultPath.
+fn walk_catches(
+    r: &str,
+    def: &Value,
+    s: &Value,
+    state: &Value,
+    outputs: &mut Vec<Value>,
+    depth: usize,
+) {
+    for catch in s["Catch"].as_array().into_iter().flatten() {
+        let mut failed = state.clone();
+        put(
+            &mut failed,
+            &catch["ResultPath"],
+            json!({"Error": "X", "Cause": "{}"}),
+        );
+        let to = catch["Next"].as_str().unwrap();
+        walk(r, def, to, failed, outputs, depth + 1);
+    }
+}
+
 /// Walks every branch from `name`, returning the outputs of the executions that succeed.
 fn walk(
     r: &str,
@@ -182,22 +225,7 @@ fn walk(
         "Task" => {
             let params = parameters(&s["Parameters"], &state, &at);
             let resource = s["Resource"].as_str().unwrap();
-            for catch in s["Catch"].as_array().into_iter().flatten() {
-                let mut failed = state.clone();
-                put(
-                    &mut failed,
-                    &catch["ResultPath"],
-                    json!({"Error": "X", "Cause": "{}"}),
-                );
-                walk(
-                    r,
-                    def,
-                    catch["Next"].as_str().unwrap(),
-                    failed,
-                    outputs,
-                    depth + 1,
-                );
-            }
+            walk_catches(r, def, s, &state, outputs, depth);
             let result = if resource.contains(":sns:publish") {
                 assert!(
                     params["Message"].is_string(),
@@ -214,11 +242,56 @@ fn walk(
             put(&mut state, &s["ResultPath"], result);
         }
         "Pass" => {
-            let value = parameters(&s["Parameters"], &state, &at);
+            let value = match s.get("Parameters") {
+                Some(template) => parameters(template, &state, &at),
+                None => state.clone(),
+            };
             match s.get("ResultPath") {
                 Some(path) => put(&mut state, path, value),
                 None => state = value,
             }
+            if let Some(path) = s.get("OutputPath").and_then(Value::as_str) {
+                state = resolve(path, &state).unwrap_or_else(|| panic!("{at}: {path} missing"));
+            }
+        }
+        "Parallel" => {
+            let branches = s["Branches"].as_array().unwrap();
+            assert_eq!(branches.len(), 1, "{at}: one branch");
+            walk_catches(r, def, s, &state, outputs, depth);
+            let mut ends = Vec::new();
+            let branch = &branches[0];
+            walk(
+                r,
+                branch,
+                branch["StartAt"].as_str().unwrap(),
+                state.clone(),
+                &mut ends,
+                depth + 1,
+            );
+            for end in ends {
+                let mut after = state.clone();
+                put(&mut after, &s["ResultPath"], json!([end]));
+                match next(s) {
+                    Some(n) => walk(r, def, &n, after, outputs, depth + 1),
+                    None => outputs.push(after),
+                }
+            }
+            return;
+        }
+        // A Choice on whether paths exist follows the sample state: the first rule that holds, or the default.
+        "Choice"
+            if s["Choices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|rule| rule.get("IsPresent").is_some()) =>
+        {
+            let taken = s["Choices"].as_array().unwrap().iter().find(|rule| {
+                let var = rule["Variable"].as_str().unwrap();
+                resolve(var, &state).is_some() == rule["IsPresent"].as_bool().unwrap()
+            });
+            let to = taken.map_or(&s["Default"], |rule| &rule["Next"]);
+            return walk(r, def, to.as_str().unwrap(), state, outputs, depth + 1);
         }
         "Choice" => {
             for rule in s["Choices"].as_array().unwrap() {
@@ -303,6 +376,32 @@ fn register_flows_answer_with_the_contract_fields_from_minimal_input() {
         keys(&outs[0]),
         ["FaceId", "IdCard", "Properties", "Status", "UserId"]
     );
+}
+
+#[test]
+fn flows_given_uploads_discard_them_and_answer_as_without() {
+    let keys_only =
+        json!({"UserId": "ann", "ImageKey": "uploads/x/selfie", "IdCardKey": "uploads/x/idcard"});
+    for r in [
+        route::REGISTER,
+        route::REGISTER_IDCARD,
+        route::AUTH,
+        route::UPDATE,
+    ] {
+        let plain = outputs_of(
+            r,
+            json!({"UserId": "ann", "Image": "aGk=", "IdCard": "aGk="}),
+        );
+        let uploaded = outputs_of(r, keys_only.clone());
+        // The discard's own failure is caught: one more way to the same answers.
+        assert_eq!(uploaded.len(), 2 * plain.len(), "{r}");
+        for out in uploaded {
+            assert!(
+                plain.contains(&out),
+                "{r}: {out} is not an answer without uploads"
+            );
+        }
+    }
 }
 
 #[test]

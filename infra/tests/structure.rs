@@ -61,6 +61,23 @@ fn every_route_maps_to_its_state_machine() {
     }
 }
 
+/// Every state of a definition, those inside Parallel branches included (names are unique across scopes).
+fn all_states(definition: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    let mut all = serde_json::Map::new();
+    for (name, state) in definition["States"].as_object().unwrap() {
+        for branch in state["Branches"].as_array().into_iter().flatten() {
+            for (inner, s) in all_states(branch) {
+                assert!(all.insert(inner.clone(), s).is_none(), "{inner} twice");
+            }
+        }
+        assert!(
+            all.insert(name.clone(), state.clone()).is_none(),
+            "{name} twice"
+        );
+    }
+    all
+}
+
 #[test]
 fn every_task_of_every_flow_is_a_function_or_the_topic() {
     let t = riv();
@@ -70,7 +87,7 @@ fn every_task_of_every_flow_is_a_function_or_the_topic() {
         let Expr::Map(subs) = subs else {
             panic!("no substitutions")
         };
-        for (name, state) in definition["States"].as_object().unwrap() {
+        for (name, state) in &all_states(&definition) {
             let Some(resource) = state.get("Resource").and_then(|r| r.as_str()) else {
                 continue;
             };
@@ -96,7 +113,7 @@ fn every_task_of_every_flow_is_a_function_or_the_topic() {
 fn every_write_is_caught_and_rolled_back() {
     for (r, machine) in riv_infra::flows::all() {
         let definition = serde_json::to_value(&machine).unwrap();
-        let states = definition["States"].as_object().unwrap();
+        let states = &all_states(&definition);
         let writers: Vec<&String> = states
             .iter()
             .filter(|(_, s)| {

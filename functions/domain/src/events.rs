@@ -8,17 +8,44 @@ use std::collections::BTreeMap;
 
 pub type Properties = BTreeMap<String, String>;
 
-/// The body of every API route, and so the input of every state machine.
+/// The body of every API route, and so the input of every state machine. Each image comes either inline
+/// (base64) or as the key of an upload answered by `POST /uploads`: exactly one of the two.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct FlowInput {
     pub user_id: String,
     /// Base64 JPEG or PNG.
-    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `uploads/<id>/selfie`, uploaded for this UserId.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_card: Option<String>,
+    /// `uploads/<id>/idcard`, uploaded for this UserId.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_card_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<Properties>,
+}
+
+/// An image a step works on, as `detect-faces` passed it on: the bytes the caller sent, or an upload it
+/// verified. An upload is pinned to the version that was checked, so a second PUT to the same URL cannot swap
+/// the photo between the checks and the writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImageRef {
+    /// Base64 JPEG or PNG.
+    Inline(String),
+    Upload(UploadedImage),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadedImage {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    pub format: crate::validate::ImageFormat,
 }
 
 /// `detect-faces`: validates the whole request and runs the quality gate.
@@ -35,13 +62,19 @@ pub struct DetectFacesRequest {
     pub guard: bool,
 }
 
+/// The request as every later step reads it: it replaces the flow's state, so an inline image is carried
+/// once and an upload only as its verified key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DetectFacesResult {
-    /// The one face that passed the gate.
-    pub face: DetectedFace,
+    pub user_id: String,
+    pub image: ImageRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_card: Option<ImageRef>,
     /// The caller's Properties, validated; empty when none were sent (so later states can always read them).
     pub properties: Properties,
+    /// The one face that passed the gate.
+    pub face: DetectedFace,
 }
 
 /// Why `search-faces` searches the collection.
@@ -57,7 +90,7 @@ pub enum SearchPurpose {
 #[serde(rename_all = "PascalCase")]
 pub struct SearchFacesRequest {
     pub user_id: String,
-    pub image: String,
+    pub image: ImageRef,
     pub purpose: SearchPurpose,
     /// When the flow started (`$$.Execution.StartTime`), for [`SearchFacesResult::deny_at`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,7 +115,7 @@ pub struct SearchFacesResult {
 #[serde(rename_all = "PascalCase")]
 pub struct CompareFacesRequest {
     pub user_id: String,
-    pub image: String,
+    pub image: ImageRef,
     /// When the flow started (`$$.Execution.StartTime`), for [`CompareFacesResult::deny_at`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
@@ -104,8 +137,8 @@ pub struct CompareFacesResult {
 #[serde(rename_all = "PascalCase")]
 pub struct CompareIdCardRequest {
     pub user_id: String,
-    pub image: String,
-    pub id_card: String,
+    pub image: ImageRef,
+    pub id_card: ImageRef,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,7 +151,7 @@ pub struct CompareIdCardResult {
 #[serde(rename_all = "PascalCase")]
 pub struct ExtractIdCardRequest {
     pub user_id: String,
-    pub id_card: String,
+    pub id_card: ImageRef,
 }
 
 /// What was read from an ID card, kept apart from the caller's Properties: callers can neither set nor
@@ -147,14 +180,14 @@ pub enum IndexMode {
 #[serde(rename_all = "PascalCase")]
 pub struct IndexFaceRequest {
     pub user_id: String,
-    pub image: String,
+    pub image: ImageRef,
     pub mode: IndexMode,
     /// Names this attempt (the state machine passes its execution name) so a rollback can find its writes.
     pub attempt_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<Properties>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_card: Option<String>,
+    pub id_card: Option<ImageRef>,
     /// What `extract-idcard` read; stored apart from Properties.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_card_data: Option<IdCardData>,
@@ -224,6 +257,21 @@ pub struct RollbackResult {
     pub committed: bool,
 }
 
+/// What the `uploads` function is asked: to sign uploads (`POST /uploads` passes its body as `Sign`), or, at
+/// the end of every flow, to delete what the flow was given (`Discard`: the flow's input as the API received
+/// it, read leniently because it may be the very input that was refused). The API can only ever send `Sign`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UploadsCall {
+    Sign(UploadsRequest),
+    Discard(serde_json::Value),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DiscardUploadsResult {
+    pub deleted: Vec<String>,
+}
+
 /// `uploads` (`POST /uploads`): the images a caller is about to upload, declared before any byte moves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -274,8 +322,33 @@ mod tests {
         let body = json!({"UserId": "ann", "Image": "aGk=", "Properties": {"dept": "x"}});
         let input: FlowInput = serde_json::from_value(body).unwrap();
         assert_eq!(input.user_id, "ann");
-        assert_eq!(input.id_card, None);
+        assert_eq!(input.image.as_deref(), Some("aGk="));
+        assert_eq!((input.id_card, input.image_key), (None, None));
         assert_eq!(input.properties.unwrap()["dept"], "x");
+    }
+
+    #[test]
+    fn an_image_ref_names_its_kind() {
+        let inline = ImageRef::Inline("aGk=".into());
+        assert_eq!(json!(inline), json!({"Inline": "aGk="}));
+        let upload: ImageRef = serde_json::from_value(json!({"Upload": {
+            "Key": "uploads/x/selfie", "VersionId": "v1", "Format": "Jpeg"}}))
+        .unwrap();
+        assert!(matches!(upload, ImageRef::Upload(u) if u.version_id.as_deref() == Some("v1")));
+    }
+
+    #[test]
+    fn the_uploads_function_tells_a_discard_from_a_signing() {
+        let discard: UploadsCall =
+            serde_json::from_value(json!({"Discard": {"UserId": "ann", "ImageKey": "k"}})).unwrap();
+        assert!(matches!(discard, UploadsCall::Discard(_)));
+        let sign: UploadsCall = serde_json::from_value(json!({"Sign": {"UserId": "ann",
+            "Selfie": {"ContentType": "image/png", "ContentLength": 2000}}}))
+        .unwrap();
+        assert!(matches!(sign, UploadsCall::Sign(_)));
+        // A body as the API receives it is neither: only the state machine's wrapping makes a call.
+        let bare = json!({"UserId": "ann", "Discard": {"UserId": "ann", "ImageKey": "k"}});
+        assert!(serde_json::from_value::<UploadsCall>(bare).is_err());
     }
 
     #[test]

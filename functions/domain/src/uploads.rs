@@ -123,6 +123,34 @@ pub fn check_key(slot: Slot, key: &str) -> Result<(), Rejection> {
     }
 }
 
+/// The refusal of a key under which nothing was uploaded (or it expired).
+pub fn missing(slot: Slot) -> Rejection {
+    Rejection::invalid(format!(
+        "{} names no uploaded object: upload the image to the URL POST /uploads answered (it works for {} minutes), then send the key",
+        slot.key_field(),
+        URL_SECONDS / 60
+    ))
+}
+
+/// The part of [`check_stored`] that needs no byte of the object: it was granted to `user_id` and its size is
+/// one the slot allows.
+pub fn check_granted(
+    slot: Slot,
+    user_id: &str,
+    owner: Option<&str>,
+    content_length: u64,
+) -> Result<(), Rejection> {
+    let field = slot.key_field();
+    // The same answer whether the key was granted to another UserId or to none: a key says nothing about
+    // whose it is.
+    if owner != Some(user_id) {
+        return Err(Rejection::invalid(format!(
+            "{field} was not uploaded for user {user_id}: ask POST /uploads with this UserId"
+        )));
+    }
+    check_size(field, "the uploaded object's size", slot, content_length)
+}
+
 /// Checks that a stored upload belongs to `user_id` and is an image the slot accepts; `None` means the
 /// object does not exist.
 pub fn check_stored(
@@ -132,22 +160,12 @@ pub fn check_stored(
 ) -> Result<crate::validate::ImageFormat, Rejection> {
     let field = slot.key_field();
     let Some(stored) = stored else {
-        return Err(Rejection::invalid(format!(
-            "{field} names no uploaded object: upload the image to the URL POST /uploads answered (it works for {} minutes), then send the key",
-            URL_SECONDS / 60
-        )));
+        return Err(missing(slot));
     };
-    // The same answer whether the key was granted to another UserId or to none: a key says nothing about
-    // whose it is.
-    if stored.owner.as_deref() != Some(user_id) {
-        return Err(Rejection::invalid(format!(
-            "{field} was not uploaded for user {user_id}: ask POST /uploads with this UserId"
-        )));
-    }
-    check_size(
-        field,
-        "the uploaded object's size",
+    check_granted(
         slot,
+        user_id,
+        stored.owner.as_deref(),
         stored.content_length,
     )?;
     let declared = stored.content_type.as_deref().unwrap_or("none");

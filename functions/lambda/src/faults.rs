@@ -269,14 +269,14 @@ struct DeleteFacesFailsOnce {
 
 #[async_trait]
 impl FaceEngine for DeleteFacesFailsOnce {
-    async fn detect_faces(&self, image: &[u8]) -> Result<Vec<DetectedFace>, ServiceError> {
+    async fn detect_faces(&self, image: &Picture) -> Result<Vec<DetectedFace>, ServiceError> {
         self.inner.detect_faces(image).await
     }
 
     async fn search_faces_by_image(
         &self,
         collection: &str,
-        image: &[u8],
+        image: &Picture,
         threshold: f32,
         max_faces: i32,
     ) -> Result<Vec<FaceMatch>, ServiceError> {
@@ -287,8 +287,8 @@ impl FaceEngine for DeleteFacesFailsOnce {
 
     async fn compare_faces(
         &self,
-        source: &[u8],
-        target: &[u8],
+        source: &Picture,
+        target: &Picture,
     ) -> Result<Option<Comparison>, ServiceError> {
         self.inner.compare_faces(source, target).await
     }
@@ -296,7 +296,7 @@ impl FaceEngine for DeleteFacesFailsOnce {
     async fn index_face(
         &self,
         collection: &str,
-        image: &[u8],
+        image: &Picture,
         external_image_id: &str,
     ) -> Result<Option<String>, ServiceError> {
         self.inner
@@ -324,7 +324,7 @@ impl FaceEngine for DeleteFacesFailsOnce {
         self.inner.delete_faces(collection, face_ids).await
     }
 
-    async fn detect_text(&self, image: &[u8]) -> Result<Vec<String>, ServiceError> {
+    async fn detect_text(&self, image: &Picture) -> Result<Vec<String>, ServiceError> {
         self.inner.detect_text(image).await
     }
 }

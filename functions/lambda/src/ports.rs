@@ -66,16 +66,42 @@ pub struct Comparison {
     pub target_box: Option<BoundingBox>,
 }
 
+/// An image as a service reads it: bytes sent along, or an object the service reads from the image bucket
+/// itself (Rekognition's and Textract's `S3Object`), so an upload's bytes never pass through a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Picture {
+    Bytes(Vec<u8>),
+    Stored(StoredPicture),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPicture {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+}
+
+/// What HeadObject says about an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub content_type: Option<String>,
+    pub content_length: u64,
+    /// The `riv-user` metadata (see `riv_domain::uploads::OWNER_METADATA`).
+    pub owner: Option<String>,
+    pub version_id: Option<String>,
+    pub e_tag: Option<String>,
+}
+
 /// Rekognition, as the handlers use it.
 #[async_trait]
 pub trait FaceEngine: Send + Sync {
     /// Every face in the image with all attributes.
-    async fn detect_faces(&self, image: &[u8]) -> Result<Vec<DetectedFace>, ServiceError>;
+    async fn detect_faces(&self, image: &Picture) -> Result<Vec<DetectedFace>, ServiceError>;
     /// Faces in the collection similar to the largest face in the image, best first.
     async fn search_faces_by_image(
         &self,
         collection: &str,
-        image: &[u8],
+        image: &Picture,
         threshold: f32,
         max_faces: i32,
     ) -> Result<Vec<FaceMatch>, ServiceError>;
@@ -83,32 +109,34 @@ pub trait FaceEngine: Send + Sync {
     /// holds no face.
     async fn compare_faces(
         &self,
-        source: &[u8],
-        target: &[u8],
+        source: &Picture,
+        target: &Picture,
     ) -> Result<Option<Comparison>, ServiceError>;
     /// Indexes the largest face; `None` when no face was indexed.
     async fn index_face(
         &self,
         collection: &str,
-        image: &[u8],
+        image: &Picture,
         external_image_id: &str,
     ) -> Result<Option<String>, ServiceError>;
     /// Deletes faces; a face or collection that is already gone is not an error.
     async fn delete_faces(&self, collection: &str, face_ids: &[String])
         -> Result<(), ServiceError>;
     /// The lines of text in the image, top to bottom.
-    async fn detect_text(&self, image: &[u8]) -> Result<Vec<String>, ServiceError>;
+    async fn detect_text(&self, image: &Picture) -> Result<Vec<String>, ServiceError>;
 }
 
 /// Textract AnalyzeID.
 #[async_trait]
 pub trait IdDocumentReader: Send + Sync {
-    async fn analyze_id(&self, image: &[u8]) -> Result<Vec<AnalyzedField>, ServiceError>;
+    async fn analyze_id(&self, image: &Picture) -> Result<Vec<AnalyzedField>, ServiceError>;
 }
 
 /// The image bucket.
 #[async_trait]
 pub trait ImageStore: Send + Sync {
+    /// The bucket's name, for services that read an object themselves.
+    fn bucket(&self) -> &str;
     /// Writes an object; the result names the version written, if the bucket is versioned.
     async fn put(
         &self,
@@ -120,6 +148,21 @@ pub trait ImageStore: Send + Sync {
     /// Removes the object for good: that version, or every version of the key when none is named.
     /// Already gone is not an error.
     async fn delete(&self, object: &WrittenObject) -> Result<(), ServiceError>;
+    /// The object's head, `None` when there is no such key.
+    async fn head(&self, key: &str) -> Result<Option<ObjectHead>, ServiceError>;
+    /// The first `length` bytes of one version of an object.
+    async fn read_start(
+        &self,
+        object: &WrittenObject,
+        length: u64,
+    ) -> Result<Vec<u8>, ServiceError>;
+    /// Copies one version of an object to `key` inside the bucket; the result names the version written.
+    async fn copy(
+        &self,
+        from: &WrittenObject,
+        key: &str,
+        content_type: &str,
+    ) -> Result<WrittenObject, ServiceError>;
 }
 
 /// A presigned upload: the URL and the headers it was signed with.

@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn unknown_enum_values_are_invalid_requests() {
         let err = parse_event::<SearchFacesRequest>(
-            json!({"UserId": "ann", "Image": "", "Purpose": "Guess"}),
+            json!({"UserId": "ann", "Image": {"Inline": ""}, "Purpose": "Guess"}),
         )
         .unwrap_err();
         assert_eq!(err.reason(), Reason::InvalidRequest);

@@ -58,6 +58,7 @@ pub(super) fn security_event(
                 "At.$": "$$.State.EnteredTime",
             }),
             result_path: Some(at(result::EVENT)),
+            output_path: None,
             then: next(&notify),
         }),
     );

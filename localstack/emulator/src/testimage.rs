@@ -119,6 +119,27 @@ pub fn padded_png(m: &Manifest, min_bytes: usize) -> Vec<u8> {
     manifest::embed(&image, m).unwrap_or(image)
 }
 
+/// A JPEG of at least `min_bytes`, with the manifest: the scene, behind APP15 segments of noise (as large as a
+/// camera's maker notes), which decoders skip.
+pub fn padded_jpeg(m: &Manifest, min_bytes: usize) -> Vec<u8> {
+    const SEGMENT: usize = 65_000;
+    let image = render(m, Format::Jpeg);
+    let mut out = image[..2].to_vec();
+    let mut seed: u32 = 0x9e37_79b9;
+    while out.len() + image.len() < min_bytes {
+        out.extend([0xFF, 0xEF]);
+        out.extend(((SEGMENT + 2) as u16).to_be_bytes());
+        out.extend((0..SEGMENT).map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as u8
+        }));
+    }
+    out.extend_from_slice(&image[2..]);
+    out
+}
+
 fn draw(m: &Manifest, w: u32, h: u32) -> Vec<u8> {
     let card = !m.text.is_empty();
     let mut px = vec![0u8; (w * h * 3) as usize];
@@ -277,6 +298,16 @@ fn png(px: &[u8], w: u32, h: u32) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_padded_jpeg_keeps_its_manifest_and_decodes() {
+        let m = case(Case::Selfie, "ann");
+        let jpeg = padded_jpeg(&m, 3 * 1024 * 1024);
+        assert!(jpeg.len() >= 3 * 1024 * 1024);
+        assert_eq!(manifest::read(&jpeg), Some(m));
+        let decoded = image::load_from_memory(&jpeg).expect("decoders skip APP15");
+        assert_eq!((decoded.width(), decoded.height()), (WIDTH, HEIGHT));
+    }
 
     #[test]
     fn every_case_round_trips_its_manifest_in_both_formats() {

@@ -1,10 +1,12 @@
 //! [`FaceEngine`] over Amazon Rekognition.
 
 use super::classify;
-use crate::ports::{Comparison, FaceEngine, FaceMatch, ServiceError, ServiceErrorKind};
+use crate::ports::{Comparison, FaceEngine, FaceMatch, Picture, ServiceError, ServiceErrorKind};
 use async_trait::async_trait;
 use aws_sdk_rekognition::primitives::Blob;
-use aws_sdk_rekognition::types::{Attribute, FaceDetail, Image, QualityFilter, TextTypes};
+use aws_sdk_rekognition::types::{
+    Attribute, FaceDetail, Image, QualityFilter, S3Object, TextTypes,
+};
 use aws_sdk_rekognition::Client;
 use riv_domain::quality::{self, DetectedFace};
 
@@ -20,8 +22,19 @@ impl Rekognition {
     }
 }
 
-fn image(bytes: &[u8]) -> Image {
-    Image::builder().bytes(Blob::new(bytes.to_vec())).build()
+fn image(picture: &Picture) -> Image {
+    match picture {
+        Picture::Bytes(bytes) => Image::builder().bytes(Blob::new(bytes.clone())).build(),
+        Picture::Stored(object) => Image::builder()
+            .s3_object(
+                S3Object::builder()
+                    .bucket(&object.bucket)
+                    .name(&object.key)
+                    .set_version(object.version_id.clone())
+                    .build(),
+            )
+            .build(),
+    }
 }
 
 /// Rekognition answers `InvalidParameterException` when an input image holds no face.
@@ -75,7 +88,7 @@ pub(crate) fn detected_face(detail: &FaceDetail) -> DetectedFace {
 
 #[async_trait]
 impl FaceEngine for Rekognition {
-    async fn detect_faces(&self, bytes: &[u8]) -> Result<Vec<DetectedFace>, ServiceError> {
+    async fn detect_faces(&self, bytes: &Picture) -> Result<Vec<DetectedFace>, ServiceError> {
         let out = self
             .client
             .detect_faces()
@@ -90,7 +103,7 @@ impl FaceEngine for Rekognition {
     async fn search_faces_by_image(
         &self,
         collection: &str,
-        bytes: &[u8],
+        bytes: &Picture,
         threshold: f32,
         max_faces: i32,
     ) -> Result<Vec<FaceMatch>, ServiceError> {
@@ -122,8 +135,8 @@ impl FaceEngine for Rekognition {
 
     async fn compare_faces(
         &self,
-        source: &[u8],
-        target: &[u8],
+        source: &Picture,
+        target: &Picture,
     ) -> Result<Option<Comparison>, ServiceError> {
         // Threshold 0 puts every target face in FaceMatches, so the best similarity is known even for strangers.
         let out = self
@@ -161,7 +174,7 @@ impl FaceEngine for Rekognition {
     async fn index_face(
         &self,
         collection: &str,
-        bytes: &[u8],
+        bytes: &Picture,
         external_image_id: &str,
     ) -> Result<Option<String>, ServiceError> {
         // Our quality gate already decided; Rekognition's own filter must not silently disagree.
@@ -205,7 +218,7 @@ impl FaceEngine for Rekognition {
         }
     }
 
-    async fn detect_text(&self, bytes: &[u8]) -> Result<Vec<String>, ServiceError> {
+    async fn detect_text(&self, bytes: &Picture) -> Result<Vec<String>, ServiceError> {
         let out = self
             .client
             .detect_text()
@@ -237,6 +250,25 @@ mod tests {
     };
     use aws_smithy_mocks::{mock, mock_client};
 
+    fn bytes(b: &[u8]) -> Picture {
+        Picture::Bytes(b.to_vec())
+    }
+
+    #[tokio::test]
+    async fn a_stored_picture_is_named_by_bucket_key_and_version() {
+        let stored = Picture::Stored(crate::ports::StoredPicture {
+            bucket: "bkt".into(),
+            key: "uploads/u/selfie".into(),
+            version_id: Some("v7".into()),
+        });
+        let object = image(&stored).s3_object().cloned().expect("an S3Object");
+        assert_eq!(
+            (object.bucket(), object.name(), object.version()),
+            (Some("bkt"), Some("uploads/u/selfie"), Some("v7"))
+        );
+        assert!(image(&stored).bytes().is_none());
+    }
+
     #[tokio::test]
     async fn detect_faces_maps_every_attribute_the_gate_reads() {
         let detail = FaceDetail::builder()
@@ -258,7 +290,7 @@ mod tests {
                 .build()
         });
         let engine = Rekognition::new(mock_client!(aws_sdk_rekognition, [&rule]));
-        let faces = engine.detect_faces(b"img").await.unwrap();
+        let faces = engine.detect_faces(&bytes(b"img")).await.unwrap();
         assert_eq!(faces.len(), 1);
         assert_eq!(faces[0].pose.yaw, 30.0);
         assert_eq!(faces[0].bounding_box.width, 0.5);
@@ -297,13 +329,13 @@ mod tests {
         });
         let engine = Rekognition::new(mock_client!(aws_sdk_rekognition, [&hit, &none]));
         let m = engine
-            .search_faces_by_image("c", b"i", 95.0, 5)
+            .search_faces_by_image("c", &bytes(b"i"), 95.0, 5)
             .await
             .unwrap();
         assert_eq!(m[0].face_id, "f1");
         assert_eq!(m[0].external_image_id.as_deref(), Some("ann:x.com"));
         let err = engine
-            .search_faces_by_image("c", b"i", 95.0, 5)
+            .search_faces_by_image("c", &bytes(b"i"), 95.0, 5)
             .await
             .unwrap_err();
         assert_eq!(err.kind, ServiceErrorKind::NoFace);
@@ -338,10 +370,22 @@ mod tests {
             [&two, &empty, &unmatched]
         ));
         let similarity = |c: Option<Comparison>| c.map(|c| c.similarity);
-        let best = engine.compare_faces(b"a", b"b").await.unwrap();
+        let best = engine
+            .compare_faces(&bytes(b"a"), &bytes(b"b"))
+            .await
+            .unwrap();
         assert_eq!(similarity(best), Some(98.5));
-        assert_eq!(engine.compare_faces(b"a", b"b").await.unwrap(), None);
-        let stranger = engine.compare_faces(b"a", b"b").await.unwrap();
+        assert_eq!(
+            engine
+                .compare_faces(&bytes(b"a"), &bytes(b"b"))
+                .await
+                .unwrap(),
+            None
+        );
+        let stranger = engine
+            .compare_faces(&bytes(b"a"), &bytes(b"b"))
+            .await
+            .unwrap();
         assert_eq!(similarity(stranger), Some(0.0));
     }
 

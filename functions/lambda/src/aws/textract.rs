@@ -1,10 +1,10 @@
 //! [`IdDocumentReader`] over Amazon Textract AnalyzeID.
 
 use super::classify;
-use crate::ports::{IdDocumentReader, ServiceError};
+use crate::ports::{IdDocumentReader, Picture, ServiceError};
 use async_trait::async_trait;
 use aws_sdk_textract::primitives::Blob;
-use aws_sdk_textract::types::{Document, IdentityDocumentField};
+use aws_sdk_textract::types::{Document, IdentityDocumentField, S3Object};
 use aws_sdk_textract::Client;
 use riv_domain::idcard::AnalyzedField;
 
@@ -32,11 +32,23 @@ fn analyzed(field: &IdentityDocumentField) -> Option<AnalyzedField> {
 
 #[async_trait]
 impl IdDocumentReader for Textract {
-    async fn analyze_id(&self, bytes: &[u8]) -> Result<Vec<AnalyzedField>, ServiceError> {
+    async fn analyze_id(&self, picture: &Picture) -> Result<Vec<AnalyzedField>, ServiceError> {
+        let document = match picture {
+            Picture::Bytes(bytes) => Document::builder().bytes(Blob::new(bytes.clone())).build(),
+            Picture::Stored(object) => Document::builder()
+                .s3_object(
+                    S3Object::builder()
+                        .bucket(&object.bucket)
+                        .name(&object.key)
+                        .set_version(object.version_id.clone())
+                        .build(),
+                )
+                .build(),
+        };
         let out = self
             .client
             .analyze_id()
-            .document_pages(Document::builder().bytes(Blob::new(bytes.to_vec())).build())
+            .document_pages(document)
             .send()
             .await
             .map_err(|e| classify("textract", "AnalyzeID", e))?;
@@ -97,7 +109,10 @@ mod tests {
             AnalyzeIdOutput::builder().identity_documents(doc).build()
         });
         let reader = Textract::new(mock_client!(aws_sdk_textract, [&rule]));
-        let fields = reader.analyze_id(b"card").await.unwrap();
+        let fields = reader
+            .analyze_id(&Picture::Bytes(b"card".to_vec()))
+            .await
+            .unwrap();
         assert_eq!(fields.len(), 2);
         assert_eq!(
             (fields[0].key.as_str(), fields[0].text.as_str()),
@@ -120,7 +135,10 @@ mod tests {
             )
         });
         let reader = Textract::new(mock_client!(aws_sdk_textract, [&rule]));
-        let err = reader.analyze_id(b"card").await.unwrap_err();
+        let err = reader
+            .analyze_id(&Picture::Bytes(b"card".to_vec()))
+            .await
+            .unwrap_err();
         assert_eq!(err.kind, ServiceErrorKind::InvalidImage);
     }
 }

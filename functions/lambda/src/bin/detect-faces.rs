@@ -11,9 +11,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_tracing();
     let clients = Clients::from_env().await;
     let table = setting(config::required(&process_env, env::TABLE_NAME))?;
+    let bucket = setting(config::required(&process_env, env::BUCKET_NAME))?;
     let handler = riv_lambda::handlers::detect_faces::DetectFaces {
         faces: Arc::new(Rekognition::new(clients.rekognition)),
         records: Arc::new(DynamoRecords::new(clients.dynamodb, table)),
+        images: Arc::new(S3Images::new(clients.s3, bucket)),
         config: setting(config::QualityConfig::from_lookup(process_env))?,
         guard: setting(config::GuardConfig::from_lookup(process_env))?,
     };

@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_tracing();
     let clients = Clients::from_env().await;
     let table = setting(config::required(&process_env, env::TABLE_NAME))?;
+    let bucket = setting(config::required(&process_env, env::BUCKET_NAME))?;
     let faults = setting(riv_lambda::faults::Faults::from_env(process_env))?;
     let handler = riv_lambda::handlers::search_faces::SearchFaces {
         faces: Arc::new(Rekognition::new(clients.rekognition)),
@@ -19,6 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         collections: setting(config::CollectionConfig::from_lookup(process_env))?,
         matching: setting(config::MatchConfig::from_lookup(process_env))?,
         guard: setting(config::GuardConfig::from_lookup(process_env))?,
+        bucket,
     };
     runtime::serve(|request| handler.handle(request)).await
 }

@@ -14,7 +14,7 @@ use riv_domain::idcard::AnalyzedField;
 use riv_domain::quality::{Attribute, BoundingBox, DetectedFace, Pose};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 pub use storage::*;
 
 const PNG_MAGIC: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
@@ -34,6 +34,16 @@ pub fn photo(identity: &str) -> Vec<u8> {
 
 pub fn photo_b64(identity: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(photo(identity))
+}
+
+/// A fake photo sent inline, as `detect-faces` passes it on.
+pub fn inline(identity: &str) -> riv_domain::events::ImageRef {
+    riv_domain::events::ImageRef::Inline(photo_b64(identity))
+}
+
+/// The picture of a fake photo sent along with the call.
+pub fn picture(identity: &str) -> Picture {
+    Picture::Bytes(photo(identity))
 }
 
 fn label(image: &[u8]) -> String {
@@ -131,12 +141,48 @@ pub struct FakeFaces {
     pub faces_by_label: Mutex<HashMap<String, Vec<DetectedFace>>>,
     pub text_by_label: Mutex<HashMap<String, Vec<String>>>,
     pub collections: Mutex<BTreeMap<String, Vec<StoredFace>>>,
+    /// The bucket `Picture::Stored` is read from.
+    pub bucket: Mutex<Option<Arc<FakeStore>>>,
     next_id: AtomicUsize,
+}
+
+/// The bytes of a picture: sent along, or read from the fake bucket as Rekognition reads `S3Object`.
+fn bytes_of(
+    bucket: &Mutex<Option<Arc<FakeStore>>>,
+    picture: &Picture,
+    service: &'static str,
+    operation: &'static str,
+) -> Result<Vec<u8>, ServiceError> {
+    match picture {
+        Picture::Bytes(bytes) => Ok(bytes.clone()),
+        Picture::Stored(object) => bucket
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|store| store.version(&object.key, object.version_id.as_deref()))
+            .ok_or_else(|| {
+                ServiceError::new(
+                    service,
+                    operation,
+                    ServiceErrorKind::InvalidImage,
+                    "InvalidS3ObjectException: unable to get object metadata from S3",
+                )
+            }),
+    }
 }
 
 impl FakeFaces {
     pub fn calls(&self, operation: &'static str) -> usize {
         self.faults.calls(operation)
+    }
+
+    /// Reads `Picture::Stored` from `store`.
+    pub fn reading(&self, store: Arc<FakeStore>) {
+        *self.bucket.lock().unwrap() = Some(store);
+    }
+
+    fn bytes(&self, picture: &Picture, operation: &'static str) -> Result<Vec<u8>, ServiceError> {
+        bytes_of(&self.bucket, picture, REKOGNITION, operation)
     }
 
     pub fn with_collections(names: &[&str]) -> Self {
@@ -215,19 +261,20 @@ const REKOGNITION: &str = "rekognition";
 
 #[async_trait]
 impl FaceEngine for FakeFaces {
-    async fn detect_faces(&self, image: &[u8]) -> Result<Vec<DetectedFace>, ServiceError> {
+    async fn detect_faces(&self, image: &Picture) -> Result<Vec<DetectedFace>, ServiceError> {
         self.faults.check(REKOGNITION, "DetectFaces")?;
-        Ok(self.faces_in(image))
+        Ok(self.faces_in(&self.bytes(image, "DetectFaces")?))
     }
 
     async fn search_faces_by_image(
         &self,
         collection: &str,
-        image: &[u8],
+        image: &Picture,
         threshold: f32,
         max_faces: i32,
     ) -> Result<Vec<FaceMatch>, ServiceError> {
         self.faults.check(REKOGNITION, "SearchFacesByImage")?;
+        let image = &self.bytes(image, "SearchFacesByImage")?;
         if self.faces_in(image).is_empty() {
             return Err(ServiceError::new(
                 REKOGNITION,
@@ -262,10 +309,12 @@ impl FaceEngine for FakeFaces {
 
     async fn compare_faces(
         &self,
-        source: &[u8],
-        target: &[u8],
+        source: &Picture,
+        target: &Picture,
     ) -> Result<Option<Comparison>, ServiceError> {
         self.faults.check(REKOGNITION, "CompareFaces")?;
+        let source = &self.bytes(source, "CompareFaces")?;
+        let target = &self.bytes(target, "CompareFaces")?;
         let Some(source_face) = self.faces_in(source).first().cloned() else {
             return Err(ServiceError::new(
                 REKOGNITION,
@@ -293,10 +342,11 @@ impl FaceEngine for FakeFaces {
     async fn index_face(
         &self,
         collection: &str,
-        image: &[u8],
+        image: &Picture,
         external_image_id: &str,
     ) -> Result<Option<String>, ServiceError> {
         self.faults.check(REKOGNITION, "IndexFaces")?;
+        let image = &self.bytes(image, "IndexFaces")?;
         if !self.collections.lock().unwrap().contains_key(collection) {
             return Err(ServiceError::new(
                 REKOGNITION,
@@ -327,8 +377,9 @@ impl FaceEngine for FakeFaces {
         Ok(())
     }
 
-    async fn detect_text(&self, image: &[u8]) -> Result<Vec<String>, ServiceError> {
+    async fn detect_text(&self, image: &Picture) -> Result<Vec<String>, ServiceError> {
         self.faults.check(REKOGNITION, "DetectText")?;
+        let image = &self.bytes(image, "DetectText")?;
         Ok(self
             .text_by_label
             .lock()
@@ -344,6 +395,8 @@ impl FaceEngine for FakeFaces {
 pub struct FakeIdReader {
     pub faults: Faults,
     pub fields_by_label: Mutex<HashMap<String, Vec<AnalyzedField>>>,
+    /// The bucket `Picture::Stored` is read from.
+    pub bucket: Mutex<Option<Arc<FakeStore>>>,
 }
 
 impl FakeIdReader {
@@ -365,8 +418,9 @@ impl FakeIdReader {
 
 #[async_trait]
 impl IdDocumentReader for FakeIdReader {
-    async fn analyze_id(&self, image: &[u8]) -> Result<Vec<AnalyzedField>, ServiceError> {
+    async fn analyze_id(&self, image: &Picture) -> Result<Vec<AnalyzedField>, ServiceError> {
         self.faults.check("textract", "AnalyzeID")?;
+        let image = &bytes_of(&self.bucket, image, "textract", "AnalyzeID")?;
         Ok(self
             .fields_by_label
             .lock()

@@ -19,10 +19,50 @@ pub type Versions = Vec<(String, Vec<u8>)>;
 pub struct FakeStore {
     pub faults: Faults,
     pub objects: Mutex<BTreeMap<String, Versions>>,
+    /// Per version id: the content type and the owner metadata it was written with.
+    pub heads: Mutex<BTreeMap<String, (String, Option<String>)>>,
     next_version: AtomicUsize,
 }
 
 impl FakeStore {
+    /// Stores `bytes` as a presigned PUT would: with its content type and owner metadata.
+    pub fn upload(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        owner: Option<&str>,
+    ) -> String {
+        let version = self.write(key, bytes);
+        self.heads.lock().unwrap().insert(
+            version.clone(),
+            (content_type.to_string(), owner.map(str::to_string)),
+        );
+        version
+    }
+
+    fn write(&self, key: &str, bytes: Vec<u8>) -> String {
+        let version = format!("v{}", self.next_version.fetch_add(1, Ordering::SeqCst));
+        self.objects
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default()
+            .push((version.clone(), bytes));
+        version
+    }
+
+    /// The bytes of one version (the latest when none is named).
+    pub fn version(&self, key: &str, version: Option<&str>) -> Option<Vec<u8>> {
+        let objects = self.objects.lock().unwrap();
+        let versions = objects.get(key)?;
+        match version {
+            Some(v) => versions.iter().find(|(id, _)| id == v),
+            None => versions.last(),
+        }
+        .map(|(_, bytes)| bytes.clone())
+    }
+
     /// Every key that still has a version.
     pub fn keys(&self) -> Vec<String> {
         self.objects.lock().unwrap().keys().cloned().collect()
@@ -31,22 +71,93 @@ impl FakeStore {
 
 const S3: &str = "s3";
 
+/// A stand-in for an ETag: equal bytes, equal tag.
+fn fingerprint(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
 #[async_trait]
 impl ImageStore for FakeStore {
+    fn bucket(&self) -> &str {
+        "fake-bucket"
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectHead>, ServiceError> {
+        self.faults.check(S3, "HeadObject")?;
+        let latest = self
+            .objects
+            .lock()
+            .unwrap()
+            .get(key)
+            .and_then(|versions| versions.last().cloned());
+        Ok(latest.map(|(version, bytes)| {
+            let (content_type, owner) = self
+                .heads
+                .lock()
+                .unwrap()
+                .get(&version)
+                .cloned()
+                .map_or((None, None), |(t, o)| (Some(t), o));
+            ObjectHead {
+                content_type,
+                content_length: bytes.len() as u64,
+                owner,
+                e_tag: Some(format!("\"{:x}\"", fingerprint(&bytes))),
+                version_id: Some(version),
+            }
+        }))
+    }
+
+    async fn read_start(
+        &self,
+        object: &WrittenObject,
+        length: u64,
+    ) -> Result<Vec<u8>, ServiceError> {
+        self.faults.check(S3, "GetObject")?;
+        let mut bytes = self
+            .version(&object.key, object.version_id.as_deref())
+            .ok_or_else(|| {
+                ServiceError::new(S3, "GetObject", ServiceErrorKind::NotFound, "NoSuchKey")
+            })?;
+        bytes.truncate(length as usize);
+        Ok(bytes)
+    }
+
+    async fn copy(
+        &self,
+        from: &WrittenObject,
+        key: &str,
+        content_type: &str,
+    ) -> Result<WrittenObject, ServiceError> {
+        self.faults.check(S3, "CopyObject")?;
+        let bytes = self
+            .version(&from.key, from.version_id.as_deref())
+            .ok_or_else(|| {
+                ServiceError::new(
+                    S3,
+                    "CopyObject",
+                    ServiceErrorKind::NotFound,
+                    "NoSuchVersion",
+                )
+            })?;
+        let version = self.upload(key, bytes, content_type, None);
+        Ok(WrittenObject {
+            key: key.to_string(),
+            version_id: Some(version),
+        })
+    }
+
     async fn put(
         &self,
         key: &str,
         bytes: Vec<u8>,
-        _content_type: &str,
+        content_type: &str,
     ) -> Result<WrittenObject, ServiceError> {
         self.faults.check(S3, "PutObject")?;
-        let version = format!("v{}", self.next_version.fetch_add(1, Ordering::SeqCst));
-        self.objects
-            .lock()
-            .unwrap()
-            .entry(key.to_string())
-            .or_default()
-            .push((version.clone(), bytes));
+        let version = self.upload(key, bytes, content_type, None);
         Ok(WrittenObject {
             key: key.to_string(),
             version_id: Some(version),

@@ -2,11 +2,13 @@
 //! best similarity decides. An unknown UserId is a user without faces: nothing here tells the caller whether
 //! the UserId exists.
 
+use super::pictures;
 use super::{guard, image_error};
-use crate::ports::{FaceEngine, FaceRecords, ImageStore, ServiceErrorKind};
+use crate::ports::{FaceEngine, FaceRecords, ImageStore, Picture, ServiceErrorKind};
 use crate::HandlerError;
 use riv_domain::config::{GuardConfig, MatchConfig};
 use riv_domain::events::{CompareFacesRequest, CompareFacesResult};
+use riv_domain::uploads::Slot;
 use riv_domain::validate;
 use std::sync::Arc;
 
@@ -29,7 +31,7 @@ impl CompareFaces {
         request: CompareFacesRequest,
     ) -> Result<CompareFacesResult, HandlerError> {
         let user_id = validate::user_id(&request.user_id)?;
-        let selfie = validate::image("Image", &request.image, validate::MAX_SELFIE_BYTES)?;
+        let selfie = pictures::resolve(Slot::Selfie, &request.image, self.images.bucket())?.picture;
         // A claim of a registration still in progress is not a user yet; neither is an unknown UserId. Both
         // have no faces to compare, and end where a wrong face ends.
         let profile = self.records.profile(user_id).await?;
@@ -45,7 +47,7 @@ impl CompareFaces {
         for chunk in stored.chunks(PARALLEL_COMPARISONS) {
             let scores = futures::future::join_all(chunk.iter().map(|record| async {
                 let target = match self.images.get(&record.image.key).await {
-                    Ok(bytes) => bytes,
+                    Ok(bytes) => Picture::Bytes(bytes),
                     // A face whose image is gone cannot vouch for anyone; the others still can.
                     Err(e) if e.kind == ServiceErrorKind::NotFound => {
                         tracing::warn!(face_id = %record.face.face_id, "stored image missing");
@@ -55,7 +57,7 @@ impl CompareFaces {
                 };
                 let comparison = self
                     .faces
-                    .compare_faces(&selfie.bytes, &target)
+                    .compare_faces(&selfie, &target)
                     .await
                     .map_err(|e| image_error(e, "Image"))?;
                 Ok(comparison.map(|c| (c.similarity, record.face.face_id.clone())))
@@ -94,7 +96,7 @@ impl CompareFaces {
 mod tests {
     use super::*;
     use crate::fakes::{
-        active_profile, photo, photo_b64, written_face, FakeFaces, FakeRecords, FakeStore,
+        active_profile, inline, photo, written_face, FakeFaces, FakeRecords, FakeStore,
         SAME_PERSON, STRANGER,
     };
     use crate::ports::FaceRecord;
@@ -159,7 +161,7 @@ mod tests {
     fn request(user: &str, identity: &str) -> CompareFacesRequest {
         CompareFacesRequest {
             user_id: user.into(),
-            image: photo_b64(identity),
+            image: inline(identity),
             started_at: None,
         }
     }

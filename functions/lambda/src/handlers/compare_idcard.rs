@@ -1,17 +1,20 @@
 //! `compare-idcard`: the selfie must show the person on the ID card, and the card must not be the selfie again
 //! (a re-encoded copy passes the face match, and every later step costs money).
 
-use super::image_error;
+use super::{image_error, pictures};
 use crate::ports::{Comparison, FaceEngine};
 use crate::HandlerError;
 use riv_domain::config::MatchConfig;
 use riv_domain::events::{CompareIdCardRequest, CompareIdCardResult};
+use riv_domain::uploads::Slot;
 use riv_domain::{validate, Rejection};
 use std::sync::Arc;
 
 pub struct CompareIdCard {
     pub faces: Arc<dyn FaceEngine>,
     pub matching: MatchConfig,
+    /// The image bucket, where uploads are read from.
+    pub bucket: String,
 }
 
 impl CompareIdCard {
@@ -20,11 +23,11 @@ impl CompareIdCard {
         request: CompareIdCardRequest,
     ) -> Result<CompareIdCardResult, HandlerError> {
         validate::user_id(&request.user_id)?;
-        let selfie = validate::image("Image", &request.image, validate::MAX_SELFIE_BYTES)?;
-        let card = validate::image("IdCard", &request.id_card, validate::MAX_IDCARD_BYTES)?;
+        let selfie = pictures::resolve(Slot::Selfie, &request.image, &self.bucket)?;
+        let card = pictures::resolve(Slot::IdCard, &request.id_card, &self.bucket)?;
         let comparison = self
             .faces
-            .compare_faces(&selfie.bytes, &card.bytes)
+            .compare_faces(&selfie.picture, &card.picture)
             .await
             .map_err(|e| image_error(e, "Image"))?
             .ok_or_else(|| {
@@ -69,7 +72,8 @@ fn is_same_photo(c: &Comparison) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{photo_b64, FakeFaces, SAME_PERSON};
+    use crate::fakes::{inline, FakeFaces, SAME_PERSON};
+    use riv_domain::events::ImageRef;
     use riv_domain::Reason;
 
     fn handler() -> (Arc<FakeFaces>, CompareIdCard) {
@@ -77,6 +81,7 @@ mod tests {
         let h = CompareIdCard {
             faces: faces.clone(),
             matching: MatchConfig::default(),
+            bucket: "fake-bucket".into(),
         };
         (faces, h)
     }
@@ -84,8 +89,8 @@ mod tests {
     fn request(selfie: &str, card: &str) -> CompareIdCardRequest {
         CompareIdCardRequest {
             user_id: "ann".into(),
-            image: photo_b64(selfie),
-            id_card: photo_b64(card),
+            image: inline(selfie),
+            id_card: inline(card),
         }
     }
 
@@ -100,10 +105,10 @@ mod tests {
     async fn failures_map_to_reasons() {
         let (faces, h) = handler();
         let big_card = CompareIdCardRequest {
-            id_card: base64::Engine::encode(
+            id_card: ImageRef::Inline(base64::Engine::encode(
                 &base64::engine::general_purpose::STANDARD,
                 [crate::fakes::photo("ann"), vec![0; 256 * 1024]].concat(),
-            ),
+            )),
             ..request("ann", "ann")
         };
         let cases = [

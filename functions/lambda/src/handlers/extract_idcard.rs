@@ -1,10 +1,12 @@
 //! `extract-idcard`: the card's fields, from Textract AnalyzeID or, where that is unavailable
 //! (`ID_EXTRACTION=detect-text`), from Rekognition DetectText and label parsing.
 
+use super::pictures;
 use crate::ports::{FaceEngine, IdDocumentReader, ServiceError, ServiceErrorKind};
 use crate::HandlerError;
 use riv_domain::config::IdExtraction;
 use riv_domain::events::{ExtractIdCardRequest, ExtractIdCardResult};
+use riv_domain::uploads::Slot;
 use riv_domain::{idcard, validate, Rejection};
 use std::sync::Arc;
 
@@ -12,6 +14,8 @@ pub struct ExtractIdCard {
     pub reader: Arc<dyn IdDocumentReader>,
     pub faces: Arc<dyn FaceEngine>,
     pub mode: IdExtraction,
+    /// The image bucket, where uploads are read from.
+    pub bucket: String,
 }
 
 impl ExtractIdCard {
@@ -20,16 +24,16 @@ impl ExtractIdCard {
         request: ExtractIdCardRequest,
     ) -> Result<ExtractIdCardResult, HandlerError> {
         validate::user_id(&request.user_id)?;
-        let card = validate::image("IdCard", &request.id_card, validate::MAX_IDCARD_BYTES)?;
+        let card = pictures::resolve(Slot::IdCard, &request.id_card, &self.bucket)?.picture;
         let fields = match self.mode {
             IdExtraction::AnalyzeId => self
                 .reader
-                .analyze_id(&card.bytes)
+                .analyze_id(&card)
                 .await
                 .map(|f| idcard::from_analyze_id(&f)),
             IdExtraction::DetectText => self
                 .faces
-                .detect_text(&card.bytes)
+                .detect_text(&card)
                 .await
                 .map(|lines| idcard::from_labelled_lines(&lines)),
         }
@@ -66,7 +70,7 @@ fn unreadable_image(error: ServiceError) -> HandlerError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{photo_b64, FakeFaces, FakeIdReader};
+    use crate::fakes::{inline, FakeFaces, FakeIdReader};
     use riv_domain::Reason;
 
     fn handler(mode: IdExtraction) -> (Arc<FakeIdReader>, Arc<FakeFaces>, ExtractIdCard) {
@@ -76,6 +80,7 @@ mod tests {
             reader: reader.clone(),
             faces: faces.clone(),
             mode,
+            bucket: "fake-bucket".into(),
         };
         (reader, faces, h)
     }
@@ -83,7 +88,7 @@ mod tests {
     fn request(card: &str) -> ExtractIdCardRequest {
         ExtractIdCardRequest {
             user_id: "ann".into(),
-            id_card: photo_b64(card),
+            id_card: inline(card),
         }
     }
 
@@ -145,7 +150,7 @@ mod tests {
         );
         let bad = ExtractIdCardRequest {
             user_id: "ann".into(),
-            id_card: "bm9wZQ==".into(),
+            id_card: riv_domain::events::ImageRef::Inline("bm9wZQ==".into()),
         };
         assert_eq!(
             h.handle(bad).await.unwrap_err().reason(),

@@ -6,8 +6,9 @@
 //! `search_faces`, `uploads`. They only wire a request to shared logic and never use one another.
 //!
 //! Shared logic, not functions: `registration` (the claim on a UserId, duplicate refusal, the contest between
-//! racing registrations, the undo of an attempt), `guard` (the per-UserId lockout and when a denial is due)
-//! and `image_error` below (a face engine failure as the caller's fault or a dependency's).
+//! racing registrations, the undo of an attempt), `guard` (the per-UserId lockout and when a denial is due),
+//! `pictures` (an image inline or as a checked upload, as services read it) and `image_error` below (a face
+//! engine failure as the caller's fault or a dependency's).
 
 pub mod compare_faces;
 pub mod compare_idcard;
@@ -17,6 +18,8 @@ pub mod index_face;
 pub mod rollback;
 pub mod search_faces;
 pub mod uploads;
+
+pub(crate) mod pictures;
 
 pub mod guard;
 pub mod registration;

@@ -1,13 +1,14 @@
 //! `search-faces`: the duplicate guard of registration (this face must belong to nobody yet, in any
 //! collection) and the fallback of authentication (the best match in the user's collection must be theirs).
 
-use super::guard;
 use super::registration::{live_owner, refuse_duplicates, search, MAX_CANDIDATES};
-use crate::ports::{FaceEngine, FaceRecords};
+use super::{guard, pictures};
+use crate::ports::{FaceEngine, FaceRecords, Picture};
 use crate::HandlerError;
 use riv_domain::collections;
 use riv_domain::config::{CollectionConfig, GuardConfig, MatchConfig};
 use riv_domain::events::{SearchFacesRequest, SearchFacesResult, SearchPurpose};
+use riv_domain::uploads::Slot;
 use riv_domain::validate;
 use std::sync::Arc;
 
@@ -17,6 +18,8 @@ pub struct SearchFaces {
     pub collections: CollectionConfig,
     pub matching: MatchConfig,
     pub guard: GuardConfig,
+    /// The image bucket, where uploads are read from.
+    pub bucket: String,
 }
 
 impl SearchFaces {
@@ -25,13 +28,13 @@ impl SearchFaces {
         request: SearchFacesRequest,
     ) -> Result<SearchFacesResult, HandlerError> {
         let user_id = validate::user_id(&request.user_id)?;
-        let image = validate::image("Image", &request.image, validate::MAX_SELFIE_BYTES)?;
+        let image = pictures::resolve(Slot::Selfie, &request.image, &self.bucket)?.picture;
         match request.purpose {
-            SearchPurpose::DuplicateGuard => self.duplicate_guard(user_id, &image.bytes).await,
+            SearchPurpose::DuplicateGuard => self.duplicate_guard(user_id, &image).await,
             SearchPurpose::Identify => {
                 let deny_at =
                     guard::deny_at(request.started_at.as_deref(), self.guard.denial_floor_ms);
-                let mut result = self.identify(user_id, &image.bytes).await?;
+                let mut result = self.identify(user_id, &image).await?;
                 result.deny_at = Some(deny_at);
                 Ok(result)
             }
@@ -41,7 +44,7 @@ impl SearchFaces {
     async fn duplicate_guard(
         &self,
         user_id: &str,
-        image: &[u8],
+        image: &Picture,
     ) -> Result<SearchFacesResult, HandlerError> {
         let threshold = self.matching.face_match_threshold;
         refuse_duplicates(
@@ -67,7 +70,7 @@ impl SearchFaces {
     async fn identify(
         &self,
         user_id: &str,
-        image: &[u8],
+        image: &Picture,
     ) -> Result<SearchFacesResult, HandlerError> {
         let collection = collections::for_user(&self.collections, user_id);
         let matches = search(
@@ -111,7 +114,7 @@ impl SearchFaces {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{photo_b64, FakeFaces, FakeRecords};
+    use crate::fakes::{inline, FakeFaces, FakeRecords};
     use riv_domain::Reason;
 
     struct World {
@@ -146,6 +149,7 @@ mod tests {
                 denial_floor_ms: 0,
                 ..GuardConfig::default()
             },
+            bucket: "fake-bucket".into(),
         };
         (World { faces, records }, h)
     }
@@ -153,7 +157,7 @@ mod tests {
     fn request(user: &str, identity: &str, purpose: SearchPurpose) -> SearchFacesRequest {
         SearchFacesRequest {
             user_id: user.into(),
-            image: photo_b64(identity),
+            image: inline(identity),
             purpose,
             started_at: None,
         }

@@ -10,6 +10,7 @@
 //! exactly one of them wins.
 
 use super::image_error;
+use super::pictures::{self, Photo};
 use super::registration::{self, Contest};
 
 use crate::faults::{Fault, Faults};
@@ -25,7 +26,7 @@ use riv_domain::events::{
     WrittenObject,
 };
 use riv_domain::names::bucket;
-use riv_domain::validate::Image;
+use riv_domain::uploads::Slot;
 use riv_domain::{collections, validate, Rejection};
 use std::sync::Arc;
 
@@ -52,8 +53,8 @@ struct Checked {
     user_id: String,
     mode: IndexMode,
     attempt_id: String,
-    selfie: Image,
-    card: Option<Image>,
+    selfie: Photo,
+    card: Option<Photo>,
     properties: Properties,
     id_card_data: Option<IdCardData>,
 }
@@ -125,9 +126,10 @@ impl IndexFace {
 
     fn check(&self, request: IndexFaceRequest) -> Result<Checked, HandlerError> {
         let user_id = validate::user_id(&request.user_id)?.to_string();
-        let selfie = validate::image("Image", &request.image, validate::MAX_SELFIE_BYTES)?;
+        let bucket = self.images.bucket();
+        let selfie = pictures::resolve(Slot::Selfie, &request.image, bucket)?;
         let card = match &request.id_card {
-            Some(card) => Some(validate::image("IdCard", card, validate::MAX_IDCARD_BYTES)?),
+            Some(card) => Some(pictures::resolve(Slot::IdCard, card, bucket)?),
             None => None,
         };
         let properties = request.properties.unwrap_or_default();
@@ -169,7 +171,7 @@ impl IndexFace {
         let external_id = collections::external_image_id(&checked.user_id);
         let face_id = self
             .faces
-            .index_face(&attempt.collection, &checked.selfie.bytes, &external_id)
+            .index_face(&attempt.collection, &checked.selfie.picture, &external_id)
             .await
             .map_err(|e| image_error(e, "Image"))?
             .ok_or(Rejection::NoFaceDetected)?;
@@ -187,23 +189,14 @@ impl IndexFace {
             .await?;
 
         let mut contest = match checked.mode {
-            IndexMode::Register => self.contest(attempt, &checked.selfie.bytes).await?,
+            IndexMode::Register => self.contest(attempt, &checked.selfie.picture).await?,
             IndexMode::Update => Contest::default(),
         };
-        let image = self
-            .images
-            .put(
-                &image_key,
-                checked.selfie.bytes.clone(),
-                checked.selfie.format.content_type(),
-            )
-            .await?;
+        // An upload is copied to its permanent key at the version that was checked; the flow deletes the
+        // upload itself when it ends.
+        let image = pictures::keep(&*self.images, &checked.selfie, &image_key).await?;
         let id_card = match (&checked.card, &attempt.id_card_key) {
-            (Some(card), Some(key)) => Some(
-                self.images
-                    .put(key, card.bytes.clone(), card.format.content_type())
-                    .await?,
-            ),
+            (Some(card), Some(key)) => Some(pictures::keep(&*self.images, card, key).await?),
             _ => None,
         };
         self.faults
@@ -289,7 +282,7 @@ impl IndexFace {
                     match checked.mode {
                         IndexMode::Register => {
                             registration::still_claimed(&*self.records, attempt).await?;
-                            contest = self.contest(attempt, &checked.selfie.bytes).await?;
+                            contest = self.contest(attempt, &checked.selfie.picture).await?;
                         }
                         IndexMode::Update => {
                             profile = Some(self.live_profile(&checked.user_id).await?);
@@ -312,7 +305,11 @@ impl IndexFace {
     }
 
     /// Who owns this face, among the other faces that match it: see `registration::contest`.
-    async fn contest(&self, me: &Attempt, image: &[u8]) -> Result<Contest, HandlerError> {
+    async fn contest(
+        &self,
+        me: &Attempt,
+        image: &crate::ports::Picture,
+    ) -> Result<Contest, HandlerError> {
         registration::contest(
             &*self.faces,
             &*self.records,

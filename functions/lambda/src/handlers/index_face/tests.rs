@@ -1,7 +1,7 @@
 //! Handler tests of `index-face`: two phases, undo after every failure, racers, versioned updates.
 
 use super::*;
-use crate::fakes::{photo_b64, FakeFaces, FakeRecords, FakeStore};
+use crate::fakes::{inline, FakeFaces, FakeRecords, FakeStore};
 use riv_domain::Reason;
 
 struct World {
@@ -53,7 +53,7 @@ impl World {
 fn register(user: &str, identity: &str) -> IndexFaceRequest {
     IndexFaceRequest {
         user_id: user.into(),
-        image: photo_b64(identity),
+        image: inline(identity),
         mode: IndexMode::Register,
         attempt_id: format!("attempt-{user}-{identity}"),
         properties: Some([("dept".to_string(), "sales".to_string())].into()),
@@ -111,7 +111,7 @@ fn card_data() -> IdCardData {
 async fn card_data_is_kept_apart_from_properties_and_survives_updates() {
     let w = world();
     let mut req = register("ann", "ann");
-    req.id_card = Some(photo_b64("ann#card"));
+    req.id_card = Some(inline("ann#card"));
     req.id_card_data = Some(card_data());
     let attempt = req.attempt_id.clone();
     let r = w.handler.handle(req).await.unwrap();
@@ -219,7 +219,7 @@ async fn a_failure_after_each_write_leaves_nothing_behind() {
     for (failing, successes) in steps {
         let w = world();
         let mut req = register("ann", "ann");
-        req.id_card = Some(photo_b64("ann#card"));
+        req.id_card = Some(inline("ann#card"));
         match failing {
             "IndexFaces" => w.faces.faults.fail_after(failing, successes),
             "PutObject" => w.images.faults.fail_after(failing, successes),
@@ -449,4 +449,36 @@ async fn bad_input_and_faceless_images_write_nothing() {
         assert_eq!(w.handler.handle(req).await.unwrap_err().reason(), reason);
         assert_eq!(w.state(), (0, 0, 0));
     }
+}
+
+#[tokio::test]
+async fn an_upload_is_copied_at_its_checked_version_and_left_for_the_flow_to_discard() {
+    let w = world();
+    w.faces.reading(w.images.clone());
+    let key = "uploads/0b6c3b1e-5f0a-4c39-9d0e-4a9f1f2f7a10/selfie";
+    let checked = w
+        .images
+        .upload(key, crate::fakes::photo("ann"), "image/jpeg", Some("ann"));
+    // A second PUT to the same URL after the checks: the flow still uses what was checked.
+    w.images.upload(
+        key,
+        crate::fakes::photo("mallory"),
+        "image/jpeg",
+        Some("ann"),
+    );
+    let mut req = register("ann", "ann");
+    req.image = riv_domain::events::ImageRef::Upload(riv_domain::events::UploadedImage {
+        key: key.into(),
+        version_id: Some(checked),
+        format: riv_domain::validate::ImageFormat::Jpeg,
+    });
+    let r = w.handler.handle(req).await.unwrap();
+    let stored = format!("faces/ann/{}.jpg", r.face_id);
+    assert_eq!(
+        w.images.version(&stored, None),
+        Some(crate::fakes::photo("ann"))
+    );
+    let indexed = w.faces.collections.lock().unwrap()["riv-1"][0].clone();
+    assert_eq!(indexed.identity, "ann");
+    assert!(w.images.keys().contains(&key.to_string()));
 }

@@ -4,7 +4,7 @@
 //! nobody and blocks nobody, wherever it is asked.
 
 use crate::handlers::image_error;
-use crate::ports::{Attempt, FaceEngine, FaceMatch, FaceRecords, ServiceError};
+use crate::ports::{Attempt, FaceEngine, FaceMatch, FaceRecords, Picture, ServiceError};
 use crate::HandlerError;
 use riv_domain::attempt::{self, ProfileStatus};
 use riv_domain::config::CollectionConfig;
@@ -17,7 +17,7 @@ pub const MAX_CANDIDATES: i32 = 20;
 pub async fn search(
     faces: &dyn FaceEngine,
     collection: &str,
-    image: &[u8],
+    image: &Picture,
     threshold: f32,
     max_faces: i32,
 ) -> Result<Vec<FaceMatch>, HandlerError> {
@@ -57,7 +57,7 @@ pub async fn refuse_duplicates(
     config: &CollectionConfig,
     threshold: f32,
     user_id: &str,
-    image: &[u8],
+    image: &Picture,
 ) -> Result<(), HandlerError> {
     for collection in collections::names(&config.prefix, config.count) {
         for candidate in search(faces, &collection, image, threshold, MAX_CANDIDATES).await? {
@@ -95,7 +95,7 @@ pub(crate) async fn contest(
     config: &CollectionConfig,
     threshold: f32,
     me: &Attempt,
-    image: &[u8],
+    image: &Picture,
 ) -> Result<Contest, HandlerError> {
     let mut contest = Contest::default();
     for collection in collections::names(&config.prefix, config.count) {
