@@ -2,9 +2,9 @@
 //! auth or update attempt against the UserId's lockout, and runs the selfie quality gate. Everything here is
 //! refused before the first Rekognition call.
 
-use super::pictures::{self, Photo};
+use super::pictures;
 use super::{guard, image_error};
-use crate::ports::{FaceEngine, FaceRecords, ImageStore};
+use crate::ports::{FaceEngine, FaceRecords, ImageStore, Picture};
 use crate::HandlerError;
 use riv_domain::config::{GuardConfig, QualityConfig};
 use riv_domain::events::{DetectFacesRequest, DetectFacesResult, ImageRef};
@@ -107,10 +107,14 @@ impl DetectFaces {
         if request.guard {
             guard::admit(&*self.records, &user_id, &self.guard).await?;
         }
-        let photo: Photo = pictures::resolve(Slot::Selfie, &image.0, self.images.bucket())?;
+        // An inline selfie was decoded above; only an upload still needs naming.
+        let picture = match inline_selfie {
+            Some(decoded) => Picture::Bytes(decoded.bytes),
+            None => pictures::resolve(Slot::Selfie, &image.0, self.images.bucket())?.picture,
+        };
         let faces = self
             .faces
-            .detect_faces(&photo.picture)
+            .detect_faces(&picture)
             .await
             .map_err(|e| image_error(e, "Image"))?;
         let face = quality::check(&faces, &self.config)?;
