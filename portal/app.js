@@ -416,6 +416,13 @@ function wire() {
     const file = e.target.files[0];
     if (file) takeCard(file);
   });
+  // "Back" to the page already in the address bar changes no hash, so no hashchange would bring the form back.
+  $("result-again").addEventListener("click", (e) => {
+    if (e.currentTarget.getAttribute("href") === location.hash) {
+      e.preventDefault();
+      route();
+    }
+  });
   $("flow-form").addEventListener("submit", submit);
   window.addEventListener("hashchange", route);
   route();

@@ -15,6 +15,7 @@ pub mod events;
 pub mod faults;
 pub mod integrity;
 pub mod malformed;
+pub mod portal;
 pub mod real_photos;
 pub mod runner;
 pub mod scenarios;
@@ -459,6 +460,22 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> (u16, Vec<u8>) {
+    let (status, _, body) = exchange(method, url, headers, body).await;
+    (status, body)
+}
+
+/// `GET url`: the status, the headers (names in lower case) and the body.
+pub async fn get(url: &str) -> (u16, BTreeMap<String, String>, Vec<u8>) {
+    exchange("GET", url, &[], Vec::new()).await
+}
+
+/// One HTTP/1 request to a loopback URL; the status, headers and body of the answer.
+async fn exchange(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, BTreeMap<String, String>, Vec<u8>) {
     use http_body_util::{BodyExt, Full};
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http();
@@ -474,13 +491,23 @@ pub async fn send(
         .await
         .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = response.status().as_u16();
+    let answered: BTreeMap<String, String> = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     let bytes = response
         .into_body()
         .collect()
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_else(|e| panic!("{method} {url}: reading the answer: {e}"));
-    (status, bytes.to_vec())
+    (status, answered, bytes.to_vec())
 }
 
 pub fn b64(bytes: &[u8]) -> String {

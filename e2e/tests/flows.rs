@@ -61,6 +61,7 @@ scenarios!(
     uploads_sign_a_put_that_lands_with_its_owner,
     uploads_carry_a_3_mb_photo_through_register_and_auth,
     uploads_refuse_bad_keys_and_change_nothing,
+    portal_is_served_by_the_stack_with_its_security_headers,
     persistent_rekognition_faults_end_500_with_nothing_stored,
     rekognition_reads_s3_object_images_from_the_local_s3,
 );

@@ -345,6 +345,7 @@ pub fn add(t: &mut Template) {
         );
         methods.push(method);
     }
+    methods.extend(crate::portal::add(t));
     // A deployment is a snapshot: its id changes with the API so CloudFormation makes a new one on change.
     let models: Vec<String> = route::ALL
         .iter()

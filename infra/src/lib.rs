@@ -11,6 +11,7 @@ pub mod iam;
 pub mod model;
 pub mod names;
 pub mod params;
+pub mod portal;
 pub mod stack;
 
 pub use model::Template;

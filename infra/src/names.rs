@@ -53,6 +53,7 @@ pub mod param {
 /// The stack's outputs, as deploy prints them and the tools read them.
 pub mod output {
     pub const API_URL: &str = "ApiUrl";
+    pub const PORTAL_URL: &str = "PortalUrl";
     pub const API_ID: &str = "ApiId";
     pub const API_STAGE_NAME: &str = "ApiStageName";
     pub const API_KEY_ID: &str = "ApiKeyId";

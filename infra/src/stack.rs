@@ -23,7 +23,7 @@ pub fn template(flavor: Flavor) -> Template {
     );
     crate::params::add(&mut t, flavor);
     conditions(&mut t, flavor);
-    storage(&mut t);
+    storage(&mut t, flavor);
     collections(&mut t);
     crate::functions::add(&mut t, flavor);
     state_machines(&mut t);
@@ -69,7 +69,7 @@ fn conditions(t: &mut Template, flavor: Flavor) {
     }
 }
 
-fn storage(t: &mut Template) {
+fn storage(t: &mut Template, flavor: Flavor) {
     let block_all = obj([
         ("BlockPublicAcls", Expr::Bool(true)),
         ("BlockPublicPolicy", Expr::Bool(true)),
@@ -133,6 +133,8 @@ fn storage(t: &mut Template) {
                     )]),
                 ),
                 ("LifecycleConfiguration", lifecycle),
+                // The portal PUTs large photos straight to presigned URLs, from the API's origin.
+                ("CorsConfiguration", crate::portal::upload_cors(flavor)),
                 ("Tags", stack_tags()),
             ],
         )

@@ -144,6 +144,7 @@ fn up(paths: &Paths, args: UpArgs, out: Output) -> Result<()> {
             serde_json::json!({
                 "endpoint": up.running.endpoint(),
                 "api_url": up.api_url,
+                "portal_url": stack_local::portal_url(&up.api_url),
                 "stack": up.deployed.stack,
                 "changed": up.deployed.changed,
                 "outputs": up.deployed.outputs,
@@ -151,6 +152,7 @@ fn up(paths: &Paths, args: UpArgs, out: Output) -> Result<()> {
             })
         ),
         Output::Text => {
+            println!("PortalUrl    {}", stack_local::portal_url(&up.api_url));
             println!("ApiUrl       {}", up.api_url);
             println!(
                 "Endpoint     {}  (aws --endpoint-url {} …)",

@@ -176,9 +176,12 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
         .into_iter()
         .flatten()
         .find(|l| l["name"] == image_bucket.as_str());
+    // Deploy published the portal's files there too.
+    let portal = &riv_infra::portal::FILES;
+    let portal_bytes: usize = portal.iter().map(|f| f.bytes.len()).sum();
     assert!(
-        sized.is_some_and(|l| l["items"] == 2 && l["bytes"] == 4),
-        "the retained bucket's two versions of 2 bytes: {sized:?}"
+        sized.is_some_and(|l| l["items"] == 2 + portal.len() && l["bytes"] == 4 + portal_bytes),
+        "the retained bucket's two versions of 2 bytes and the portal's files: {sized:?}"
     );
     assert!(
         bucket_exists(&target, &image_bucket).await,

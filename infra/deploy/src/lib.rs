@@ -8,6 +8,7 @@ pub mod build;
 pub mod changeset;
 pub mod cleanup;
 pub mod pipeline;
+pub mod portal;
 pub mod reconcile;
 pub mod stack;
 pub mod target;

@@ -1,12 +1,13 @@
 //! The one deploy path, for `cargo xtask deploy` and the local stack alike: the artifact bucket (checked),
-//! uploads keyed by content hash, the template, a change set, its approval, and its execution.
+//! uploads keyed by content hash, the template, a change set, its approval, its execution, and the web portal's
+//! files in the image bucket.
 
 use crate::artifacts::{self, ArtifactBucket};
 use crate::build::Manifest;
 use crate::changeset::{self, Plan};
 use crate::stack::{self, DeployError, Deployed};
 use crate::Target;
-use riv_infra::names::param;
+use riv_infra::names::{output, param};
 use std::collections::BTreeMap;
 
 /// Who approves a change set before it runs.
@@ -49,12 +50,14 @@ pub async fn deploy(
     let url = artifacts::upload_template(target, &bucket, stack_name, &yaml).await?;
     let Some(plan) = changeset::plan(target, stack_name, &url, &params).await? else {
         progress(&format!("{stack_name}: no changes"));
-        return Ok(Deployed {
+        let deployed = Deployed {
             stack: stack_name.into(),
             changed: false,
             status: "UNCHANGED".into(),
             outputs: stack::outputs(target, stack_name).await?,
-        });
+        };
+        // The portal's files change without the template: publish them anyway.
+        return publish_portal(target, &bucket, deployed, progress).await;
     };
     if let Approval::Ask(ask) = approval {
         let approved = ask(&plan).map_err(|e| DeployError::Other(e.to_string()))?;
@@ -76,5 +79,24 @@ pub async fn deploy(
         "{stack_name}: applying {} resource changes",
         plan.changes.len()
     ));
-    changeset::execute(target, &plan, on_event).await
+    let deployed = changeset::execute(target, &plan, on_event).await?;
+    publish_portal(target, &bucket, deployed, progress).await
+}
+
+/// Puts the portal in the image bucket the stack's API serves it from.
+async fn publish_portal(
+    target: &Target,
+    artifacts: &ArtifactBucket,
+    deployed: Deployed,
+    progress: &dyn Fn(&str),
+) -> Result<Deployed, DeployError> {
+    let images = deployed.outputs.get(output::IMAGE_BUCKET).ok_or_else(|| {
+        DeployError::Other(format!(
+            "stack {} has no {} output, so the portal has nowhere to go: is it a Riv stack?",
+            deployed.stack,
+            output::IMAGE_BUCKET
+        ))
+    })?;
+    crate::portal::publish(target, images, Some(&artifacts.owner), progress).await?;
+    Ok(deployed)
 }

@@ -3,6 +3,7 @@
 //! images), and a real engine that looks at the pixels (dlib faces in a worker process, Tesseract text).
 
 pub mod auto;
+pub mod camera;
 pub mod engine;
 pub mod error;
 pub mod faults;

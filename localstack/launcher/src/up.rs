@@ -102,6 +102,16 @@ pub fn api_url(endpoint: &str, outputs: &BTreeMap<String, String>) -> Option<Str
     ))
 }
 
+/// The web portal of the stack whose API is at `api_url` (its `PortalUrl` on LocalStack).
+pub fn portal_url(api_url: &str) -> String {
+    format!(
+        "{}/{}/{}",
+        api_url.trim_end_matches('/'),
+        riv_infra::portal::PATH,
+        riv_infra::portal::INDEX
+    )
+}
+
 /// Starts what is not running yet, then builds, uploads and deploys. Re-running with nothing changed leaves the
 /// stack as it was and is quick.
 pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Result<Up, UpError> {
