@@ -7,6 +7,7 @@ pub mod buckets;
 pub mod build;
 pub mod changeset;
 pub mod cleanup;
+pub mod fleet;
 pub mod pipeline;
 pub mod portal;
 pub mod reconcile;
