@@ -6,6 +6,7 @@ mod cleanup;
 mod codegen;
 mod deploy;
 mod e2e;
+mod fleet;
 mod image;
 mod local;
 mod output;
@@ -38,6 +39,9 @@ enum Command {
     Synth(synth::Args),
     /// Build, upload and deploy the stack to a region through a reviewed change set, streaming its events.
     Deploy(deploy::DeployArgs),
+    /// Every region's stack at once, as the fleet file (riv.fleet.yaml, or --fleet) describes them.
+    #[command(subcommand)]
+    Fleet(fleet::Command),
     /// Print a deployed stack's outputs.
     Outputs(deploy::Where),
     /// Remove a stack completely: empty its image bucket (every version), delete the stack, then the bucket and
@@ -84,6 +88,7 @@ fn main() -> std::process::ExitCode {
         Command::Local(command) => local::run(command, cli.output),
         Command::Deploy(args) => deploy::deploy(&args, cli.output),
         Command::Outputs(args) => deploy::outputs(&args, cli.output),
+        Command::Fleet(command) => fleet::run(command, cli.output),
         Command::Destroy(args) => deploy::destroy(&args, cli.output),
         Command::Cleanup(args) => cleanup::run(&args, cli.output),
         Command::Reconcile(args) => reconcile::run(&args, cli.output),

@@ -23,6 +23,8 @@ pub struct Plan {
     pub stack: String,
     pub change_set: String,
     pub changes: Vec<Change>,
+    /// A create: the stack does not exist yet (CloudFormation holds it in REVIEW_IN_PROGRESS meanwhile).
+    pub creates: bool,
 }
 
 /// Creates a change set for the template at `template_url`; `None` when it would change nothing.
@@ -109,6 +111,7 @@ pub async fn plan(
                     stack: stack.into(),
                     change_set: name,
                     changes,
+                    creates: !exists,
                 }));
             }
             Some(ChangeSetStatus::Failed) => {
@@ -132,6 +135,25 @@ pub async fn plan(
             _ => tokio::time::sleep(crate::stack::poll_interval(target)).await,
         }
     }
+}
+
+/// Drops a change set nobody will execute, and for a create the empty stack that holds it, so planning leaves
+/// the account as it found it.
+pub async fn discard(target: &Target, plan: &Plan) -> Result<(), DeployError> {
+    target
+        .cloudformation
+        .delete_change_set()
+        .stack_name(&plan.stack)
+        .change_set_name(&plan.change_set)
+        .send()
+        .await
+        .map_err(aws("cloudformation DeleteChangeSet"))?;
+    if plan.creates
+        && crate::stack::status(target, &plan.stack).await? == Some(StackStatus::ReviewInProgress)
+    {
+        crate::stack::delete_stack(target, &plan.stack).await?;
+    }
+    Ok(())
 }
 
 /// Executes the change set and reports every stack event as it happens until the stack settles.

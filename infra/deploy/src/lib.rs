@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod pipeline;
 pub mod portal;
 pub mod reconcile;
+pub mod regions;
 pub mod stack;
 pub mod target;
 pub mod teardown;

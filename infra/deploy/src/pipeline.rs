@@ -26,15 +26,20 @@ pub struct Release<'a> {
     pub parameters: &'a BTreeMap<String, String>,
 }
 
-/// Uploads, plans, asks, executes. `progress` gets one line per step, `on_event` one per stack event.
-pub async fn deploy(
+/// A release uploaded to a region and its change set, not executed.
+pub struct Planned {
+    pub bucket: ArtifactBucket,
+    /// `None`: the stack is already what the release would make it.
+    pub plan: Option<Plan>,
+}
+
+/// Uploads the release to the region's artifact bucket and creates its change set; executes nothing.
+pub async fn plan(
     target: &Target,
     stack_name: &str,
     release: &Release<'_>,
-    approval: Approval<'_>,
     progress: &dyn Fn(&str),
-    on_event: &dyn Fn(&str),
-) -> Result<Deployed, DeployError> {
+) -> Result<Planned, DeployError> {
     let bucket: ArtifactBucket = artifacts::artifact_bucket(target).await?;
     let keys = artifacts::upload_artifacts(target, &bucket, release.manifest, progress).await?;
     let mut params = artifacts::code_parameters(&bucket, &keys);
@@ -48,7 +53,21 @@ pub async fn deploy(
         .to_yaml()
         .map_err(|e| DeployError::Other(format!("rendering the template: {e}")))?;
     let url = artifacts::upload_template(target, &bucket, stack_name, &yaml).await?;
-    let Some(plan) = changeset::plan(target, stack_name, &url, &params).await? else {
+    let plan = changeset::plan(target, stack_name, &url, &params).await?;
+    Ok(Planned { bucket, plan })
+}
+
+/// Uploads, plans, asks, executes. `progress` gets one line per step, `on_event` one per stack event.
+pub async fn deploy(
+    target: &Target,
+    stack_name: &str,
+    release: &Release<'_>,
+    approval: Approval<'_>,
+    progress: &dyn Fn(&str),
+    on_event: &dyn Fn(&str),
+) -> Result<Deployed, DeployError> {
+    let Planned { bucket, plan } = plan(target, stack_name, release, progress).await?;
+    let Some(plan) = plan else {
         progress(&format!("{stack_name}: no changes"));
         let deployed = Deployed {
             stack: stack_name.into(),

@@ -72,6 +72,23 @@ impl Target {
         }
     }
 
+    /// The same region with the credentials of `role`, assumed with this target's own.
+    pub async fn assuming(&self, role: &str) -> Target {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+            .session_name("riv-fleet")
+            .configure(&self.config)
+            .build()
+            .await;
+        let config = self
+            .config
+            .to_builder()
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                provider,
+            ))
+            .build();
+        Target::from_config(config, self.endpoint.as_deref())
+    }
+
     /// The URL CloudFormation reads an uploaded template from.
     pub fn object_url(&self, bucket: &str, key: &str) -> String {
         match &self.endpoint {

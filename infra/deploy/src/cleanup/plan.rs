@@ -88,24 +88,9 @@ pub struct Inventory {
     pub artifacts: Vec<ArtifactObject>,
 }
 
-/// The regions `--all-regions` visits: every commercial region that offers Rekognition's face APIs, which Riv
-/// needs. A fixed list because asking EC2 (DescribeRegions) would add a permission and a large SDK for one call;
-/// `--regions` reaches any other.
-pub const RIV_REGIONS: [&str; 13] = [
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "ca-central-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-central-1",
-    "ap-south-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-northeast-1",
-    "ap-northeast-2",
-];
+/// The regions `--all-regions` visits: every commercial region enabled by default that offers Rekognition's
+/// face APIs, which Riv needs (`--regions` reaches any other).
+pub const RIV_REGIONS: [&str; 13] = crate::regions::REKOGNITION_DEFAULT;
 
 /// Artifacts younger than this are kept: a deploy uploads them before its change set references them.
 pub const ARTIFACT_GRACE_SECS: i64 = 3600;

@@ -4,6 +4,7 @@
 //! cannot run Riv (no Rekognition) or its ID extraction (no Textract AnalyzeID) are each an error that names the
 //! line to fix.
 
+use crate::regions;
 use riv_infra::names::{param, DEFAULT_STACK_NAME};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -11,47 +12,6 @@ use std::path::{Path, PathBuf};
 
 /// Where `cargo xtask fleet` looks unless told `--fleet`.
 pub const DEFAULT_FILE: &str = "riv.fleet.yaml";
-
-/// Regions with Rekognition's face APIs (botocore's endpoint data, as pinned in the LocalStack venv, plus the
-/// GovCloud region that has them). Riv cannot run anywhere else.
-pub const REKOGNITION_REGIONS: [&str; 16] = [
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "ca-central-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-central-1",
-    "eu-south-2",
-    "il-central-1",
-    "ap-south-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "us-gov-west-1",
-];
-
-/// Regions where Textract offers AnalyzeID (AWS's announcement of 2022-11-01); elsewhere a stack needs
-/// `IdExtraction=detect-text`.
-pub const ANALYZE_ID_REGIONS: [&str; 15] = [
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "us-gov-east-1",
-    "us-gov-west-1",
-    "ca-central-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "eu-central-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-northeast-2",
-    "ap-south-1",
-];
 
 /// One stack of the fleet, defaults applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -239,13 +199,18 @@ fn check(entry: &Entry, at: &dyn Fn(&str) -> Option<usize>) -> Result<(), (Optio
             ),
         ));
     }
-    if !REKOGNITION_REGIONS.contains(&entry.region.as_str()) {
+    if !regions::has_rekognition(&entry.region) {
         return Err((
             at("region"),
             format!(
                 "{} has no Amazon Rekognition face APIs, which Riv needs: use one of {}",
                 entry.region,
-                REKOGNITION_REGIONS.join(", ")
+                regions::REKOGNITION_DEFAULT
+                    .iter()
+                    .chain(&regions::REKOGNITION_OPT_IN)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
@@ -267,7 +232,7 @@ fn check(entry: &Entry, at: &dyn Fn(&str) -> Option<usize>) -> Result<(), (Optio
         .get(param::ID_EXTRACTION)
         .map(String::as_str)
         .unwrap_or("analyze-id");
-    if extraction == "analyze-id" && !ANALYZE_ID_REGIONS.contains(&entry.region.as_str()) {
+    if extraction == "analyze-id" && !regions::has_analyze_id(&entry.region) {
         return Err((
             at(param::ID_EXTRACTION).or(at("region")),
             format!(
