@@ -80,6 +80,9 @@ pub struct Manifest {
     pub arch: Arch,
     pub profile: String,
     pub functions: Vec<Artifact>,
+    /// The commit the functions were built from (`-dirty` with uncommitted changes), for the stack's tags.
+    #[serde(default)]
+    pub commit: Option<String>,
 }
 
 /// Cargo's target directory for the workspace at `root`: `CARGO_TARGET_DIR` (relative to `root` when
@@ -89,6 +92,24 @@ pub fn target_dir(root: &Path) -> PathBuf {
         Some(dir) if !dir.is_empty() => root.join(dir),
         _ => root.join("target"),
     }
+}
+
+/// The workspace's commit, `None` outside a git checkout.
+pub fn commit(root: &Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let head = git(&["rev-parse", "--short=12", "HEAD"])?;
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
 }
 
 impl Manifest {
@@ -186,6 +207,7 @@ pub fn build(
         arch,
         profile: profile.into(),
         functions,
+        commit: commit(root),
     };
     let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     std::fs::write(Manifest::path(root), text).map_err(io("writing the manifest"))?;

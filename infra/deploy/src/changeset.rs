@@ -33,18 +33,16 @@ pub async fn plan(
     stack: &str,
     template_url: &str,
     parameters: &BTreeMap<String, String>,
+    stamp: &crate::stamp::Stamp,
 ) -> Result<Option<Plan>, DeployError> {
     let status = crate::stack::status(target, stack).await?;
     if status == Some(StackStatus::RollbackComplete) {
-        // A failed first create can only be deleted before trying again.
+        // AWS leaves a failed first create in ROLLBACK_COMPLETE, which can only be deleted before trying again.
+        // LocalStack also ends a failed update there without rolling it back, and cannot update it after: the
+        // same delete is what converges it (its retained image bucket stays, tagged, for destroy or cleanup).
         crate::stack::delete_stack(target, stack).await?;
     }
-    let exists = matches!(status, Some(s) if s != StackStatus::RollbackComplete && s != StackStatus::ReviewInProgress);
-    let kind = if exists {
-        ChangeSetType::Update
-    } else {
-        ChangeSetType::Create
-    };
+    let exists = matches!(&status, Some(s) if *s != StackStatus::ReviewInProgress && *s != StackStatus::RollbackComplete);
     let name = format!(
         "riv-{}",
         std::time::SystemTime::now()
@@ -61,6 +59,11 @@ pub async fn plan(
                 .build()
         })
         .collect();
+    let kind = if exists {
+        ChangeSetType::Update
+    } else {
+        ChangeSetType::Create
+    };
     target
         .cloudformation
         .create_change_set()
@@ -70,12 +73,12 @@ pub async fn plan(
         .template_url(template_url)
         .set_parameters(Some(params))
         .capabilities(Capability::CapabilityIam)
-        .tags(
-            Tag::builder()
-                .key(riv_infra::names::STACK_TAG)
-                .value(stack)
-                .build(),
-        )
+        .set_tags(Some(
+            std::iter::once((riv_infra::names::STACK_TAG.to_string(), stack.to_string()))
+                .chain(stamp.tags())
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
         .send()
         .await
         .map_err(aws("cloudformation CreateChangeSet"))?;
@@ -156,11 +159,37 @@ pub async fn discard(target: &Target, plan: &Plan) -> Result<(), DeployError> {
     Ok(())
 }
 
+/// One resource's step, as the stack's events tell it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackEvent {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: String,
+}
+
+impl StackEvent {
+    /// A resource reached its end state (created, updated or deleted).
+    pub fn completes(&self) -> bool {
+        self.status.ends_with("_COMPLETE") && self.resource_type != "AWS::CloudFormation::Stack"
+    }
+}
+
+impl std::fmt::Display for StackEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<44} {:<34} {:<28} {}",
+            self.logical_id, self.resource_type, self.status, self.reason
+        )
+    }
+}
+
 /// Executes the change set and reports every stack event as it happens until the stack settles.
 pub async fn execute(
     target: &Target,
     plan: &Plan,
-    on_event: &dyn Fn(&str),
+    on_event: &dyn Fn(&StackEvent),
 ) -> Result<Deployed, DeployError> {
     let started = aws_sdk_cloudformation::primitives::DateTime::from(std::time::SystemTime::now());
     target
@@ -205,12 +234,12 @@ pub async fn execute(
                         e.resource_type().unwrap_or_default()
                     ));
                 }
-                on_event(&format!(
-                    "{:<44} {:<34} {:<28} {reason}",
-                    e.logical_resource_id().unwrap_or_default(),
-                    e.resource_type().unwrap_or_default(),
-                    status
-                ));
+                on_event(&StackEvent {
+                    logical_id: e.logical_resource_id().unwrap_or_default().into(),
+                    resource_type: e.resource_type().unwrap_or_default().into(),
+                    status: status.into(),
+                    reason: reason.into(),
+                });
             }
         }
         let status = crate::stack::status(target, &plan.stack).await?;

@@ -7,12 +7,14 @@ pub mod buckets;
 pub mod build;
 pub mod changeset;
 pub mod cleanup;
+pub mod drift;
 pub mod fleet;
 pub mod pipeline;
 pub mod portal;
 pub mod reconcile;
 pub mod regions;
 pub mod stack;
+pub mod stamp;
 pub mod target;
 pub mod teardown;
 

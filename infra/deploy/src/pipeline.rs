@@ -4,8 +4,9 @@
 
 use crate::artifacts::{self, ArtifactBucket};
 use crate::build::Manifest;
-use crate::changeset::{self, Plan};
+use crate::changeset::{self, Plan, StackEvent};
 use crate::stack::{self, DeployError, Deployed};
+use crate::stamp::Stamp;
 use crate::Target;
 use riv_infra::names::{output, param};
 use std::collections::BTreeMap;
@@ -52,8 +53,9 @@ pub async fn plan(
         .template
         .to_yaml()
         .map_err(|e| DeployError::Other(format!("rendering the template: {e}")))?;
+    let stamp = Stamp::new(&yaml, release.manifest.commit.as_deref());
     let url = artifacts::upload_template(target, &bucket, stack_name, &yaml).await?;
-    let plan = changeset::plan(target, stack_name, &url, &params).await?;
+    let plan = changeset::plan(target, stack_name, &url, &params, &stamp).await?;
     Ok(Planned { bucket, plan })
 }
 
@@ -64,7 +66,7 @@ pub async fn deploy(
     release: &Release<'_>,
     approval: Approval<'_>,
     progress: &dyn Fn(&str),
-    on_event: &dyn Fn(&str),
+    on_event: &dyn Fn(&StackEvent),
 ) -> Result<Deployed, DeployError> {
     let Planned { bucket, plan } = plan(target, stack_name, release, progress).await?;
     let Some(plan) = plan else {
@@ -76,7 +78,9 @@ pub async fn deploy(
             outputs: stack::outputs(target, stack_name).await?,
         };
         // The portal's files change without the template: publish them anyway.
-        return publish_portal(target, &bucket, deployed, progress).await;
+        let deployed = publish_portal(target, &bucket, deployed, progress).await?;
+        repair_drift(target, stack_name, release, progress).await?;
+        return Ok(deployed);
     };
     if let Approval::Ask(ask) = approval {
         let approved = ask(&plan).map_err(|e| DeployError::Other(e.to_string()))?;
@@ -99,7 +103,37 @@ pub async fn deploy(
         plan.changes.len()
     ));
     let deployed = changeset::execute(target, &plan, on_event).await?;
-    publish_portal(target, &bucket, deployed, progress).await
+    let deployed = publish_portal(target, &bucket, deployed, progress).await?;
+    repair_drift(target, stack_name, release, progress).await?;
+    Ok(deployed)
+}
+
+/// CloudFormation leaves a property changed out of band as it is when the template did not change it: deploy
+/// puts back what Riv's drift checks find, so a deploy always ends with the stack its template describes.
+async fn repair_drift(
+    target: &Target,
+    stack_name: &str,
+    release: &Release<'_>,
+    progress: &dyn Fn(&str),
+) -> Result<(), DeployError> {
+    // The stack is deployed either way: a check that cannot read says so rather than failing the deploy.
+    let report = match crate::drift::check(target, stack_name, release.template, false).await {
+        Ok(report) => report,
+        Err(e) => {
+            progress(&format!(
+                "{stack_name}: drift not checked ({e}); run `cargo xtask drift` once that is fixed"
+            ));
+            return Ok(());
+        }
+    };
+    for d in &report.differences {
+        progress(&format!(
+            "{stack_name} drifted: {} {} is {:?}, the template says {:?}",
+            d.resource, d.property, d.actual, d.expected
+        ));
+    }
+    crate::drift::repair(target, &report.differences, progress).await?;
+    Ok(())
 }
 
 /// Puts the portal in the image bucket the stack's API serves it from.

@@ -222,6 +222,26 @@ pub(crate) async fn first_failure(target: &Target, stack: &str) -> String {
         .unwrap_or_else(|| "no failed resource reported".into())
 }
 
+/// The physical id of the stack's resource `logical_id`.
+pub async fn physical_id(
+    target: &Target,
+    stack: &str,
+    logical_id: &str,
+) -> Result<String, DeployError> {
+    target
+        .cloudformation
+        .describe_stack_resource()
+        .stack_name(stack)
+        .logical_resource_id(logical_id)
+        .send()
+        .await
+        .map_err(aws("cloudformation DescribeStackResource"))?
+        .stack_resource_detail()
+        .and_then(|r| r.physical_resource_id())
+        .map(str::to_string)
+        .ok_or_else(|| DeployError::Other(format!("{stack} has no physical id for {logical_id}")))
+}
+
 /// The stack's outputs.
 pub async fn outputs(
     target: &Target,

@@ -23,6 +23,9 @@ pub struct Target {
     pub rekognition: aws_sdk_rekognition::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    pub apigateway: aws_sdk_apigateway::Client,
 }
 
 impl Target {
@@ -68,6 +71,9 @@ impl Target {
             rekognition: aws_sdk_rekognition::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            sfn: aws_sdk_sfn::Client::new(&config),
+            apigateway: aws_sdk_apigateway::Client::new(&config),
             config,
         }
     }

@@ -25,6 +25,10 @@ fn target(s3: &[&Rule]) -> Target {
         rekognition: mock_client!(aws_sdk_rekognition, RuleMode::MatchAny, none),
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, none),
         logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, none),
+        // Never called here: plain clients, which would fail for want of credentials if they were.
+        lambda: aws_sdk_lambda::Client::new(&aws_config::SdkConfig::builder().build()),
+        sfn: aws_sdk_sfn::Client::new(&aws_config::SdkConfig::builder().build()),
+        apigateway: aws_sdk_apigateway::Client::new(&aws_config::SdkConfig::builder().build()),
     }
 }
 

@@ -41,6 +41,10 @@ fn target(cloudformation: &[&Rule], s3: &[&Rule], sts: &[&Rule], rekognition: &[
         rekognition: mock_client!(aws_sdk_rekognition, RuleMode::MatchAny, rekognition),
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, none),
         logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, none),
+        // Never called here: plain clients, which would fail for want of credentials if they were.
+        lambda: aws_sdk_lambda::Client::new(&aws_config::SdkConfig::builder().build()),
+        sfn: aws_sdk_sfn::Client::new(&aws_config::SdkConfig::builder().build()),
+        apigateway: aws_sdk_apigateway::Client::new(&aws_config::SdkConfig::builder().build()),
     }
 }
 
@@ -73,6 +77,7 @@ async fn a_foreign_owned_artifact_bucket_stops_deploy_before_any_upload() {
         arch: Arch::X86_64,
         profile: "release".into(),
         functions: Vec::new(),
+        commit: None,
     };
     let release = Release {
         template: &template,
