@@ -42,6 +42,8 @@ pub mod param {
     pub const ENDPOINT_URL: &str = "EndpointUrl";
     /// Local templates only (see `Flavor::Local`).
     pub const INJECT_FAULT: &str = "InjectFault";
+    /// Local templates only (see `Flavor::Local`).
+    pub const INJECT_DEPLOY_FAILURE: &str = "InjectDeployFailure";
     pub const MAX_FAILED_ATTEMPTS: &str = "MaxFailedAttempts";
     pub const LOCKOUT_SECONDS: &str = "LockoutSeconds";
     pub const DENIAL_FLOOR_MS: &str = "DenialFloorMs";

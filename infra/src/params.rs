@@ -154,6 +154,14 @@ fn test_hooks(p: &mut BTreeMap<String, Parameter>) {
         },
     );
     p.insert(
+        param::INJECT_DEPLOY_FAILURE.into(),
+        Parameter::one_of(
+            "Tests only: true adds a function whose code does not exist, so the deploy fails on it (fleet tests)",
+            "false",
+            &["false", "true"],
+        ),
+    );
+    p.insert(
         param::ENDPOINT_URL.into(),
         Parameter::string(
             "Local emulation only: AWS endpoint the functions call. Empty on AWS",

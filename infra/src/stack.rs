@@ -30,7 +30,43 @@ pub fn template(flavor: Flavor) -> Template {
     crate::api::add(&mut t);
     alarm(&mut t);
     outputs(&mut t);
+    if flavor == Flavor::Local {
+        injected_deploy_failure(&mut t);
+    }
     t
+}
+
+const DEPLOY_FAILURE_INJECTED: &str = "DeployFailureInjected";
+
+/// Tests only: a function whose code bucket does not exist, so CloudFormation fails the deploy on it and rolls
+/// back, as a real mistake in a region would.
+fn injected_deploy_failure(t: &mut Template) {
+    let role = role_id(f::ALL[0]);
+    let resource = Resource::new(
+        "AWS::Lambda::Function",
+        [
+            // Named, so LocalStack (which does not roll back a failed update) can delete it on the next deploy.
+            (
+                "FunctionName",
+                Expr::sub("${AWS::StackName}-injected-deploy-failure"),
+            ),
+            ("Runtime", Expr::from("provided.al2023")),
+            ("Handler", Expr::from("bootstrap")),
+            (
+                "Code",
+                obj([
+                    (
+                        "S3Bucket",
+                        Expr::from("riv-injected-deploy-failure-no-such-bucket"),
+                    ),
+                    ("S3Key", Expr::from("bootstrap.zip")),
+                ]),
+            ),
+            ("Role", Expr::att(&role, "Arn")),
+        ],
+    )
+    .when(DEPLOY_FAILURE_INJECTED);
+    t.add("InjectedDeployFailure", resource);
 }
 
 fn conditions(t: &mut Template, flavor: Flavor) {
@@ -47,6 +83,10 @@ fn conditions(t: &mut Template, flavor: Flavor) {
         ))),
     );
     if flavor == Flavor::Local {
+        c.insert(
+            DEPLOY_FAILURE_INJECTED.into(),
+            Expr::equals(Expr::r(param::INJECT_DEPLOY_FAILURE), "true".into()),
+        );
         c.insert(
             id::HAS_ENDPOINT_URL.into(),
             Expr::Not(Box::new(Expr::equals(

@@ -22,7 +22,7 @@ pub struct Where {
     profile: Option<String>,
     /// Another endpoint, e.g. LocalStack's http://127.0.0.1:4566.
     #[arg(long)]
-    endpoint_url: Option<String>,
+    pub endpoint_url: Option<String>,
 }
 
 #[derive(clap::Args)]

@@ -42,6 +42,12 @@ enum Command {
     /// Every region's stack at once, as the fleet file (riv.fleet.yaml, or --fleet) describes them.
     #[command(subcommand)]
     Fleet(fleet::Command),
+    /// Compare a deployed stack with its template: CloudFormation's drift detection where the endpoint has it,
+    /// and Riv's own checks everywhere (bucket encryption, versioning, public-access block, TLS-only policy and
+    /// lifecycle; table PITR and encryption; each function's code, environment and role; state machine
+    /// definitions; the stage's throttling). Prints every difference and exits non-zero on drift; `deploy` puts
+    /// the template's values back.
+    Drift(deploy::Where),
     /// Print a deployed stack's outputs.
     Outputs(deploy::Where),
     /// Remove a stack completely: empty its image bucket (every version), delete the stack, then the bucket and
@@ -88,6 +94,7 @@ fn main() -> std::process::ExitCode {
         Command::Local(command) => local::run(command, cli.output),
         Command::Deploy(args) => deploy::deploy(&args, cli.output),
         Command::Outputs(args) => deploy::outputs(&args, cli.output),
+        Command::Drift(args) => fleet::drift_one(&args, cli.output),
         Command::Fleet(command) => fleet::run(command, cli.output),
         Command::Destroy(args) => deploy::destroy(&args, cli.output),
         Command::Cleanup(args) => cleanup::run(&args, cli.output),

@@ -8,14 +8,16 @@
 //! Reconcile: a face planted under a user's id and an image nobody names are listed on `--dry-run`, left alone
 //! without `--yes`, removed with it; the registered user's own face, image and records stay.
 //!
-//! Fleet plan: two regions of a fleet file plan as creates and are left without a stack; once one is deployed,
-//! a parameter changed for it in the file plans as exactly that update.
+//! The fleet (`fleet.rs`, on the same LocalStack): plan, deploy, status, drift and destroy across three regions.
 
 use riv_deploy::Target;
 use riv_e2e::{stack, unique, workspace_root};
 use riv_launcher::up as stack_local;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
+
+#[path = "local_commands/fleet.rs"]
+mod fleet;
 
 const REGION: &str = "ap-southeast-2";
 const OTHER_REGION: &str = "ca-central-1";
@@ -337,86 +339,4 @@ async fn reconcile_lists_then_removes_what_no_record_holds_and_nothing_else() {
         !left.iter().any(|(_, id)| *id == planted || *id == stray),
         "{left:?}"
     );
-}
-
-/// `cargo xtask fleet plan` on `fleet`: its JSON rows by region, or why it failed.
-fn fleet_plan(endpoint: &str, fleet: &std::path::Path) -> BTreeMap<String, serde_json::Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["--output", "json", "fleet", "plan", "--fleet"])
-        .arg(fleet)
-        .args(["--endpoint-url", endpoint])
-        .stdin(Stdio::null())
-        .output()
-        .expect("xtask runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "fleet plan failed: {stderr}");
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("one JSON list: {e}: {stderr}"));
-    rows.into_iter()
-        .map(|r| (r["region"].as_str().expect("a region").to_string(), r))
-        .collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fleet_plan_shows_creates_then_exactly_the_changed_parameter() {
-    const PLANNED: [&str; 2] = ["eu-west-2", "us-west-1"];
-    let endpoint = stack().endpoint.clone();
-    let name = unique("Riv-Plan");
-    let dir = workspace_root().join("target").join("tmp");
-    std::fs::create_dir_all(&dir).unwrap();
-    let fleet = dir.join(format!("{name}.fleet.yaml"));
-    let file = |extra: &str| {
-        format!(
-            "defaults:\n  stack: {name}\nstacks:\n  - region: {}\n{extra}  - region: {}\n",
-            PLANNED[0], PLANNED[1]
-        )
-    };
-    std::fs::write(&fleet, file("")).unwrap();
-
-    let rows = fleet_plan(&endpoint, &fleet);
-    for region in PLANNED {
-        assert_eq!(
-            rows[region]["action"], "create",
-            "{region}: {}",
-            rows[region]
-        );
-        let target = Target::local(&endpoint, region).await;
-        assert_eq!(
-            riv_deploy::stack::status(&target, &name).await.unwrap(),
-            None,
-            "planning left a stack in {region}"
-        );
-    }
-
-    let first = Target::local(&endpoint, PLANNED[0]).await;
-    let manifest = riv_deploy::build::Manifest::load(&workspace_root())
-        .expect("target/lambda/manifest.json: run cargo xtask build --release");
-    stack_local::deploy(&first, &name, &manifest, &BTreeMap::new(), &|m| {
-        eprintln!("==> {m}")
-    })
-    .await
-    .unwrap();
-    std::fs::write(&fleet, file("    parameters:\n      MaxPose: 30\n")).unwrap();
-    let rows = fleet_plan(&endpoint, &fleet);
-    let changes: Vec<(String, String)> = rows[PLANNED[0]]["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .map(|c| {
-            (
-                c["action"].as_str().unwrap_or_default().to_string(),
-                c["logical_id"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(rows[PLANNED[0]]["action"], "update", "{}", rows[PLANNED[0]]);
-    assert_eq!(
-        changes,
-        vec![("Modify".to_string(), "DetectFacesFunction".to_string())],
-        "MaxPose reaches detect-faces alone"
-    );
-    assert_eq!(rows[PLANNED[1]]["action"], "create");
-    riv_deploy::teardown::destroy(&first, &name, &|_| {})
-        .await
-        .unwrap();
 }

@@ -6,6 +6,7 @@
 
 use crate::regions;
 use riv_infra::names::{param, DEFAULT_STACK_NAME};
+use riv_infra::stack::Flavor;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -85,7 +86,7 @@ impl Scalar {
 }
 
 /// Reads and checks the fleet file at `path`.
-pub fn load(path: &Path) -> Result<Fleet, FleetError> {
+pub fn load(path: &Path, flavor: Flavor) -> Result<Fleet, FleetError> {
     let text = std::fs::read_to_string(path).map_err(|e| FleetError {
         path: path.to_path_buf(),
         line: None,
@@ -95,11 +96,12 @@ pub fn load(path: &Path) -> Result<Fleet, FleetError> {
             format!("cannot read it: {e}")
         },
     })?;
-    parse(path, &text)
+    parse(path, &text, flavor)
 }
 
-/// Checks the fleet file's `text` (read from `path`, which messages name).
-pub fn parse(path: &Path, text: &str) -> Result<Fleet, FleetError> {
+/// Checks the fleet file's `text` (read from `path`, which messages name) against `flavor`'s template: the local
+/// stack's also takes its test hooks (`InjectFault`).
+pub fn parse(path: &Path, text: &str, flavor: Flavor) -> Result<Fleet, FleetError> {
     let error = |line: Option<usize>, message: String| FleetError {
         path: path.to_path_buf(),
         line,
@@ -155,7 +157,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Fleet, FleetError> {
             role: item.role.clone().or_else(|| raw.defaults.role.clone()),
             line,
         };
-        check(&entry, &at).map_err(|(line, message)| error(line, message))?;
+        check(&entry, flavor, &at).map_err(|(line, message)| error(line, message))?;
         if let Some(first) = entries
             .iter()
             .find(|e| e.region == entry.region && e.stack == entry.stack)
@@ -183,7 +185,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Fleet, FleetError> {
 
 /// An entry's own rules: a stack name CloudFormation takes, parameters the template takes, a region that
 /// can run what the parameters ask for. `at(key)` is the line of `key` in the entry (or the entry's).
-fn check(entry: &Entry, at: &dyn Fn(&str) -> Option<usize>) -> Result<(), (Option<usize>, String)> {
+fn check(
+    entry: &Entry,
+    flavor: Flavor,
+    at: &dyn Fn(&str) -> Option<usize>,
+) -> Result<(), (Option<usize>, String)> {
     let name_ok = entry.stack.len() <= 64
         && entry.stack.starts_with(|c: char| c.is_ascii_alphabetic())
         && entry
@@ -223,7 +229,7 @@ fn check(entry: &Entry, at: &dyn Fn(&str) -> Option<usize>) -> Result<(), (Optio
                 format!("{name} is set by the fleet commands themselves, not by the file"),
             ));
         }
-        let mut template = riv_infra::stack::riv();
+        let mut template = riv_infra::stack::template(flavor);
         riv_infra::stack::set_defaults(&mut template, &[format!("{name}={value}")])
             .map_err(|e| (at(name), e.to_string()))?;
     }
@@ -298,7 +304,7 @@ mod tests {
     use super::*;
 
     fn parse_text(text: &str) -> Result<Fleet, FleetError> {
-        parse(Path::new("riv.fleet.yaml"), text)
+        parse(Path::new("riv.fleet.yaml"), text, Flavor::Aws)
     }
 
     fn error(text: &str) -> (Option<usize>, String) {
@@ -408,13 +414,13 @@ mod tests {
     #[test]
     fn the_example_in_the_repository_is_a_valid_fleet() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../riv.fleet.example.yaml");
-        let fleet = load(&path).unwrap();
+        let fleet = load(&path, Flavor::Aws).unwrap();
         assert!(fleet.entries.len() >= 3, "{fleet:?}");
     }
 
     #[test]
     fn a_missing_file_says_how_to_make_one() {
-        let e = load(Path::new("/nonexistent/riv.fleet.yaml")).unwrap_err();
+        let e = load(Path::new("/nonexistent/riv.fleet.yaml"), Flavor::Aws).unwrap_err();
         assert!(e.to_string().contains("riv.fleet.example.yaml"), "{e}");
     }
 }

@@ -3,5 +3,6 @@
 
 pub mod file;
 pub mod plan;
+pub mod status;
 
 pub use file::{load, parse, Entry, Fleet, FleetError, DEFAULT_FILE};

@@ -1,5 +1,12 @@
-//! `cargo xtask fleet …`: every region's stack as `riv.fleet.yaml` describes it. `plan` builds once, uploads
-//! and creates a change set in each region at once, prints one table, and executes nothing.
+//! `cargo xtask fleet …`: every region's stack as `riv.fleet.yaml` describes it. `plan` shows what a deploy
+//! would do everywhere and executes nothing; `deploy` goes canary first, then the rest at once; `status` says
+//! what runs where and how it differs from the file; `drift` compares each live stack with its template;
+//! `destroy` removes them all after one confirmation.
+
+mod deploy;
+mod report;
+
+pub use report::drift_one;
 
 use crate::output::{self, Output};
 use anyhow::{anyhow, bail, Result};
@@ -7,7 +14,7 @@ use futures::StreamExt;
 use riv_deploy::build::{Arch, Manifest};
 use riv_deploy::fleet::plan::{plan_entry, RegionPlan};
 use riv_deploy::fleet::{Entry, Fleet};
-use riv_deploy::Release;
+use riv_deploy::{Release, Target};
 use riv_infra::stack::Flavor;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -18,6 +25,20 @@ pub enum Command {
     /// per region (concurrently), prints region, stack, action (create / update / no change) and changes by kind
     /// with replacements flagged, then deletes the change sets. Executes nothing.
     Plan(PlanArgs),
+    /// Deploy every stack of the fleet file: the canary (the first entry, or --canary) first, then, if it
+    /// succeeded, the others concurrently. One live line per region, a summary table at the end; a region's
+    /// failure does not stop the others (unless --fail-fast). Exits non-zero when any region failed; run it again
+    /// once fixed, and it converges.
+    Deploy(DeployArgs),
+    /// Per region: stack status, the Riv version deployed (version, commit, template hash), parameters that
+    /// differ from the file, and the API URL; regions of the file without a stack, and Riv stacks in those
+    /// regions that the file does not list.
+    Status(FleetArgs),
+    /// Compare every stack of the file with its template (see `cargo xtask drift`); exits non-zero on drift.
+    Drift(FleetArgs),
+    /// Destroy every stack of the file (each emptied and deleted as `cargo xtask destroy` does), after one
+    /// confirmation that lists them all.
+    Destroy(DestroyArgs),
 }
 
 #[derive(clap::Args)]
@@ -28,28 +49,69 @@ pub struct FleetArgs {
     /// Another endpoint for every region, e.g. LocalStack's http://127.0.0.1:4566 (it serves many regions).
     #[arg(long)]
     endpoint_url: Option<String>,
+    /// Regions worked on at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    concurrency: u16,
 }
 
 #[derive(clap::Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     fleet: FleetArgs,
-    /// Regions planned at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
-    concurrency: u16,
     /// Lambda architecture to build for.
     #[arg(long, default_value = "x86_64", value_parser = ["x86_64", "arm64"])]
     arch: String,
 }
 
+#[derive(clap::Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    fleet: FleetArgs,
+    /// Lambda architecture to build for.
+    #[arg(long, default_value = "x86_64", value_parser = ["x86_64", "arm64"])]
+    arch: String,
+    /// The region deployed first, alone (default: the file's first entry).
+    #[arg(long, value_name = "REGION")]
+    canary: Option<String>,
+    /// Start no further region once one has failed.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Deploy without asking (required without a terminal).
+    #[arg(long)]
+    yes: bool,
+}
+
+#[derive(clap::Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    fleet: FleetArgs,
+    /// Destroy without asking (required without a terminal).
+    #[arg(long)]
+    yes: bool,
+}
+
 pub fn run(command: Command, out: Output) -> Result<()> {
     match command {
         Command::Plan(args) => plan(&args, out),
+        Command::Deploy(args) => deploy::run(&args, out),
+        Command::Status(args) => report::status(&args, out),
+        Command::Drift(args) => report::drift(&args, out),
+        Command::Destroy(args) => report::destroy(&args, out),
+    }
+}
+
+/// The local stack's template (with its test hooks) only for a LocalStack on this machine.
+fn flavor(endpoint_url: Option<&str>) -> Flavor {
+    if endpoint_url.is_some_and(|u| u.contains("127.0.0.1") || u.contains("localhost")) {
+        Flavor::Local
+    } else {
+        Flavor::Aws
     }
 }
 
 fn load(args: &FleetArgs) -> Result<Fleet> {
-    let fleet = riv_deploy::fleet::load(&args.fleet).map_err(|e| anyhow!(e))?;
+    let fleet = riv_deploy::fleet::load(&args.fleet, flavor(args.endpoint_url.as_deref()))
+        .map_err(|e| anyhow!(e))?;
     output::step(format!(
         "{}: {} stacks ({})",
         args.fleet.display(),
@@ -76,11 +138,10 @@ fn build(arch: &str) -> Result<Manifest> {
     })?)
 }
 
-/// The entry's template: the local stack's (with its test hooks) only for a LocalStack on this machine, with
-/// the entry's parameters baked in as defaults; they are passed as values too, so they win over the code's.
+/// The entry's template, with the entry's parameters baked in as defaults; they are passed as values too, so
+/// they win over the code's.
 fn template(entry: &Entry, endpoint_url: Option<&str>) -> Result<riv_infra::Template> {
-    let local = endpoint_url.is_some_and(|u| u.contains("127.0.0.1") || u.contains("localhost"));
-    let mut template = riv_infra::stack::template(if local { Flavor::Local } else { Flavor::Aws });
+    let mut template = riv_infra::stack::template(flavor(endpoint_url));
     let pairs: Vec<String> = entry
         .parameters
         .iter()
@@ -90,17 +151,44 @@ fn template(entry: &Entry, endpoint_url: Option<&str>) -> Result<riv_infra::Temp
     Ok(template)
 }
 
+async fn target(entry: &Entry, endpoint_url: Option<&str>) -> Target {
+    let target =
+        crate::deploy::target_in(&entry.region, entry.profile.as_deref(), endpoint_url).await;
+    match &entry.role {
+        Some(role) => target.assuming(role).await,
+        None => target,
+    }
+}
+
+/// Runs `work` on every entry, `concurrency` at once, keeping the file's order in the results.
+fn each<'a, T, F, Fut>(fleet: &'a Fleet, concurrency: u16, work: F) -> Result<Vec<(Entry, T)>>
+where
+    F: Fn(Entry) -> Fut,
+    Fut: std::future::Future<Output = T> + 'a,
+{
+    let runtime = tokio::runtime::Runtime::new()?;
+    Ok(runtime.block_on(
+        futures::stream::iter(fleet.entries.iter().cloned())
+            .map(|entry| {
+                let fut = work(entry.clone());
+                async move { (entry, fut.await) }
+            })
+            .buffered(usize::from(concurrency))
+            .collect(),
+    ))
+}
+
+fn json_error(entry: &Entry, e: &anyhow::Error) -> serde_json::Value {
+    serde_json::json!({"region": entry.region, "stack": entry.stack, "error": format!("{e:#}")})
+}
+
 async fn plan_one(
     entry: &Entry,
     manifest: &Manifest,
     endpoint_url: Option<&str>,
 ) -> Result<RegionPlan> {
     let template = template(entry, endpoint_url)?;
-    let mut target =
-        crate::deploy::target_in(&entry.region, entry.profile.as_deref(), endpoint_url).await;
-    if let Some(role) = &entry.role {
-        target = target.assuming(role).await;
-    }
+    let target = target(entry, endpoint_url).await;
     let release = Release {
         template: &template,
         manifest,
@@ -116,20 +204,10 @@ fn plan(args: &PlanArgs, out: Output) -> Result<()> {
     let fleet = load(&args.fleet)?;
     let manifest = build(&args.arch)?;
     let endpoint = args.fleet.endpoint_url.as_deref();
-    let runtime = tokio::runtime::Runtime::new()?;
-    // `buffered` keeps the file's order in the table while up to `concurrency` regions plan at once.
-    let results: Vec<(Entry, Result<RegionPlan>)> = runtime.block_on(
-        futures::stream::iter(fleet.entries.iter().cloned())
-            .map(|entry| {
-                let manifest = &manifest;
-                async move {
-                    let result = plan_one(&entry, manifest, endpoint).await;
-                    (entry, result)
-                }
-            })
-            .buffered(usize::from(args.concurrency))
-            .collect(),
-    );
+    let results = each(&fleet, args.fleet.concurrency, |entry| {
+        let manifest = &manifest;
+        async move { plan_one(&entry, manifest, endpoint).await }
+    })?;
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
     match out {
         Output::Json => {
@@ -143,16 +221,12 @@ fn plan(args: &PlanArgs, out: Output) -> Result<()> {
                         "changes": plan.changes,
                         "replacements": plan.replacements(),
                     }),
-                    Err(e) => serde_json::json!({
-                        "region": entry.region,
-                        "stack": entry.stack,
-                        "error": format!("{e:#}"),
-                    }),
+                    Err(e) => json_error(entry, e),
                 })
                 .collect();
             println!("{}", serde_json::to_string(&rows)?);
         }
-        Output::Text => print_table(&results),
+        Output::Text => print_plan(&results),
     }
     output::done("fleet plan (nothing executed)", started);
     if failed > 0 {
@@ -161,7 +235,7 @@ fn plan(args: &PlanArgs, out: Output) -> Result<()> {
     Ok(())
 }
 
-fn print_table(results: &[(Entry, Result<RegionPlan>)]) {
+fn print_plan(results: &[(Entry, Result<RegionPlan>)]) {
     println!(
         "{:<16} {:<24} {:<10} {:>4} {:>7} {:>7}  replacements",
         "region", "stack", "action", "add", "modify", "remove"
