@@ -56,11 +56,18 @@ impl Board {
         if self.drawn.swap(true, Ordering::Relaxed) {
             let _ = write!(err, "\x1b[{}A", lines.len());
         }
+        // A line that wrapped would throw the cursor arithmetic off: each stays within the terminal's width.
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse::<usize>().ok())
+            .unwrap_or(100)
+            .saturating_sub(22)
+            .max(20);
         for (r, t) in lines.iter() {
             let _ = writeln!(
                 err,
                 "\x1b[2K    {r:<16} {}",
-                t.chars().take(110).collect::<String>()
+                t.chars().take(width).collect::<String>()
             );
         }
     }
