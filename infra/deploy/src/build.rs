@@ -94,8 +94,17 @@ pub fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
-/// The workspace's commit, `None` outside a git checkout.
+/// Names the commit a build is from where git cannot tell (a source archive), or on purpose.
+pub const COMMIT_VARIABLE: &str = "RIV_COMMIT";
+
+/// The workspace's commit (`RIV_COMMIT` when set), `None` outside a git checkout.
 pub fn commit(root: &Path) -> Option<String> {
+    if let Some(commit) = std::env::var(COMMIT_VARIABLE)
+        .ok()
+        .filter(|c| !c.is_empty())
+    {
+        return Some(commit);
+    }
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .arg("-C")

@@ -13,10 +13,13 @@ use std::time::Instant;
 pub fn status(args: &FleetArgs, out: Output) -> Result<()> {
     let fleet = load(args)?;
     let endpoint = args.endpoint_url.as_deref();
+    let commit =
+        riv_deploy::build::commit(&crate::workspace_root()?).unwrap_or_else(|| "unknown".into());
+    let commit = commit.as_str();
     let results = each(&fleet, args.concurrency, |entry| async move {
         let template = template(&entry, endpoint)?;
         let target = target(&entry, endpoint).await;
-        let mut status = status::region(&target, &entry, &template).await?;
+        let mut status = status::region(&target, &entry, &template, commit).await?;
         status.api_url = api_url(&status.outputs, endpoint);
         Ok::<RegionStatus, anyhow::Error>(status)
     })?;
@@ -58,10 +61,11 @@ pub fn status(args: &FleetArgs, out: Output) -> Result<()> {
                 .collect();
             println!(
                 "{}",
-                serde_json::json!({"stacks": rows, "not_in_file": unlisted})
+                serde_json::json!({"commit": commit, "stacks": rows, "not_in_file": unlisted})
             );
         }
         Output::Text => {
+            output::step(format!("this workspace deploys commit {commit}"));
             println!(
                 "{:<16} {:<24} {:<24} {:<44} {:<28} api",
                 "region", "stack", "status", "version", "differs from the file"
@@ -73,10 +77,12 @@ pub fn status(args: &FleetArgs, out: Output) -> Result<()> {
                         s.region,
                         s.stack,
                         s.status.as_deref().unwrap_or("(no stack)"),
-                        s.stamp
-                            .as_ref()
-                            .map(|x| x.to_string())
-                            .unwrap_or_else(|| "-".into()),
+                        match (&s.stamp, s.other_commit) {
+                            (Some(x), false) => x.to_string(),
+                            (Some(x), true) => format!("{x} OTHER COMMIT"),
+                            (None, _) if s.status.is_some() => "(no release tags)".into(),
+                            (None, _) => "-".into(),
+                        },
                         if s.differs.is_empty() {
                             "-".to_string()
                         } else {

@@ -9,11 +9,16 @@ use std::process::{Command, Stdio};
 
 /// Runs `cargo xtask --output json <args>` against the local stack: whether it succeeded, its JSON document,
 /// and its stderr.
-fn xtask_json(endpoint: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
+fn xtask_json(
+    endpoint: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, serde_json::Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["--output", "json"])
         .args(args)
         .args(["--endpoint-url", endpoint])
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("xtask runs");
@@ -51,7 +56,67 @@ fn fleet(
     let file = file.to_str().expect("a UTF-8 path");
     let mut args = vec!["fleet", command, "--fleet", file];
     args.extend_from_slice(extra);
-    xtask_json(endpoint, &args)
+    xtask_json(endpoint, &args, &[])
+}
+
+/// The buckets, tables and collections of `stack` in the target's region (bucket names are lower case).
+async fn left_in(target: &Target, stack: &str) -> Vec<String> {
+    let lower = stack.to_lowercase();
+    let mut left = Vec::new();
+    let buckets = target
+        .s3
+        .list_buckets()
+        .send()
+        .await
+        .expect("buckets listed");
+    for b in buckets.buckets() {
+        let name = b.name().unwrap_or_default();
+        if !name.starts_with(&lower) {
+            continue;
+        }
+        // LocalStack lists every region's buckets: only this region's count.
+        let location = target
+            .s3
+            .get_bucket_location()
+            .bucket(name)
+            .send()
+            .await
+            .expect("bucket location read");
+        let region = location
+            .location_constraint()
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default();
+        if region == target.region {
+            left.push(format!("bucket {name}"));
+        }
+    }
+    let tables = target
+        .dynamodb
+        .list_tables()
+        .send()
+        .await
+        .expect("tables listed");
+    left.extend(
+        tables
+            .table_names()
+            .iter()
+            .filter(|t| t.starts_with(stack))
+            .map(|t| format!("table {t}")),
+    );
+    let collections = target
+        .rekognition
+        .list_collections()
+        .send()
+        .await
+        .expect("collections listed");
+    left.extend(
+        collections
+            .collection_ids()
+            .iter()
+            .filter(|c| c.starts_with(stack))
+            .map(|c| format!("collection {c}")),
+    );
+    left
 }
 
 /// The (action, logical id) pairs of a plan row.
@@ -214,7 +279,13 @@ async fn the_fleet_plans_deploys_converges_reports_drift_and_destroys() {
         "",
         "    parameters:\n      InjectDeployFailure: true\n",
     ]);
-    let (ok, rows, stderr) = fleet(&endpoint, "deploy", &file, &["--yes"]);
+    // Built as another commit would be: the canary's update carries that commit's tag.
+    let file_arg = file.to_str().expect("a UTF-8 path");
+    let (ok, rows, stderr) = xtask_json(
+        &endpoint,
+        &["fleet", "deploy", "--fleet", file_arg, "--yes"],
+        &[("RIV_COMMIT", "0ther0c0mm1t")],
+    );
     assert!(!ok, "a failed region must fail the command: {stderr}");
     let rows = by_region(&rows);
     assert_eq!(
@@ -236,6 +307,20 @@ async fn the_fleet_plans_deploys_converges_reports_drift_and_destroys() {
             .contains("InjectedDeployFailure (AWS::Lambda::Function)"),
         "the summary does not name the failing resource: {failed}"
     );
+    let (ok, status, stderr) = fleet(&endpoint, "status", &file, &[]);
+    assert!(ok, "{stderr}");
+    let stacks = by_region(&status["stacks"]);
+    assert_eq!(
+        stacks[REGIONS[0]]["stamp"]["commit"], "0ther0c0mm1t",
+        "{status}"
+    );
+    assert_eq!(stacks[REGIONS[0]]["other_commit"], true, "{status}");
+    assert_eq!(stacks[REGIONS[1]]["other_commit"], false, "{status}");
+    assert_eq!(
+        stacks[REGIONS[1]]["stamp"]["commit"], status["commit"],
+        "{status}"
+    );
+
     write(["    parameters:\n      MaxPose: 30\n", "", ""]);
     let (ok, rows, stderr) = fleet(&endpoint, "deploy", &file, &["--yes"]);
     assert!(ok, "the rerun did not converge: {stderr}");
@@ -316,7 +401,7 @@ async fn the_fleet_plans_deploys_converges_reports_drift_and_destroys() {
         .expect("throttle changed");
 
     let args = ["drift", "--region", region, "--stack", &name];
-    let (ok, rows, stderr) = xtask_json(&endpoint, &args);
+    let (ok, rows, stderr) = xtask_json(&endpoint, &args, &[]);
     assert!(!ok, "drift must exit non-zero on drift: {stderr}");
     let found = differences(&rows[0]);
     for (resource, property, expected, actual) in [
@@ -368,7 +453,7 @@ async fn the_fleet_plans_deploys_converges_reports_drift_and_destroys() {
 
     let (ok, _, stderr) = fleet(&endpoint, "deploy", &file, &["--yes"]);
     assert!(ok, "{stderr}");
-    let (ok, rows, stderr) = xtask_json(&endpoint, &args);
+    let (ok, rows, stderr) = xtask_json(&endpoint, &args, &[]);
     assert!(ok, "deploy left drift behind: {rows} {stderr}");
 
     let (ok, rows, stderr) = fleet(&endpoint, "destroy", &file, &["--yes"]);
@@ -379,6 +464,11 @@ async fn the_fleet_plans_deploys_converges_reports_drift_and_destroys() {
         assert_eq!(
             riv_deploy::stack::status(&target, &name).await.unwrap(),
             None
+        );
+        assert_eq!(
+            left_in(&target, &name).await,
+            Vec::<String>::new(),
+            "{region}"
         );
     }
     let (ok, status, stderr) = fleet(&endpoint, "status", &file, &[]);

@@ -24,6 +24,8 @@ pub struct RegionStatus {
     /// `None`: no such stack in the region.
     pub status: Option<String>,
     pub stamp: Option<Stamp>,
+    /// Deployed from another commit than the one given to [`region`] (or with no release tags at all).
+    pub other_commit: bool,
     pub differs: Vec<ParameterDiff>,
     pub api_url: Option<String>,
     #[serde(skip)]
@@ -68,17 +70,20 @@ pub fn differences(
         .collect()
 }
 
-/// The entry's stack in its region; `template` is the entry's, with the file's parameters as defaults.
+/// The entry's stack in its region; `template` is the entry's, with the file's parameters as defaults, and
+/// `commit` the one this workspace would deploy.
 pub async fn region(
     target: &Target,
     entry: &Entry,
     template: &riv_infra::Template,
+    commit: &str,
 ) -> Result<RegionStatus, DeployError> {
     let mut status = RegionStatus {
         region: entry.region.clone(),
         stack: entry.stack.clone(),
         status: None,
         stamp: None,
+        other_commit: false,
         differs: Vec::new(),
         api_url: None,
         outputs: BTreeMap::new(),
@@ -103,6 +108,7 @@ pub async fn region(
         .collect();
     status.status = stack.stack_status().map(|s| s.as_str().to_string());
     status.stamp = Stamp::from_tags(&tags);
+    status.other_commit = status.stamp.as_ref().map(|s| s.commit.as_str()) != Some(commit);
     status.differs = differences(template, &deployed);
     status.outputs = stack_outputs(&stack);
     status.api_url = status.outputs.get(output::API_URL).cloned();
