@@ -268,6 +268,22 @@ pub(crate) fn stack_outputs(
         .collect()
 }
 
+/// A described stack's parameter values by key.
+pub(crate) fn stack_parameters(
+    stack: &aws_sdk_cloudformation::types::Stack,
+) -> BTreeMap<String, String> {
+    stack
+        .parameters()
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.parameter_key()?.to_string(),
+                p.parameter_value()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
 /// A delete whose target is gone already (the `missing` error code) succeeded all the same.
 pub(crate) fn gone_is_fine<T, E>(
     result: Result<T, E>,

@@ -61,16 +61,7 @@ async fn live_stacks(target: &Target) -> Result<BTreeMap<String, LiveStack>, Dep
             if *status == StackStatus::DeleteComplete {
                 continue;
             }
-            let parameters = s
-                .parameters()
-                .iter()
-                .filter_map(|p| {
-                    Some((
-                        p.parameter_key()?.to_string(),
-                        p.parameter_value()?.to_string(),
-                    ))
-                })
-                .collect();
+            let parameters = crate::stack::stack_parameters(s);
             stacks.insert(
                 name.to_string(),
                 LiveStack {

@@ -211,11 +211,7 @@ async fn deployed(
         .iter()
         .filter_map(|(k, p)| Some((k.clone(), p.default.clone()?)))
         .collect();
-    for p in described.parameters() {
-        if let (Some(k), Some(v)) = (p.parameter_key(), p.parameter_value()) {
-            parameters.insert(k.into(), v.into());
-        }
-    }
+    parameters.extend(crate::stack::stack_parameters(&described));
     let account = target
         .sts
         .get_caller_identity()

@@ -96,16 +96,7 @@ pub async fn region(
         .iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
         .collect();
-    let deployed: BTreeMap<String, String> = stack
-        .parameters()
-        .iter()
-        .filter_map(|p| {
-            Some((
-                p.parameter_key()?.to_string(),
-                p.parameter_value()?.to_string(),
-            ))
-        })
-        .collect();
+    let deployed = crate::stack::stack_parameters(&stack);
     status.status = stack.stack_status().map(|s| s.as_str().to_string());
     status.stamp = Stamp::from_tags(&tags);
     status.other_commit = status.stamp.as_ref().map(|s| s.commit.as_str()) != Some(commit);
