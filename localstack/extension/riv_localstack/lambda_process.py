@@ -45,6 +45,12 @@ STOP_GRACE_SECONDS = 2.0
 # how much of the runner's log get_logs() returns / error messages quote
 MAX_LOG_BYTES = 256 * 1024
 ERROR_TAIL_LINES = 20
+# LocalStack forwards Rekognition and Textract to the Riv emulator (forward.py) at this URL
+EMULATOR_URL_ENV = "RIV_EMULATOR_URL"
+# The SDKs' service-specific endpoint variables: a function's Rekognition and Textract calls go to the emulator
+# directly instead of through LocalStack's gateway, which would only proxy them there, photo and all, on the same
+# Python interpreter that runs every other service of the stack.
+DIRECT_ENDPOINTS = ("AWS_ENDPOINT_URL_REKOGNITION", "AWS_ENDPOINT_URL_TEXTRACT")
 # PATH for the bootstrap when the function does not set one (Lambda's own default, then the host's)
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 # the runner's exit status when its invoke port was taken (EADDRINUSE), and how often to pick another
@@ -93,6 +99,10 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             del env[key]
         env.pop("AWS_LAMBDA_RUNTIME_API", None)  # the runner sets it for the bootstrap
         env["LAMBDA_TASK_ROOT"] = str(self._code_dir())
+        emulator = os.environ.get(EMULATOR_URL_ENV, "").strip().rstrip("/")
+        if emulator:
+            for name in DIRECT_ENDPOINTS:
+                env.setdefault(name, emulator)
         if "PATH" not in env:
             host_path = os.environ.get("PATH", "")
             env["PATH"] = f"{DEFAULT_PATH}:{host_path}" if host_path else DEFAULT_PATH

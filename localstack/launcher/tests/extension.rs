@@ -52,3 +52,8 @@ fn a_body_failing_its_model_gets_the_gateway_response_template() {
 fn step_functions_refuses_an_input_over_256_kib() {
     check("states_input_limit.py");
 }
+
+#[test]
+fn definitions_jsonpaths_and_transactions_take_the_fast_paths() {
+    check("fast_paths.py");
+}
