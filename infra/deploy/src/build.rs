@@ -186,24 +186,11 @@ pub fn build(
     let lambda_dir = target_dir(root).join("lambda");
     let mut functions = Vec::new();
     for name in function::ALL {
-        let binary =
-            std::fs::read(bin_dir.join(name)).map_err(io(format!("reading the {name} binary")))?;
-        if let Some(needed) = max_glibc(&binary).filter(|v| *v > RUNTIME_GLIBC) {
-            return Err(BuildError::Glibc {
-                name: name.into(),
-                needed,
-            });
-        }
+        let binary_path = bin_dir.join(name);
         let zip = lambda_dir.join(name).join("bootstrap.zip");
-        std::fs::create_dir_all(lambda_dir.join(name)).map_err(io("creating target/lambda"))?;
-        let bytes =
-            zip_bootstrap(&binary).map_err(|e| BuildError::Zip(name.into(), e.to_string()))?;
-        std::fs::write(&zip, &bytes).map_err(io(format!("writing {}", zip.display())))?;
-        let artifact = Artifact {
-            function: name.to_string(),
-            sha256: hex::encode(Sha256::digest(&bytes)),
-            size: bytes.len() as u64,
-            zip,
+        let artifact = match packaged(name, &binary_path, &zip) {
+            Some(artifact) => artifact,
+            None => package(name, &binary_path, &zip)?,
         };
         progress(&format!(
             "{name}: {} KiB, sha256 {}",
@@ -221,6 +208,81 @@ pub fn build(
     let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     std::fs::write(Manifest::path(root), text).map_err(io("writing the manifest"))?;
     Ok(manifest)
+}
+
+/// What `bootstrap.zip` was made from, kept beside it as `bootstrap.source`: the binary's length and
+/// modification time (cargo writes a new file whenever it links again) and the zip's hash and size.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Packaged {
+    binary_len: u64,
+    binary_modified_ns: u128,
+    sha256: String,
+    size: u64,
+}
+
+fn binary_stamp(binary: &Path) -> Option<(u64, u128)> {
+    let meta = std::fs::metadata(binary).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some((meta.len(), modified.as_nanos()))
+}
+
+fn source_path(zip: &Path) -> PathBuf {
+    zip.with_file_name("bootstrap.source")
+}
+
+/// The zip made earlier from this very binary, if it is still there: zipping and hashing seven 5 MB binaries
+/// is most of a no-change `local up`.
+fn packaged(name: &str, binary: &Path, zip: &Path) -> Option<Artifact> {
+    let (binary_len, binary_modified_ns) = binary_stamp(binary)?;
+    let source: Packaged = serde_json::from_slice(&std::fs::read(source_path(zip)).ok()?).ok()?;
+    let zip_len = std::fs::metadata(zip).ok()?.len();
+    let fresh = source.binary_len == binary_len
+        && source.binary_modified_ns == binary_modified_ns
+        && source.size == zip_len;
+    fresh.then(|| Artifact {
+        function: name.to_string(),
+        zip: zip.to_path_buf(),
+        sha256: source.sha256,
+        size: source.size,
+    })
+}
+
+fn package(name: &str, binary_path: &Path, zip: &Path) -> Result<Artifact, BuildError> {
+    let binary = std::fs::read(binary_path).map_err(io(format!("reading the {name} binary")))?;
+    if let Some(needed) = max_glibc(&binary).filter(|v| *v > RUNTIME_GLIBC) {
+        return Err(BuildError::Glibc {
+            name: name.into(),
+            needed,
+        });
+    }
+    if let Some(dir) = zip.parent() {
+        std::fs::create_dir_all(dir).map_err(io("creating target/lambda"))?;
+    }
+    let bytes = zip_bootstrap(&binary).map_err(|e| BuildError::Zip(name.into(), e.to_string()))?;
+    // The record goes first and is checked against the zip's size, so a zip cut short is never taken as done.
+    let _ = std::fs::remove_file(source_path(zip));
+    std::fs::write(zip, &bytes).map_err(io(format!("writing {}", zip.display())))?;
+    let artifact = Artifact {
+        function: name.to_string(),
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        size: bytes.len() as u64,
+        zip: zip.to_path_buf(),
+    };
+    if let Some((binary_len, binary_modified_ns)) = binary_stamp(binary_path) {
+        let source = Packaged {
+            binary_len,
+            binary_modified_ns,
+            sha256: artifact.sha256.clone(),
+            size: artifact.size,
+        };
+        let text = serde_json::to_vec(&source).unwrap_or_default();
+        std::fs::write(source_path(zip), text).map_err(io("writing bootstrap.source"))?;
+    }
+    Ok(artifact)
 }
 
 fn check_toolchain(arch: Arch) -> Result<(), BuildError> {
@@ -290,6 +352,34 @@ mod tests {
         let entry = archive.by_index(0).unwrap();
         assert_eq!(entry.name(), "bootstrap");
         assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+    }
+
+    #[test]
+    fn a_zip_is_made_again_only_when_its_binary_changes() {
+        let dir = std::env::temp_dir().join(format!("riv-package-{}", std::process::id()));
+        let binary = dir.join("detect-faces");
+        let zip = dir.join("lambda/detect-faces/bootstrap.zip");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&binary, b"\x7fELF first").unwrap();
+        assert_eq!(packaged("detect-faces", &binary, &zip), None);
+        let first = package("detect-faces", &binary, &zip).unwrap();
+        assert_eq!(packaged("detect-faces", &binary, &zip), Some(first.clone()));
+
+        // A new link writes a new file: another length or modification time means another zip.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&binary, b"\x7fELF second!").unwrap();
+        assert_eq!(packaged("detect-faces", &binary, &zip), None);
+        let second = package("detect-faces", &binary, &zip).unwrap();
+        assert_ne!(second.sha256, first.sha256);
+        assert_eq!(
+            second.sha256,
+            hex::encode(Sha256::digest(std::fs::read(&zip).unwrap()))
+        );
+
+        // A zip cut short is not taken for the one recorded.
+        std::fs::write(&zip, b"PK").unwrap();
+        assert_eq!(packaged("detect-faces", &binary, &zip), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
