@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Figures {
     pub flow: String,
+    /// Clients sending at once.
+    pub clients: usize,
     pub requests: usize,
     pub errors: usize,
     pub seconds: f64,
@@ -31,11 +33,18 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-pub fn figures(flow: &str, mut latencies: Vec<f64>, errors: usize, elapsed: Duration) -> Figures {
+pub fn figures(
+    flow: &str,
+    clients: usize,
+    mut latencies: Vec<f64>,
+    errors: usize,
+    elapsed: Duration,
+) -> Figures {
     latencies.sort_by(f64::total_cmp);
     let seconds = elapsed.as_secs_f64();
     Figures {
         flow: flow.into(),
+        clients,
         requests: latencies.len(),
         errors,
         seconds,
@@ -98,18 +107,13 @@ where
     let elapsed = started.elapsed();
     let latencies = latencies.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let errors = *errors.lock().unwrap_or_else(|e| e.into_inner());
-    figures(route, latencies, errors, elapsed)
+    figures(route, concurrency, latencies, errors, elapsed)
 }
 
-/// Register, then auth, each for `duration` with `concurrency` clients.
-pub async fn flows(concurrency: usize, duration: Duration) -> Result<Vec<Figures>, String> {
+/// For each number of clients in `levels`: register, then auth, each for `duration`. Auth goes as a pool of
+/// users registered once before the first level.
+pub async fn flows(levels: &[usize], duration: Duration) -> Result<Vec<Figures>, String> {
     let s = stack();
-    let register = load(s, "register", concurrency, duration, 200, |_| {
-        let user = unique("bench");
-        json!({"UserId": user, "Image": photo(Case::Selfie, &user)})
-    })
-    .await;
-    // A pool of registered users to authenticate as.
     let mut pool = Vec::new();
     for _ in 0..10 {
         let user = unique("bench-auth");
@@ -123,11 +127,65 @@ pub async fn flows(concurrency: usize, duration: Duration) -> Result<Vec<Figures
         pool.push(json!({"UserId": user, "Image": image}));
     }
     let pool = Arc::new(pool);
-    let auth = load(s, "auth", concurrency, duration, 200, move |n| {
-        pool[n % pool.len()].clone()
-    })
-    .await;
-    Ok(vec![register, auth])
+    let mut all = Vec::new();
+    for &clients in levels {
+        let register = load(s, "register", clients, duration, 200, |_| {
+            let user = unique("bench");
+            json!({"UserId": user, "Image": photo(Case::Selfie, &user)})
+        })
+        .await;
+        let pool = pool.clone();
+        let auth = load(s, "auth", clients, duration, 200, move |n| {
+            pool[n % pool.len()].clone()
+        })
+        .await;
+        all.extend([register, auth]);
+    }
+    Ok(all)
+}
+
+/// Each flow's throughput at every level as a multiple of its throughput at the first (fewest clients) level.
+pub fn scaling(figures: &[Figures]) -> Vec<(String, usize, f64)> {
+    let mut out = Vec::new();
+    for f in figures {
+        let base = figures
+            .iter()
+            .filter(|b| b.flow == f.flow)
+            .min_by_key(|b| b.clients)
+            .map_or(0.0, |b| b.per_second);
+        let ratio = if base > 0.0 { f.per_second / base } else { 0.0 };
+        out.push((f.flow.clone(), f.clients, ratio));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(flow: &str, clients: usize, requests: usize) -> Figures {
+        figures(
+            flow,
+            clients,
+            vec![10.0; requests],
+            0,
+            Duration::from_secs(1),
+        )
+    }
+
+    #[test]
+    fn throughput_scales_against_the_fewest_clients_of_the_same_flow() {
+        let figures = [
+            at("auth", 1, 10),
+            at("register", 1, 5),
+            at("auth", 8, 45),
+            at("register", 8, 5),
+        ];
+        let ratios = scaling(&figures);
+        assert_eq!(ratios[0], ("auth".into(), 1, 1.0));
+        assert_eq!(ratios[2], ("auth".into(), 8, 4.5));
+        assert_eq!(ratios[3], ("register".into(), 8, 1.0));
+    }
 }
 
 /// How long `local up` takes and how fast a function starts in the process executor.
@@ -258,8 +316,14 @@ pub async fn denials(samples: usize) -> Result<Vec<Figures>, String> {
             }
         }
         let elapsed = started.elapsed();
-        out.push(figures(&format!("{route} wrong face"), wrong, 0, elapsed));
-        out.push(figures(&format!("{route} unknown"), unknown, 0, elapsed));
+        out.push(figures(
+            &format!("{route} wrong face"),
+            1,
+            wrong,
+            0,
+            elapsed,
+        ));
+        out.push(figures(&format!("{route} unknown"), 1, unknown, 0, elapsed));
     }
     Ok(out)
 }

@@ -19,12 +19,16 @@ pub enum Command {
     /// every answer is checked against the operation's output shape. Prints, per operation, calls, members
     /// checked and mismatches.
     Parity,
-    /// Latency percentiles and throughput of register and auth through the local API (goals: auth p50 ≤ 50 ms,
-    /// p99 ≤ 200 ms, ≥ 50 req/s on 2 cores).
+    /// Latency percentiles and throughput of register and auth through the local API at each number of clients,
+    /// and a scaling table: each flow's throughput as a multiple of its throughput with the fewest clients (goals:
+    /// auth p50 ≤ 50 ms at 1 client, auth throughput at 8 clients ≥ 4x that at 1).
+    ///
+    /// Examples: `cargo xtask bench flows` (1 and 8 clients); `cargo xtask bench flows --concurrency 1,2,4,8,16
+    /// --duration 10`; `RIV_ENDPOINT_URL=http://127.0.0.1:4566 cargo xtask --output json bench flows`.
     Flows {
-        /// Concurrent clients.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
+        /// Concurrent clients, one level after another (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 8])]
+        concurrency: Vec<usize>,
         /// Seconds per flow (bounded at 20,000 requests a flow).
         #[arg(long, default_value_t = 15)]
         duration: u64,
@@ -142,45 +146,80 @@ pub fn run(command: Command, out: Output) -> Result<()> {
         Command::Flows {
             concurrency,
             duration,
-        } => {
-            output::step("bringing up the stack under test");
-            let stack = riv_e2e::stack();
-            output::step(format!(
-                "loading {} with {concurrency} clients, {duration}s per flow",
-                stack.api_url
-            ));
-            let runtime = tokio::runtime::Runtime::new()?;
-            let figures = runtime
-                .block_on(riv_e2e::bench::flows(
-                    concurrency,
-                    Duration::from_secs(duration),
-                ))
-                .map_err(|e| anyhow!(e))?;
-            match out {
-                Output::Json => println!("{}", serde_json::to_string(&figures)?),
-                Output::Text => {
-                    println!(
-                        "{:<10} {:>8} {:>7} {:>9} {:>8} {:>8} {:>8}",
-                        "flow", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms"
-                    );
-                    for f in &figures {
-                        println!(
-                            "{:<10} {:>8} {:>7} {:>9.1} {:>8.1} {:>8.1} {:>8.1}",
-                            f.flow,
-                            f.requests,
-                            f.errors,
-                            f.per_second,
-                            f.p50_ms,
-                            f.p95_ms,
-                            f.p99_ms
-                        );
-                    }
-                    println!("goals: auth p50 <= 50 ms, p99 <= 200 ms, >= 50 req/s");
-                }
+        } => flows(&concurrency, duration, out),
+    }
+}
+
+fn flows(levels: &[usize], duration: u64, out: Output) -> Result<()> {
+    let mut levels: Vec<usize> = levels.iter().map(|c| (*c).clamp(1, 64)).collect();
+    levels.sort_unstable();
+    levels.dedup();
+    if levels.is_empty() {
+        return Err(anyhow!(
+            "--concurrency needs at least one number of clients, e.g. 1,8"
+        ));
+    }
+    output::step("bringing up the stack under test");
+    let stack = riv_e2e::stack();
+    output::step(format!(
+        "loading {} with {levels:?} clients, {duration}s per flow and level",
+        stack.api_url
+    ));
+    let runtime = tokio::runtime::Runtime::new()?;
+    let figures = runtime
+        .block_on(riv_e2e::bench::flows(
+            &levels,
+            Duration::from_secs(duration),
+        ))
+        .map_err(|e| anyhow!(e))?;
+    let scaling = riv_e2e::bench::scaling(&figures);
+    match out {
+        Output::Json => {
+            let rows: Vec<serde_json::Value> = figures
+                .iter()
+                .zip(&scaling)
+                .map(|(f, (_, _, ratio))| {
+                    let mut row = serde_json::to_value(f).unwrap_or_default();
+                    row["throughput_vs_fewest_clients"] = serde_json::json!(ratio);
+                    row
+                })
+                .collect();
+            println!("{}", serde_json::to_string(&rows)?);
+        }
+        Output::Text => {
+            println!(
+                "{:<10} {:>7} {:>8} {:>7} {:>9} {:>8} {:>8} {:>8} {:>9}",
+                "flow",
+                "clients",
+                "requests",
+                "errors",
+                "req/s",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "scaling"
+            );
+            for (f, (_, _, ratio)) in figures.iter().zip(&scaling) {
+                println!(
+                    "{:<10} {:>7} {:>8} {:>7} {:>9.1} {:>8.1} {:>8.1} {:>8.1} {:>8.2}x",
+                    f.flow,
+                    f.clients,
+                    f.requests,
+                    f.errors,
+                    f.per_second,
+                    f.p50_ms,
+                    f.p95_ms,
+                    f.p99_ms,
+                    ratio
+                );
             }
-            Ok(())
+            println!(
+                "scaling: req/s as a multiple of the same flow's with {} client(s). Goals: auth p50 <= 50 ms at 1 client, auth at 8 clients >= 4x auth at 1",
+                levels[0]
+            );
         }
     }
+    Ok(())
 }
 
 fn engine(rounds: usize, out: Output) -> Result<()> {
