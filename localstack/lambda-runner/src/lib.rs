@@ -7,8 +7,12 @@ pub mod config;
 pub mod runtime_api;
 pub mod supervisor;
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+/// An invocation's end as a waiting `POST /invoke?wait=1` answers it: the logs, then the outcome.
+pub type Ended = (String, Outcome);
 
 /// One invocation as LocalStack sends it to `POST /invoke`.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -43,6 +47,8 @@ pub struct Runner {
     pub logs: std::sync::Mutex<String>,
     pub ready_sent: std::sync::atomic::AtomicBool,
     pub supervisor: supervisor::Supervisor,
+    /// Invocations whose `POST /invoke?wait=1` is still open, waiting for the end instead of callbacks.
+    pub waiting: std::sync::Mutex<HashMap<String, oneshot::Sender<Ended>>>,
 }
 
 impl Runner {
@@ -57,6 +63,7 @@ impl Runner {
             logs: std::sync::Mutex::new(String::new()),
             ready_sent: std::sync::atomic::AtomicBool::new(false),
             supervisor: supervisor::Supervisor::default(),
+            waiting: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -85,7 +92,8 @@ impl Runner {
         logs.push('\n');
     }
 
-    /// Reports an invocation's end to LocalStack: its logs first, then the result.
+    /// Reports an invocation's end to LocalStack: in the answer to its `POST /invoke?wait=1` when that is still
+    /// open, else by callbacks, its logs first, then the result.
     pub async fn report(&self, done: Current, outcome: Outcome) {
         let id = &done.invocation.id;
         let millis = done.started.elapsed().as_secs_f64() * 1000.0;
@@ -95,6 +103,19 @@ impl Runner {
             self.config.memory_mb
         ));
         let logs = self.take_logs();
+        let waiter = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        // A waiter gone (LocalStack closed the connection) leaves the outcome to the callbacks.
+        let (logs, outcome) = match waiter {
+            Some(waiter) => match waiter.send((logs, outcome)) {
+                Ok(()) => return,
+                Err(ended) => ended,
+            },
+            None => (logs, outcome),
+        };
         self.callbacks.logs(id, &logs).await;
         match outcome {
             Outcome::Response(body) => self.callbacks.response(id, body).await,

@@ -177,6 +177,48 @@ impl Env {
         }
     }
 
+    /// `POST /invoke?wait=1`: (x-riv-outcome, logs, payload) of the answer that comes at the invocation's end.
+    async fn invoke_waiting(&self, id: &str, payload: &str) -> (String, String, String) {
+        let body = serde_json::json!({
+            "invoke-id": id,
+            "invoked-function-arn": "arn:aws:lambda:us-east-1:000000000000:function:f",
+            "payload": payload,
+        });
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let response = loop {
+            let req = Request::post(format!("http://{}/invoke?wait=1", self.listen))
+                .body(Full::new(Bytes::from(body.to_string())))
+                .unwrap();
+            match client.request(req).await {
+                Ok(r) => break r,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                Err(e) => panic!("runner not listening: {e}"),
+            }
+        };
+        assert_eq!(response.status(), 200);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_else(|| panic!("no {name} header"))
+        };
+        let outcome = header("x-riv-outcome");
+        let logs_length: usize = header("x-riv-logs-length").parse().unwrap();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let (logs, payload) = bytes.split_at(logs_length);
+        (
+            outcome,
+            String::from_utf8(logs.to_vec()).unwrap(),
+            String::from_utf8(payload.to_vec()).unwrap(),
+        )
+    }
+
     /// Waits for a callback whose path ends with `suffix`, returning its body.
     async fn callback(&self, suffix: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -258,6 +300,39 @@ async fn a_crash_is_an_exit_error_and_the_next_invocation_gets_a_fresh_runtime()
     );
     env.invoke("i-2", r#"{"mode":"echo"}"#).await;
     env.callback("invocations/i-2/response").await;
+}
+
+#[tokio::test]
+async fn a_waiting_invoke_is_answered_with_logs_and_result_and_no_callbacks() {
+    let env = start(1, &[]).await;
+    let (outcome, logs, payload) = env.invoke_waiting("w-1", r#"{"mode":"echo","n":7}"#).await;
+    assert_eq!(outcome, "response");
+    assert!(payload.contains(r#""n":7"#), "{payload}");
+    assert!(
+        logs.contains("END RequestId: w-1") && logs.contains("REPORT RequestId: w-1"),
+        "{logs}"
+    );
+
+    let (outcome, _, payload) = env.invoke_waiting("w-2", r#"{"mode":"fail"}"#).await;
+    assert_eq!(outcome, "error");
+    assert!(payload.contains("errorType"), "{payload}");
+
+    let (outcome, logs, payload) = env.invoke_waiting("w-3", r#"{"mode":"sleep"}"#).await;
+    assert_eq!(outcome, "error");
+    assert!(
+        payload.contains("w-3 Task timed out after 1.00 seconds"),
+        "{payload}"
+    );
+    assert!(logs.contains("Task timed out"), "{logs}");
+
+    // The next invocation gets a fresh runtime after the timeout, and nothing went by callback.
+    let (outcome, _, _) = env.invoke_waiting("w-4", r#"{"mode":"echo"}"#).await;
+    assert_eq!(outcome, "response");
+    assert!(
+        !env.order().iter().any(|p| p.contains("/invocations/")),
+        "{:?}",
+        env.order()
+    );
 }
 
 #[tokio::test]
