@@ -52,41 +52,33 @@ DEFINITIONS_CACHED = 256
 PATHS_CACHED = 4096
 
 
+def _parse_once(parse, size: int):
+    """``parse`` memoised on its text argument; anything else (never seen from LocalStack) parses as before."""
+    if getattr(parse, "riv_cached", False):
+        return parse
+    cached = functools.lru_cache(maxsize=size)(parse)
+
+    def parse_once(text):
+        if isinstance(text, str):
+            return cached(text)
+        return parse(text)
+
+    parse_once.riv_cached = True
+    parse_once.riv_original = parse
+    return parse_once
+
+
 @hooks.on_infra_start()
 def riv_states_cached_definitions():
     from localstack.services.stepfunctions.asl.parse.asl_parser import AmazonStateLanguageParser
 
-    if getattr(AmazonStateLanguageParser.parse, "riv_cached", False):
-        return
     parse = AmazonStateLanguageParser.parse
-    cached = functools.lru_cache(maxsize=DEFINITIONS_CACHED)(parse)
-
-    def parse_once(definition):
-        # Only text is a cache key; anything else (never seen from LocalStack) parses as before.
-        if isinstance(definition, str):
-            return cached(definition)
-        return parse(definition)
-
-    parse_once.riv_cached = True
-    parse_once.riv_original = parse
-    AmazonStateLanguageParser.parse = staticmethod(parse_once)
+    AmazonStateLanguageParser.parse = staticmethod(_parse_once(parse, DEFINITIONS_CACHED))
     LOG.info("riv: Step Functions parses each state machine definition once")
 
 
 def _cached_parse(module, attribute: str = "parse") -> None:
-    original = getattr(module, attribute)
-    if getattr(original, "riv_cached", False):
-        return
-    cached = functools.lru_cache(maxsize=PATHS_CACHED)(original)
-
-    def parse_once(path):
-        if isinstance(path, str):
-            return cached(path)
-        return original(path)
-
-    parse_once.riv_cached = True
-    parse_once.riv_original = original
-    setattr(module, attribute, parse_once)
+    setattr(module, attribute, _parse_once(getattr(module, attribute), PATHS_CACHED))
 
 
 @hooks.on_infra_start()
