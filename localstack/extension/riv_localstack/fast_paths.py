@@ -23,15 +23,10 @@ every request:
   client for the call (30 % once the parsing above was gone: botocore's client set-up, user agent included, is
   slow). Clients are thread-safe and the role's credentials do not change: one client per role and region serves
   every task.
-
 - ``riv_states_express_events``: LocalStack publishes an EventBridge "Execution Status Change" event at every
   execution's start and end, serialising the input (our photos) for it and sending it through its own HTTP
   gateway. Step Functions emits these for Standard workflows only; Riv's are all EXPRESS, and no rule listens.
   Express executions now publish none, as on AWS.
-- ``riv_gc_after_start``: with the above gone, a fifth of the samples sat in the cyclic garbage collector, which
-  walks LocalStack's whole heap (every module, botocore model and moto object loaded at start) each time it runs
-  a full collection. Once LocalStack is ready, what it loaded is frozen out of the collector's walk
-  (``gc.freeze``) and young collections run every 20,000 allocations instead of 2,000.
 
 ``localstack/extension/checks/fast_paths.py`` checks each against the pinned LocalStack and moto: that what is
 patched is still there, and that the patched calls give the same results as the originals.
@@ -244,21 +239,6 @@ def riv_states_lambda_clients():
     client_for.riv_original = original
     lambda_eval_utils.boto_client_for = client_for
     LOG.info("riv: Step Functions Lambda tasks reuse one client per role and region")
-
-
-# Objects allocated between young collections; CPython's default is 2,000.
-GC_YOUNG_THRESHOLD = 20_000
-
-
-@hooks.on_infra_ready()
-def riv_gc_after_start():
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
-    LOG.info("riv: %d objects loaded at start are frozen out of garbage collection", gc.get_freeze_count())
 
 
 @hooks.on_infra_start()

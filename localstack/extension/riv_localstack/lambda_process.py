@@ -41,6 +41,8 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
+from riv_localstack.forward import EMULATOR_URL_ENV
+
 LOG = logging.getLogger(__name__)
 
 RUNNER_ENV = "RIV_LAMBDA_RUNNER"
@@ -50,8 +52,6 @@ STOP_GRACE_SECONDS = 2.0
 # how much of the runner's log get_logs() returns / error messages quote
 MAX_LOG_BYTES = 256 * 1024
 ERROR_TAIL_LINES = 20
-# LocalStack forwards Rekognition and Textract to the Riv emulator (forward.py) at this URL
-EMULATOR_URL_ENV = "RIV_EMULATOR_URL"
 # The SDKs' service-specific endpoint variables: a function's Rekognition and Textract calls go to the emulator
 # directly instead of through LocalStack's gateway, which would only proxy them there, photo and all, on the same
 # Python interpreter that runs every other service of the stack.

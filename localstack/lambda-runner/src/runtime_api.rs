@@ -77,12 +77,12 @@ pub async fn invoke(runner: Arc<Runner>, req: Request<Incoming>) -> Reply {
         return reply(StatusCode::ACCEPTED, "");
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let id = invocation.id.clone();
     runner
         .waiting
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(invocation.id.clone(), tx);
-    let id = invocation.id.clone();
+        .insert(id.clone(), tx);
     if runner.queue_tx.send(invocation).is_err() {
         runner
             .waiting
