@@ -6,6 +6,7 @@ use crate::iam::{allow, role};
 use crate::model::stack_tags;
 use crate::model::{obj, Expr, Resource, Template};
 use crate::names::{id, param, pascal, state_machine_id};
+use crate::params::Flavor;
 use riv_domain::names::route;
 use riv_domain::uploads;
 use riv_domain::validate::{MAX_IDCARD_BYTES, MAX_PROPERTIES, MAX_SELFIE_BYTES};
@@ -195,7 +196,8 @@ fn integration(route_name: &str) -> Expr {
     ])
 }
 
-pub fn add(t: &mut Template) {
+pub fn add(t: &mut Template, flavor: Flavor) {
+    let routes = flavor.routes();
     t.add(
         API,
         Resource::new(
@@ -218,7 +220,7 @@ pub fn add(t: &mut Template) {
             "riv-api",
             vec![allow(
                 &["states:StartSyncExecution"],
-                route::ALL
+                routes
                     .iter()
                     .map(|r| Expr::r(&state_machine_id(r)))
                     .collect(),
@@ -287,7 +289,7 @@ pub fn add(t: &mut Template) {
         })
         .collect();
     let mut methods = Vec::new();
-    for route_name in route::ALL {
+    for &route_name in &routes {
         let p = pascal(route_name);
         let (resource, model, method) = (
             format!("{p}Resource"),
@@ -347,7 +349,7 @@ pub fn add(t: &mut Template) {
     }
     methods.extend(crate::portal::add(t));
     // A deployment is a snapshot: its id changes with the API so CloudFormation makes a new one on change.
-    let models: Vec<String> = route::ALL
+    let models: Vec<String> = routes
         .iter()
         .map(|r| format!("{}Model", pascal(r)))
         .collect();

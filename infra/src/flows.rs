@@ -520,6 +520,37 @@ pub fn uploads() -> StateMachine {
     }
 }
 
+/// Bench stacks only: one Lambda that returns its input, then the small answer a flow gives; the floor that
+/// `cargo xtask bench flows` reads the flows' latencies against.
+pub fn floor() -> StateMachine {
+    let mut s = BTreeMap::new();
+    s.insert(
+        "Echo".into(),
+        State::Task(Task {
+            comment: "Hands the whole request to a function that returns it".into(),
+            resource: format!("${{{}}}", arn_variable(f::ECHO)),
+            parameters: Value::Null,
+            result_path: json!("$"),
+            retry: retries(),
+            catch: Vec::new(),
+            then: next("Answer"),
+        }),
+    );
+    s.insert(
+        "Answer".into(),
+        pass_end(
+            "A flow's answer is small: the image does not go back",
+            json!({"UserId.$": "$.UserId", "Echoed": true}),
+        ),
+    );
+    StateMachine {
+        comment: "The floor: the API, an EXPRESS state machine and one Lambda hop".into(),
+        start_at: "Echo".into(),
+        timeout_seconds: TIMEOUT_SECONDS,
+        states: s,
+    }
+}
+
 /// Every state machine, by its API route: the four flows and the uploads.
 pub fn all() -> BTreeMap<&'static str, StateMachine> {
     [

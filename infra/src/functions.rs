@@ -170,6 +170,7 @@ fn environment(function: &str, flavor: Flavor) -> BTreeMap<String, Expr> {
         set(env::TABLE_NAME, Expr::r(id::FACE_TABLE));
         set(env::BUCKET_NAME, Expr::r(id::IMAGE_BUCKET));
     };
+    set(env::FUNCTION, Expr::from(function));
     match function {
         f::DETECT_FACES => {
             set(env::MIN_CONFIDENCE, Expr::r(param::MIN_CONFIDENCE));
@@ -209,7 +210,7 @@ fn environment(function: &str, flavor: Flavor) -> BTreeMap<String, Expr> {
         f::UPLOADS => set(env::BUCKET_NAME, Expr::r(id::IMAGE_BUCKET)),
         _ => {}
     }
-    if flavor == Flavor::Local {
+    if flavor.is_local() {
         // The functions that write (or search, for the DynamoDB fault) are where the faults are injected.
         if matches!(
             function,
@@ -230,7 +231,7 @@ fn environment(function: &str, flavor: Flavor) -> BTreeMap<String, Expr> {
 }
 
 pub fn add(t: &mut Template, flavor: Flavor) {
-    for function in f::ALL {
+    for function in flavor.functions() {
         let name = Expr::sub(&function_name("${AWS::StackName}", function));
         let log_group = log_group_id(function);
         t.add(
@@ -274,7 +275,7 @@ pub fn add(t: &mut Template, flavor: Flavor) {
                         "Code",
                         obj([
                             ("S3Bucket", Expr::r(param::ARTIFACT_BUCKET)),
-                            ("S3Key", Expr::r(&code_key_parameter(function))),
+                            ("S3Key", Expr::r(param::CODE_KEY)),
                         ]),
                     ),
                     ("Role", Expr::att(&role_id(function), "Arn")),

@@ -38,6 +38,8 @@ pub mod param {
     pub const ID_EXTRACTION: &str = "IdExtraction";
     pub const ARCHITECTURE: &str = "Architecture";
     pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
+    /// The key of the `bootstrap.zip` every function runs.
+    pub const CODE_KEY: &str = "CodeKey";
     /// Local templates only (see `Flavor::Local`).
     pub const ENDPOINT_URL: &str = "EndpointUrl";
     /// Local templates only (see `Flavor::Local`).
@@ -100,11 +102,6 @@ pub fn log_group_id(function: &str) -> String {
 /// The state machine definitions' `${…}` variable for a function's ARN.
 pub fn arn_variable(function: &str) -> String {
     format!("{}Arn", pascal(function))
-}
-
-/// The parameter naming the artifact key of a function's zip.
-pub fn code_key_parameter(function: &str) -> String {
-    format!("{}CodeKey", pascal(function))
 }
 
 pub fn state_machine_id(route: &str) -> String {

@@ -2,9 +2,9 @@
 //! them before anything is built or deployed.
 
 use crate::model::{Parameter, Template};
-use crate::names::{code_key_parameter, param, MAX_COLLECTIONS};
+use crate::names::{param, MAX_COLLECTIONS};
 use riv_domain::config::{self, Range};
-use riv_domain::names::function as f;
+use riv_domain::names::{function as f, route};
 use std::collections::BTreeMap;
 
 /// A stack parameter over one of the functions' ranged settings: the same bounds, so CloudFormation refuses
@@ -27,6 +27,35 @@ pub enum Flavor {
     /// `EndpointUrl` (the functions send every SDK call, images included, to that host). Neither may ever
     /// reach a production template.
     Local,
+    /// `cargo xtask bench flows` only: the local stack and its floor, a `POST /floor` route to an EXPRESS state
+    /// machine of one `echo` function that returns its input, so each flow's figures read against the
+    /// platform's own cost of a route, a state machine and a Lambda hop.
+    Bench,
+}
+
+impl Flavor {
+    /// LocalStack only: the test hooks are there.
+    pub fn is_local(self) -> bool {
+        matches!(self, Flavor::Local | Flavor::Bench)
+    }
+
+    /// The functions the template deploys.
+    pub fn functions(self) -> Vec<&'static str> {
+        let mut all = f::ALL.to_vec();
+        if self == Flavor::Bench {
+            all.push(f::ECHO);
+        }
+        all
+    }
+
+    /// The API's routes, each to its own state machine.
+    pub fn routes(self) -> Vec<&'static str> {
+        let mut all = route::ALL.to_vec();
+        if self == Flavor::Bench {
+            all.push(route::FLOOR);
+        }
+        all
+    }
 }
 
 /// Every parameter of the stack.
@@ -129,13 +158,14 @@ pub fn add(t: &mut Template, flavor: Flavor) {
             None,
         ),
     );
-    for function in f::ALL {
-        p.insert(
-            code_key_parameter(function),
-            Parameter::string(&format!("Object key of the {function} bootstrap.zip"), None),
-        );
-    }
-    if flavor == Flavor::Local {
+    p.insert(
+        param::CODE_KEY.into(),
+        Parameter::string(
+            "Object key of the bootstrap.zip every function runs (each picks its part by RIV_FUNCTION)",
+            None,
+        ),
+    );
+    if flavor.is_local() {
         test_hooks(p);
     }
 }

@@ -93,7 +93,7 @@ pub fn upload_cors(flavor: Flavor) -> Expr {
     let mut origins = vec![Expr::sub(
         "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}",
     )];
-    if flavor == Flavor::Local {
+    if flavor.is_local() {
         origins.push(Expr::from("http://127.0.0.1:*"));
         origins.push(Expr::from("http://localhost:*"));
     }

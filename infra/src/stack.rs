@@ -26,11 +26,11 @@ pub fn template(flavor: Flavor) -> Template {
     storage(&mut t, flavor);
     collections(&mut t);
     crate::functions::add(&mut t, flavor);
-    state_machines(&mut t);
-    crate::api::add(&mut t);
+    state_machines(&mut t, flavor);
+    crate::api::add(&mut t, flavor);
     alarm(&mut t);
     outputs(&mut t);
-    if flavor == Flavor::Local {
+    if flavor.is_local() {
         injected_deploy_failure(&mut t);
     }
     t
@@ -82,7 +82,7 @@ fn conditions(t: &mut Template, flavor: Flavor) {
             "0".into(),
         ))),
     );
-    if flavor == Flavor::Local {
+    if flavor.is_local() {
         c.insert(
             DEPLOY_FAILURE_INJECTED.into(),
             Expr::equals(Expr::r(param::INJECT_DEPLOY_FAILURE), "true".into()),
@@ -283,8 +283,9 @@ fn collections(t: &mut Template) {
     }
 }
 
-fn state_machines(t: &mut Template) {
-    let invoke: Vec<Expr> = f::ALL
+fn state_machines(t: &mut Template, flavor: Flavor) {
+    let invoke: Vec<Expr> = flavor
+        .functions()
         .iter()
         .map(|function| Expr::att(&function_id(function), "Arn"))
         .collect();
@@ -325,7 +326,8 @@ fn state_machines(t: &mut Template) {
             ],
         ),
     );
-    let mut substitutions: BTreeMap<String, Expr> = f::ALL
+    let mut substitutions: BTreeMap<String, Expr> = flavor
+        .functions()
         .iter()
         .map(|function| {
             (
@@ -335,7 +337,11 @@ fn state_machines(t: &mut Template) {
         })
         .collect();
     substitutions.insert(TOPIC_ARN_VARIABLE.into(), Expr::r(id::TOPIC));
-    for (route, machine) in flows::all() {
+    let mut machines = flows::all();
+    if flavor == Flavor::Bench {
+        machines.insert(riv_domain::names::route::FLOOR, flows::floor());
+    }
+    for (route, machine) in machines {
         let definition = serde_json::to_value(&machine).unwrap_or_default();
         t.add(
             &state_machine_id(route),

@@ -1,16 +1,21 @@
 //! Structural rules of the template: every reference resolves, every flow's tasks exist, every write is
 //! rolled back on failure, every route reaches a state machine, and IAM stays least-privilege.
 
-use riv_domain::names::{function, route};
+use riv_domain::names::{env, function, route};
 use riv_infra::iam::UNSCOPED_ACTIONS;
 use riv_infra::model::Expr;
 use riv_infra::names::*;
-use riv_infra::stack::riv;
+use riv_infra::stack::{riv, template, Flavor};
 use std::collections::BTreeSet;
 
 #[test]
 fn every_reference_names_something_in_the_template() {
-    let t = riv();
+    for flavor in [Flavor::Aws, Flavor::Local, Flavor::Bench] {
+        references_resolve(&template(flavor));
+    }
+}
+
+fn references_resolve(t: &riv_infra::model::Template) {
     let known: BTreeSet<&String> = t.resources.keys().chain(t.parameters.keys()).collect();
     for (name, resource) in &t.resources {
         for target in resource.references() {
@@ -27,12 +32,63 @@ fn every_reference_names_something_in_the_template() {
 }
 
 #[test]
+fn only_the_bench_template_has_the_floor() {
+    let floor = state_machine_id(route::FLOOR);
+    let echo = function_id(function::ECHO);
+    for flavor in [Flavor::Aws, Flavor::Local] {
+        let t = template(flavor);
+        assert!(
+            !t.resources.contains_key(&floor),
+            "{flavor:?} has the floor"
+        );
+        assert!(
+            !t.resources.contains_key(&echo),
+            "{flavor:?} has the echo function"
+        );
+    }
+    let t = template(Flavor::Bench);
+    assert!(t.resources[&floor].references().contains(&echo));
+    let method = &t.resources[&format!("{}Method", pascal(route::FLOOR))];
+    assert!(serde_json::to_string(method).unwrap().contains(&floor));
+    assert_eq!(
+        *field(
+            &t.resources[&echo].properties["Environment"],
+            &["Variables", env::FUNCTION]
+        ),
+        Expr::from(function::ECHO)
+    );
+}
+
+/// The value at `path` in a map-valued property.
+fn field<'a>(mut value: &'a Expr, path: &[&str]) -> &'a Expr {
+    for key in path {
+        match value {
+            Expr::Map(map) => value = &map[*key],
+            other => panic!("{other:?} has no field {key}"),
+        }
+    }
+    value
+}
+
+#[test]
 fn every_function_has_code_role_and_log_group() {
     let t = riv();
     for f in function::ALL {
         let resource = &t.resources[&function_id(f)];
         assert_eq!(resource.kind, "AWS::Lambda::Function");
-        assert!(t.parameters.contains_key(&code_key_parameter(f)));
+        assert_eq!(
+            *field(&resource.properties["Code"], &["S3Key"]),
+            Expr::r(param::CODE_KEY),
+            "every function runs the one bootstrap"
+        );
+        assert_eq!(
+            *field(
+                &resource.properties["Environment"],
+                &["Variables", env::FUNCTION]
+            ),
+            Expr::from(f),
+            "the bootstrap serves {f} only when told so"
+        );
         assert!(resource.references().contains(&role_id(f)));
         assert!(resource.references().contains(&log_group_id(f)));
         assert_eq!(

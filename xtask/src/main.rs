@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Build every Lambda function as a `bootstrap` for provided.al2023, zipped reproducibly into
-    /// target/lambda/<function>/bootstrap.zip, with target/lambda/manifest.json (sha256 and size of each).
+    /// target/lambda/bootstrap.zip (one binary serving every function), with target/lambda/manifest.json.
     Build(build::Args),
     /// Synthesize the Riv CloudFormation template (default: target/cfn/riv.template.yaml).
     Synth(synth::Args),

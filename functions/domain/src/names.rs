@@ -11,6 +11,8 @@ pub mod function {
     pub const INDEX_FACE: &str = "index-face";
     pub const ROLLBACK: &str = "rollback";
     pub const UPLOADS: &str = "uploads";
+    /// Bench stacks only: returns its input, the floor the flows' figures are read against.
+    pub const ECHO: &str = "echo";
 
     /// Every function, in the order the flows first use them.
     pub const ALL: [&str; 8] = [
@@ -27,6 +29,8 @@ pub mod function {
 
 /// Environment variables the functions read. Defaults are in [`crate::config`].
 pub mod env {
+    /// Which function the shared `bootstrap` serves: one of [`super::function::ALL`] (or `echo`).
+    pub const FUNCTION: &str = "RIV_FUNCTION";
     pub const TABLE_NAME: &str = "RIV_TABLE_NAME";
     pub const BUCKET_NAME: &str = "RIV_BUCKET_NAME";
     pub const COLLECTION_PREFIX: &str = "RIV_COLLECTION_PREFIX";
@@ -145,6 +149,8 @@ pub mod route {
     pub const FLOWS: [&str; 4] = [REGISTER, REGISTER_IDCARD, AUTH, UPDATE];
     /// Every route: the flows and `uploads`, each backed by its own state machine.
     pub const ALL: [&str; 5] = [REGISTER, REGISTER_IDCARD, AUTH, UPDATE, UPLOADS];
+    /// Bench stacks only: the `echo` function behind the same API path, the floor of the flows' figures.
+    pub const FLOOR: &str = "floor";
 }
 
 #[cfg(test)]

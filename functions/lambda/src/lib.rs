@@ -7,6 +7,7 @@ pub mod faults;
 pub mod handlers;
 pub mod ports;
 pub mod runtime;
+pub mod wiring;
 
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;

@@ -16,7 +16,7 @@ use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
 };
-use riv_infra::names::{code_key_parameter, param};
+use riv_infra::names::param;
 use std::collections::BTreeMap;
 
 /// Days an artifact superseded by a newer upload of the same key is kept.
@@ -232,67 +232,60 @@ async fn create(target: &Target, bucket: &ArtifactBucket) -> Result<(), DeployEr
     Ok(())
 }
 
-/// Uploads each zip under `functions/<name>/<sha256>.zip` unless it is there already; returns the keys.
+/// Uploads the functions' `bootstrap.zip` as `functions/bootstrap/<sha256>.zip` unless it is there already;
+/// returns its key.
 pub async fn upload_artifacts(
     target: &Target,
     bucket: &ArtifactBucket,
     manifest: &Manifest,
     progress: &dyn Fn(&str),
-) -> Result<BTreeMap<String, String>, DeployError> {
-    let mut keys = BTreeMap::new();
-    for artifact in &manifest.functions {
-        let key = format!("functions/{}/{}.zip", artifact.function, artifact.sha256);
-        let present = target
-            .s3
-            .head_object()
-            .bucket(&bucket.name)
-            .expected_bucket_owner(&bucket.owner)
-            .key(&key)
-            .send()
-            .await;
-        match present {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
-                let body = aws_sdk_s3::primitives::ByteStream::from_path(&artifact.zip)
-                    .await
-                    .map_err(|e| DeployError::Read {
-                        path: artifact.zip.clone(),
-                        source: Box::new(e),
-                    })?;
-                target
-                    .s3
-                    .put_object()
-                    .bucket(&bucket.name)
-                    .expected_bucket_owner(&bucket.owner)
-                    .key(&key)
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(aws("uploading an artifact"))?;
-                progress(&format!(
-                    "uploaded {} ({} KiB)",
-                    artifact.function,
-                    artifact.size / 1024
-                ));
-            }
-            Err(e) => return Err(aws(&format!("s3 HeadObject {key}"))(e)),
+) -> Result<String, DeployError> {
+    let artifact = &manifest.bootstrap;
+    let key = format!("functions/bootstrap/{}.zip", artifact.sha256);
+    let present = target
+        .s3
+        .head_object()
+        .bucket(&bucket.name)
+        .expected_bucket_owner(&bucket.owner)
+        .key(&key)
+        .send()
+        .await;
+    match present {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+            let body = aws_sdk_s3::primitives::ByteStream::from_path(&artifact.zip)
+                .await
+                .map_err(|e| DeployError::Read {
+                    path: artifact.zip.clone(),
+                    source: Box::new(e),
+                })?;
+            target
+                .s3
+                .put_object()
+                .bucket(&bucket.name)
+                .expected_bucket_owner(&bucket.owner)
+                .key(&key)
+                .body(body)
+                .send()
+                .await
+                .map_err(aws("uploading an artifact"))?;
+            progress(&format!(
+                "uploaded the bootstrap of {} functions ({} KiB)",
+                manifest.functions.len(),
+                artifact.size / 1024
+            ));
         }
-        keys.insert(artifact.function.clone(), key);
+        Err(e) => return Err(aws(&format!("s3 HeadObject {key}"))(e)),
     }
-    Ok(keys)
+    Ok(key)
 }
 
 /// The stack parameters that point at uploaded code.
-pub fn code_parameters(
-    bucket: &ArtifactBucket,
-    keys: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    let mut params: BTreeMap<String, String> = keys
-        .iter()
-        .map(|(function, key)| (code_key_parameter(function), key.clone()))
-        .collect();
-    params.insert(param::ARTIFACT_BUCKET.into(), bucket.name.clone());
-    params
+pub fn code_parameters(bucket: &ArtifactBucket, key: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (param::CODE_KEY.into(), key.to_string()),
+        (param::ARTIFACT_BUCKET.into(), bucket.name.clone()),
+    ])
 }
 
 /// Puts the template where CloudFormation reads it (too large for an inline body) and returns its URL.

@@ -42,8 +42,8 @@ pub async fn plan(
     progress: &dyn Fn(&str),
 ) -> Result<Planned, DeployError> {
     let bucket: ArtifactBucket = artifacts::artifact_bucket(target).await?;
-    let keys = artifacts::upload_artifacts(target, &bucket, release.manifest, progress).await?;
-    let mut params = artifacts::code_parameters(&bucket, &keys);
+    let key = artifacts::upload_artifacts(target, &bucket, release.manifest, progress).await?;
+    let mut params = artifacts::code_parameters(&bucket, &key);
     params.insert(
         param::ARCHITECTURE.into(),
         release.manifest.arch.lambda_name().into(),

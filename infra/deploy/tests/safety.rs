@@ -76,6 +76,11 @@ async fn a_foreign_owned_artifact_bucket_stops_deploy_before_any_upload() {
     let manifest = Manifest {
         arch: Arch::X86_64,
         profile: "release".into(),
+        bootstrap: riv_deploy::build::Artifact {
+            zip: "target/lambda/bootstrap.zip".into(),
+            sha256: "0".repeat(64),
+            size: 0,
+        },
         functions: Vec::new(),
         commit: None,
     };

@@ -170,6 +170,7 @@ fn artifacts(inv: &Inventory) -> Vec<Leftover> {
         .stacks
         .values()
         .flat_map(|s| &s.parameters)
+        // `CodeKey`, and the `<Function>CodeKey` of stacks deployed before the functions shared one bootstrap.
         .filter(|(k, _)| k.ends_with("CodeKey"))
         .map(|(_, v)| v.as_str())
         .collect();
@@ -296,7 +297,7 @@ mod tests {
                         ("ImageBucket", "prod-images-2"),
                         ("Collections", "Riv-Prod-1,Riv-Prod-2"),
                     ],
-                    &[("IndexFaceCodeKey", "functions/index-face/bbb.zip")],
+                    &[("CodeKey", "functions/bootstrap/bbb.zip")],
                 ),
             )]),
             ..Inventory::default()
@@ -341,7 +342,7 @@ mod tests {
         );
         inv.buckets = vec![found("new-images", Some("Riv-New"))];
         inv.artifact_bucket = Some("riv-artifacts".into());
-        inv.artifacts = vec![artifact("functions/index-face/old.zip", 86_400)];
+        inv.artifacts = vec![artifact("functions/bootstrap/old.zip", 86_400)];
         assert!(plan(&inv).is_empty());
     }
 
@@ -390,9 +391,9 @@ mod tests {
         let mut inv = inventory();
         inv.artifact_bucket = Some("riv-artifacts-1-eu-west-1".into());
         inv.artifacts = vec![
-            artifact("functions/index-face/aaa.zip", 7_200),
-            artifact("functions/index-face/bbb.zip", 7_200),
-            artifact("functions/index-face/fresh.zip", 60),
+            artifact("functions/bootstrap/aaa.zip", 7_200),
+            artifact("functions/bootstrap/bbb.zip", 7_200),
+            artifact("functions/bootstrap/fresh.zip", 60),
             artifact("templates/Riv-Prod/old.yaml", 9_000),
             artifact("templates/Riv-Prod/new.yaml", 7_200),
             artifact("templates/Riv-Gone/x.yaml", 9_000),
@@ -402,7 +403,7 @@ mod tests {
         assert_eq!(
             names(&plan),
             [
-                "s3://riv-artifacts-1-eu-west-1/functions/index-face/aaa.zip",
+                "s3://riv-artifacts-1-eu-west-1/functions/bootstrap/aaa.zip",
                 "s3://riv-artifacts-1-eu-west-1/templates/Riv-Gone/x.yaml",
                 "s3://riv-artifacts-1-eu-west-1/templates/Riv-Prod/old.yaml",
             ]

@@ -153,7 +153,7 @@ pub(super) fn substitute(value: &Value, substitutions: &BTreeMap<String, String>
     }
 }
 
-/// Lambda's CodeSha256 (base64 of the zip's SHA-256) for an artifact key `functions/<name>/<sha256 hex>.zip`.
+/// Lambda's CodeSha256 (base64 of the zip's SHA-256) for an artifact key `functions/bootstrap/<sha256 hex>.zip`.
 pub(super) fn code_sha256(key: &str) -> Option<String> {
     let hex_digest = key.rsplit('/').next()?.strip_suffix(".zip")?;
     let bytes = hex::decode(hex_digest).ok().filter(|b| b.len() == 32)?;
@@ -192,10 +192,10 @@ mod tests {
     fn the_code_hash_lambda_reports_follows_from_the_artifact_key() {
         let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
         assert_eq!(
-            code_sha256(&format!("functions/auth/{hex}.zip")).as_deref(),
+            code_sha256(&format!("functions/bootstrap/{hex}.zip")).as_deref(),
             Some("n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=")
         );
-        assert_eq!(code_sha256("functions/auth/latest.zip"), None);
+        assert_eq!(code_sha256("functions/bootstrap/latest.zip"), None);
     }
 
     #[test]

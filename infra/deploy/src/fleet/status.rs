@@ -143,8 +143,8 @@ mod tests {
             ("FaceMatchThreshold".to_string(), "95.0".to_string()),
             ("ArtifactBucket".to_string(), "riv-artifacts-1".to_string()),
             (
-                "AuthCodeKey".to_string(),
-                "functions/auth/x.zip".to_string(),
+                "CodeKey".to_string(),
+                "functions/bootstrap/x.zip".to_string(),
             ),
         ]);
         let found = differences(&template, &deployed);
