@@ -2,6 +2,7 @@
 //! stack takes to come up. Bounded in requests and time; figures are printed, never asserted.
 
 use crate::{photo, stack, unique, Stack};
+use riv_domain::names::route;
 use riv_emulator::testimage::Case;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -110,10 +111,22 @@ where
     figures(route, concurrency, latencies, errors, elapsed)
 }
 
-/// For each number of clients in `levels`: register, then auth, each for `duration`. Auth goes as a pool of
-/// users registered once before the first level.
-pub async fn flows(levels: &[usize], duration: Duration) -> Result<Vec<Figures>, String> {
-    let s = stack();
+/// The stack `bench flows` loads, beside the one under test on the same LocalStack: the local template plus the
+/// floor route, which no other stack has. Its users and faces stay out of the stack under test.
+pub const BENCH_STACK: &str = "Riv-Bench-Flows";
+
+/// The bench stack, deployed (or updated) on first use.
+pub fn bench_stack() -> &'static Stack {
+    crate::variant_of(BENCH_STACK, riv_infra::stack::Flavor::Bench, &[])
+}
+
+/// For each number of clients in `levels`: the floor, register, then auth, each for `duration`. The floor and
+/// auth send the same bodies, from a pool of users registered once before the first level.
+pub async fn flows(
+    s: &'static Stack,
+    levels: &[usize],
+    duration: Duration,
+) -> Result<Vec<Figures>, String> {
     let mut pool = Vec::new();
     for _ in 0..10 {
         let user = unique("bench-auth");
@@ -129,6 +142,11 @@ pub async fn flows(levels: &[usize], duration: Duration) -> Result<Vec<Figures>,
     let pool = Arc::new(pool);
     let mut all = Vec::new();
     for &clients in levels {
+        let bodies = pool.clone();
+        let floor = load(s, route::FLOOR, clients, duration, 200, move |n| {
+            bodies[n % bodies.len()].clone()
+        })
+        .await;
         let register = load(s, "register", clients, duration, 200, |_| {
             let user = unique("bench");
             json!({"UserId": user, "Image": photo(Case::Selfie, &user)})
@@ -139,9 +157,34 @@ pub async fn flows(levels: &[usize], duration: Duration) -> Result<Vec<Figures>,
             pool[n % pool.len()].clone()
         })
         .await;
-        all.extend([register, auth]);
+        all.extend([floor, register, auth]);
     }
     Ok(all)
+}
+
+/// A flow's figures against the floor's with as many clients.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct VersusFloor {
+    /// The flow's p50 over the floor's: 1.0 is the platform's own cost.
+    pub p50: f64,
+    /// The flow's req/s over the floor's.
+    pub throughput: f64,
+}
+
+/// Each figure against the floor's at the same number of clients (`None` without a floor figure there).
+pub fn versus_floor(figures: &[Figures]) -> Vec<Option<VersusFloor>> {
+    figures
+        .iter()
+        .map(|f| {
+            let floor = figures
+                .iter()
+                .find(|b| b.flow == route::FLOOR && b.clients == f.clients)?;
+            (floor.p50_ms > 0.0 && floor.per_second > 0.0).then(|| VersusFloor {
+                p50: f.p50_ms / floor.p50_ms,
+                throughput: f.per_second / floor.per_second,
+            })
+        })
+        .collect()
 }
 
 /// Each flow's throughput at every level as a multiple of its throughput at the first (fewest clients) level.
@@ -171,6 +214,25 @@ mod tests {
             0,
             Duration::from_secs(1),
         )
+    }
+
+    #[test]
+    fn flows_read_against_the_floor_with_as_many_clients() {
+        let mut floor1 = at("floor", 1, 40);
+        floor1.p50_ms = 20.0;
+        let mut auth1 = at("auth", 1, 20);
+        auth1.p50_ms = 35.0;
+        let figures = [floor1, auth1, at("auth", 8, 10)];
+        let ratios = versus_floor(&figures);
+        assert_eq!(
+            ratios[1],
+            Some(VersusFloor {
+                p50: 1.75,
+                throughput: 0.5
+            })
+        );
+        assert_eq!(ratios[0].map(|r| r.p50), Some(1.0));
+        assert_eq!(ratios[2], None, "no floor measured with 8 clients");
     }
 
     #[test]

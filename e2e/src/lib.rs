@@ -2,6 +2,7 @@
 //! `cargo xtask local up`, or reused from `RIV_ENDPOINT_URL`), SDK clients for it, and HTTP calls to its API.
 
 use base64::Engine as _;
+use riv_infra::stack::Flavor;
 use riv_launcher::up::{self as stack_local, UpOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -203,6 +204,11 @@ fn start_or_reuse() -> Result<Stack, String> {
 /// A second stack beside the main one in the same LocalStack, with other parameters (deployed on first use).
 /// Different variants deploy at the same time; a second caller of one variant waits for its deploy.
 pub fn variant(name: &str, parameters: &[(&str, &str)]) -> &'static Stack {
+    variant_of(name, Flavor::Local, parameters)
+}
+
+/// [`variant`] from another LocalStack template flavor.
+pub fn variant_of(name: &str, flavor: Flavor, parameters: &[(&str, &str)]) -> &'static Stack {
     type Cell = &'static OnceLock<Result<Stack, String>>;
     static VARIANTS: Mutex<BTreeMap<String, Cell>> = Mutex::new(BTreeMap::new());
     let base = stack();
@@ -218,7 +224,7 @@ pub fn variant(name: &str, parameters: &[(&str, &str)]) -> &'static Stack {
             .collect();
         let (endpoint, region, stack_name) =
             (base.endpoint.clone(), base.region.clone(), name.to_string());
-        std::thread::spawn(move || deploy_variant(endpoint, region, stack_name, params))
+        std::thread::spawn(move || deploy_variant(endpoint, region, stack_name, flavor, params))
             .join()
             .unwrap_or_else(|_| Err("deploying the variant panicked".into()))
     });
@@ -232,6 +238,7 @@ fn deploy_variant(
     endpoint: String,
     region: String,
     stack_name: String,
+    flavor: Flavor,
     params: BTreeMap<String, String>,
 ) -> Result<Stack, String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
@@ -245,9 +252,10 @@ fn deploy_variant(
     };
     let target = runtime.block_on(riv_deploy::Target::local(&endpoint, &region));
     let deployed = runtime
-        .block_on(stack_local::deploy(
+        .block_on(stack_local::deploy_flavor(
             &target,
             &stack_name,
+            flavor,
             &manifest,
             &params,
             &|m| eprintln!("==> {m}"),

@@ -19,9 +19,12 @@ pub enum Command {
     /// every answer is checked against the operation's output shape. Prints, per operation, calls, members
     /// checked and mismatches.
     Parity,
-    /// Latency percentiles and throughput of register and auth through the local API at each number of clients,
-    /// and a scaling table: each flow's throughput as a multiple of its throughput with the fewest clients (goals:
-    /// auth p50 ≤ 50 ms at 1 client, auth throughput at 8 clients ≥ 4x that at 1).
+    /// Latency percentiles and throughput of the floor, register and auth through the local API at each number
+    /// of clients, on a bench stack of their own (`Riv-Bench-Flows`, deployed beside the stack under test). The
+    /// floor is a route to an EXPRESS state machine of one Lambda that returns its input: each flow is also
+    /// printed as a multiple of it, so figures from noisy machines compare. Scaling: each flow's throughput as
+    /// a multiple of its throughput with the fewest clients (goals: auth p50 at 1 client ≤ 2x the floor's, auth
+    /// throughput at 8 clients ≥ 4x that at 1).
     ///
     /// Examples: `cargo xtask bench flows` (1 and 8 clients); `cargo xtask bench flows --concurrency 1,2,4,8,16
     /// --duration 10`; `RIV_ENDPOINT_URL=http://127.0.0.1:4566 cargo xtask --output json bench flows`.
@@ -160,7 +163,12 @@ fn flows(levels: &[usize], duration: u64, out: Output) -> Result<()> {
         ));
     }
     output::step("bringing up the stack under test");
-    let stack = riv_e2e::stack();
+    riv_e2e::stack();
+    output::step(format!(
+        "deploying the bench stack {} (the local template and its floor route)",
+        riv_e2e::bench::BENCH_STACK
+    ));
+    let stack = riv_e2e::bench::bench_stack();
     output::step(format!(
         "loading {} with {levels:?} clients, {duration}s per flow and level",
         stack.api_url
@@ -168,19 +176,23 @@ fn flows(levels: &[usize], duration: u64, out: Output) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let figures = runtime
         .block_on(riv_e2e::bench::flows(
+            stack,
             &levels,
             Duration::from_secs(duration),
         ))
         .map_err(|e| anyhow!(e))?;
     let scaling = riv_e2e::bench::scaling(&figures);
+    let floor = riv_e2e::bench::versus_floor(&figures);
     match out {
         Output::Json => {
             let rows: Vec<serde_json::Value> = figures
                 .iter()
                 .zip(&scaling)
-                .map(|(f, (_, _, ratio))| {
+                .zip(&floor)
+                .map(|((f, (_, _, ratio)), floor)| {
                     let mut row = serde_json::to_value(f).unwrap_or_default();
                     row["throughput_vs_fewest_clients"] = serde_json::json!(ratio);
+                    row["versus_floor"] = serde_json::json!(floor);
                     row
                 })
                 .collect();
@@ -188,7 +200,7 @@ fn flows(levels: &[usize], duration: u64, out: Output) -> Result<()> {
         }
         Output::Text => {
             println!(
-                "{:<10} {:>7} {:>8} {:>7} {:>9} {:>8} {:>8} {:>8} {:>9}",
+                "{:<10} {:>7} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}",
                 "flow",
                 "clients",
                 "requests",
@@ -197,11 +209,17 @@ fn flows(levels: &[usize], duration: u64, out: Output) -> Result<()> {
                 "p50 ms",
                 "p95 ms",
                 "p99 ms",
-                "scaling"
+                "scaling",
+                "p50/floor",
+                "req/floor"
             );
-            for (f, (_, _, ratio)) in figures.iter().zip(&scaling) {
+            for ((f, (_, _, ratio)), floor) in figures.iter().zip(&scaling).zip(&floor) {
+                let (p50, per_second) = match floor {
+                    Some(r) => (format!("{:.2}x", r.p50), format!("{:.2}x", r.throughput)),
+                    None => ("-".into(), "-".into()),
+                };
                 println!(
-                    "{:<10} {:>7} {:>8} {:>7} {:>9.1} {:>8.1} {:>8.1} {:>8.1} {:>8.2}x",
+                    "{:<10} {:>7} {:>8} {:>6} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7.2}x {:>10} {:>10}",
                     f.flow,
                     f.clients,
                     f.requests,
@@ -210,12 +228,17 @@ fn flows(levels: &[usize], duration: u64, out: Output) -> Result<()> {
                     f.p50_ms,
                     f.p95_ms,
                     f.p99_ms,
-                    ratio
+                    ratio,
+                    p50,
+                    per_second
                 );
             }
             println!(
-                "scaling: req/s as a multiple of the same flow's with {} client(s). Goals: auth p50 <= 50 ms at 1 client, auth at 8 clients >= 4x auth at 1",
+                "scaling: req/s over the same flow's with {} client(s); p50/floor and req/floor: over the floor's (one echo Lambda behind the same API and an EXPRESS state machine) with as many clients",
                 levels[0]
+            );
+            println!(
+                "goals: auth p50 at 1 client <= 2x the floor's; auth req/s at 8 clients >= 4x at 1"
             );
         }
     }

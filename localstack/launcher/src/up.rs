@@ -204,7 +204,20 @@ pub async fn deploy(
     parameters: &BTreeMap<String, String>,
     progress: &dyn Fn(&str),
 ) -> Result<Deployed, UpError> {
-    let mut template = riv_infra::stack::template(riv_infra::stack::Flavor::Local);
+    let flavor = riv_infra::stack::Flavor::Local;
+    deploy_flavor(target, stack_name, flavor, manifest, parameters, progress).await
+}
+
+/// [`deploy`] of another LocalStack flavor (the bench stack's, with its floor route).
+pub async fn deploy_flavor(
+    target: &Target,
+    stack_name: &str,
+    flavor: riv_infra::stack::Flavor,
+    manifest: &build::Manifest,
+    parameters: &BTreeMap<String, String>,
+    progress: &dyn Fn(&str),
+) -> Result<Deployed, UpError> {
+    let mut template = riv_infra::stack::template(flavor);
     // Checked here, before anything is uploaded: an unknown or out-of-range parameter names its rule.
     let pairs: Vec<String> = parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
     riv_infra::stack::set_defaults(&mut template, &pairs)?;
