@@ -1,10 +1,11 @@
 //! Real photos through the API, answered by the emulator's real engine (dlib faces, Tesseract text): the
-//! fixtures of `localstack/emulator/fixtures/faces` and an ID card rendered from one of them. Each identity is
-//! registered once per stack, so these scenarios need a stack whose collection has not seen these faces: the
-//! suite's own (it starts one per run), not a long-lived one at `RIV_ENDPOINT_URL`.
+//! fixtures of `localstack/emulator/fixtures/faces` and an ID card rendered from one of them. A face registers
+//! once per collection, and these are the same people every run: the scenarios share a stack of their own
+//! whose collections are emptied once per run, so a second run against a long-lived LocalStack
+//! (`--endpoint-url`) sees them as new.
 
 use crate::scenarios::{body, expect, Outcome, Scenario};
-use crate::{b64, ensure, stack, unique};
+use crate::{b64, ensure, unique, variant, Stack};
 use riv_emulator::photos::{self, CardFields, Person};
 use serde_json::json;
 
@@ -19,6 +20,17 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
     ]
 }
 
+/// The real photos' stack, its collections emptied of an earlier run's faces on first use.
+async fn real_stack() -> Result<&'static Stack, String> {
+    static EMPTIED: tokio::sync::OnceCell<usize> = tokio::sync::OnceCell::const_new();
+    let s = variant("Riv-E2E-RealPhotos", &[]);
+    EMPTIED
+        .get_or_try_init(|| s.forget_all_faces())
+        .await
+        .map_err(|e| format!("emptying the real photos' collections: {e}"))?;
+    Ok(s)
+}
+
 /// The fixture as a client sends it inline (scaled to 640 px: Step Functions' 256 KiB carries the request).
 fn fixture(person: Person) -> Result<String, String> {
     person
@@ -28,7 +40,7 @@ fn fixture(person: Person) -> Result<String, String> {
 }
 
 async fn real_photo_registers_authenticates_and_refuses() -> Outcome {
-    let s = stack();
+    let s = real_stack().await?;
     let user = unique("obama");
     let (status, answer) = s
         .post("register", &body(&user, &fixture(Person::Obama)?))
@@ -70,7 +82,7 @@ async fn real_photo_registers_authenticates_and_refuses() -> Outcome {
 }
 
 async fn real_idcard_is_read_and_matched_to_the_selfie() -> Outcome {
-    let s = stack();
+    let s = real_stack().await?;
     let portrait = |p: Person| p.portrait().map_err(|e| e.to_string());
     let fields = CardFields::sample();
     let own_card = photos::for_upload(&photos::id_card(&portrait(Person::Biden)?, &fields));

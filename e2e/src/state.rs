@@ -127,6 +127,51 @@ impl Stack {
         Ok(faces)
     }
 
+    /// Deletes every face in every collection of the stack; returns how many. Only for a stack of the suite's
+    /// own whose collections must not remember an earlier run (the real photos are the same people every run).
+    pub async fn forget_all_faces(&self) -> Result<usize, String> {
+        let config = self.sdk_config().await;
+        let rekognition = aws_sdk_rekognition::Client::new(&config);
+        let mut forgotten = 0;
+        for collection in self
+            .output(riv_infra::names::output::COLLECTIONS)?
+            .split(',')
+            .filter(|c| !c.is_empty())
+        {
+            loop {
+                let out = rekognition
+                    .list_faces()
+                    .collection_id(collection)
+                    .max_results(1000)
+                    .send()
+                    .await
+                    .map_err(|e| format!("{e:?}"))
+                    .map_err(failed("a collection"))?;
+                let ids: Vec<String> = out
+                    .faces()
+                    .iter()
+                    .filter_map(|f| f.face_id().map(str::to_string))
+                    .collect();
+                if ids.is_empty() {
+                    break;
+                }
+                let deleted = rekognition
+                    .delete_faces()
+                    .collection_id(collection)
+                    .set_face_ids(Some(ids))
+                    .send()
+                    .await
+                    .map_err(|e| format!("{e:?}"))
+                    .map_err(failed("a collection"))?;
+                if deleted.deleted_faces().is_empty() {
+                    return Err(format!("DeleteFaces in {collection} deleted nothing"));
+                }
+                forgotten += deleted.deleted_faces().len();
+            }
+        }
+        Ok(forgotten)
+    }
+
     /// Removes every version of the user's face images, as if they had been lost.
     pub async fn delete_face_images(&self, user_id: &str) -> Result<(), String> {
         let s3 = riv_deploy::Target::local(&self.endpoint, &self.region)
