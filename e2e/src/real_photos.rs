@@ -1,11 +1,11 @@
 //! Real photos through the API, answered by the emulator's real engine (dlib faces, Tesseract text): the
 //! fixtures of `localstack/emulator/fixtures/faces` and an ID card rendered from one of them. A face registers
-//! once per collection, and these are the same people every run: the scenarios share a stack of their own
-//! whose collections are emptied once per run, so a second run against a long-lived LocalStack
-//! (`--endpoint-url`) sees them as new.
+//! once per collection, and these are the same people every run: before the first of these scenarios, the
+//! faces like the fixtures that an earlier run left in the stack's collections are deleted, so a second run
+//! against a long-lived LocalStack (`--endpoint-url`) sees them as new.
 
 use crate::scenarios::{body, expect, Outcome, Scenario};
-use crate::{b64, ensure, unique, variant, Stack};
+use crate::{b64, ensure, stack, unique, Stack};
 use riv_emulator::photos::{self, CardFields, Person};
 use serde_json::json;
 
@@ -20,14 +20,25 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
     ]
 }
 
-/// The real photos' stack, its collections emptied of an earlier run's faces on first use.
+/// The suite's stack, without the fixtures' faces an earlier run left (once per run, before any of these
+/// scenarios registers one).
 async fn real_stack() -> Result<&'static Stack, String> {
-    static EMPTIED: tokio::sync::OnceCell<usize> = tokio::sync::OnceCell::const_new();
-    let s = variant("Riv-E2E-RealPhotos", &[]);
-    EMPTIED
-        .get_or_try_init(|| s.forget_all_faces())
+    static FORGOTTEN: tokio::sync::OnceCell<usize> = tokio::sync::OnceCell::const_new();
+    let s = stack();
+    FORGOTTEN
+        .get_or_try_init(|| async {
+            let mut images = Vec::new();
+            for person in Person::ALL {
+                images.push(photos::for_upload(
+                    &person
+                        .photo()
+                        .map_err(|e| format!("{}: {e}", person.file()))?,
+                ));
+            }
+            s.forget_faces_like(&images).await
+        })
         .await
-        .map_err(|e| format!("emptying the real photos' collections: {e}"))?;
+        .map_err(|e| format!("deleting an earlier run's faces of the fixtures: {e}"))?;
     Ok(s)
 }
 

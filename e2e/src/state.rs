@@ -127,9 +127,10 @@ impl Stack {
         Ok(faces)
     }
 
-    /// Deletes every face in every collection of the stack; returns how many. Only for a stack of the suite's
-    /// own whose collections must not remember an earlier run (the real photos are the same people every run).
-    pub async fn forget_all_faces(&self) -> Result<usize, String> {
+    /// Deletes the faces like `images` (a face search at 80% similarity) from every collection of the stack;
+    /// returns how many. For fixtures that are the same people every run, left by an earlier run against a
+    /// long-lived LocalStack.
+    pub async fn forget_faces_like(&self, images: &[Vec<u8>]) -> Result<usize, String> {
         let config = self.sdk_config().await;
         let rekognition = aws_sdk_rekognition::Client::new(&config);
         let mut forgotten = 0;
@@ -138,36 +139,47 @@ impl Stack {
             .split(',')
             .filter(|c| !c.is_empty())
         {
-            loop {
-                let out = rekognition
-                    .list_faces()
+            let mut ids = std::collections::BTreeSet::new();
+            for image in images {
+                let found = rekognition
+                    .search_faces_by_image()
                     .collection_id(collection)
-                    .max_results(1000)
+                    .image(
+                        aws_sdk_rekognition::types::Image::builder()
+                            .bytes(aws_sdk_rekognition::primitives::Blob::new(image.clone()))
+                            .build(),
+                    )
+                    .face_match_threshold(80.0)
+                    .max_faces(4096)
                     .send()
                     .await
                     .map_err(|e| format!("{e:?}"))
                     .map_err(failed("a collection"))?;
-                let ids: Vec<String> = out
-                    .faces()
-                    .iter()
-                    .filter_map(|f| f.face_id().map(str::to_string))
-                    .collect();
-                if ids.is_empty() {
-                    break;
-                }
-                let deleted = rekognition
-                    .delete_faces()
-                    .collection_id(collection)
-                    .set_face_ids(Some(ids))
-                    .send()
-                    .await
-                    .map_err(|e| format!("{e:?}"))
-                    .map_err(failed("a collection"))?;
-                if deleted.deleted_faces().is_empty() {
-                    return Err(format!("DeleteFaces in {collection} deleted nothing"));
-                }
-                forgotten += deleted.deleted_faces().len();
+                ids.extend(
+                    found
+                        .face_matches()
+                        .iter()
+                        .filter_map(|m| m.face()?.face_id().map(str::to_string)),
+                );
             }
+            if ids.is_empty() {
+                continue;
+            }
+            let deleted = rekognition
+                .delete_faces()
+                .collection_id(collection)
+                .set_face_ids(Some(ids.iter().cloned().collect()))
+                .send()
+                .await
+                .map_err(|e| format!("{e:?}"))
+                .map_err(failed("a collection"))?;
+            if deleted.deleted_faces().len() != ids.len() {
+                return Err(format!(
+                    "DeleteFaces in {collection} deleted {:?} of {ids:?}",
+                    deleted.deleted_faces()
+                ));
+            }
+            forgotten += ids.len();
         }
         Ok(forgotten)
     }
