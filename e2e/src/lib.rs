@@ -245,9 +245,12 @@ fn deploy_variant(
     let root = workspace_root();
     let manifest = match riv_deploy::build::Manifest::load(&root) {
         Some(m) => m,
-        None => riv_deploy::build::build(&root, riv_deploy::build::Arch::X86_64, true, &|m| {
-            eprintln!("==> {m}")
-        })
+        None => riv_deploy::build::build(
+            &root,
+            riv_deploy::build::Arch::X86_64,
+            riv_deploy::build::Profile::Local,
+            &|m| eprintln!("==> {m}"),
+        )
         .map_err(|e| e.to_string())?,
     };
     let target = runtime.block_on(riv_deploy::Target::local(&endpoint, &region));

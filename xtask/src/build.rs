@@ -2,7 +2,7 @@
 
 use crate::output::{self, Output};
 use anyhow::Result;
-use riv_deploy::build::Arch;
+use riv_deploy::build::{Arch, Profile};
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -29,7 +29,12 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
         ArchArg::Arm64 => Arch::Arm64,
     };
     let root = crate::workspace_root()?;
-    let manifest = riv_deploy::build::build(&root, arch, args.release, &|m| output::step(m))?;
+    let profile = if args.release {
+        Profile::Release
+    } else {
+        Profile::Debug
+    };
+    let manifest = riv_deploy::build::build(&root, arch, profile, &|m| output::step(m))?;
     output::done("built and packaged", started);
     match out {
         Output::Json => println!("{}", serde_json::to_string(&manifest)?),

@@ -124,7 +124,10 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
     } else {
         Arch::X86_64
     };
-    let manifest = riv_deploy::build::build(&root, arch, true, &|m| output::step(m))?;
+    let manifest =
+        riv_deploy::build::build(&root, arch, riv_deploy::build::Profile::Release, &|m| {
+            output::step(m)
+        })?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let t = target(w).await;

@@ -171,7 +171,7 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
     phase("start", t);
 
     let t = Instant::now();
-    let manifest = build::build(root, Arch::X86_64, true, progress)?;
+    let manifest = build::build(root, Arch::X86_64, build::Profile::Local, progress)?;
     phase("build", t);
 
     let t = Instant::now();

@@ -133,9 +133,12 @@ fn build(arch: &str) -> Result<Manifest> {
         Arch::X86_64
     };
     let root = crate::workspace_root()?;
-    Ok(riv_deploy::build::build(&root, arch, true, &|m| {
-        output::step(m)
-    })?)
+    Ok(riv_deploy::build::build(
+        &root,
+        arch,
+        riv_deploy::build::Profile::Release,
+        &|m| output::step(m),
+    )?)
 }
 
 /// The entry's template, with the entry's parameters baked in as defaults; they are passed as values too, so
