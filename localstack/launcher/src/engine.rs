@@ -164,10 +164,10 @@ fn real_parts(root: &Path, progress: &dyn Fn(&str)) -> Result<RealParts, String>
         models::ensure(&dir, &python).map_err(|e| e.to_string())?;
     }
     progress("building the face worker (riv-face-engine)");
-    let release = riv_deploy::build::build_host_release(root, &["riv-face-engine"])
+    let tools = riv_deploy::build::build_host_tools(root, &["riv-face-engine"])
         .map_err(|e| format!("building riv-face-engine failed: {e}"))?;
     Ok(RealParts {
-        face_engine: release.join("riv-face-engine"),
+        face_engine: tools.join("riv-face-engine"),
         models: dir,
     })
 }

@@ -1,6 +1,7 @@
 //! The whole local stack in one call: venv, emulator and LocalStack, function artifacts, and the stack deployed
 //! into it — what `cargo xtask local up` runs and the end-to-end tests start once per run.
 
+use crate::engine::EngineSetup;
 use crate::{Backend, BackendChoice, Launch, LocalError, LocalStackRuns, Options, Paths, Running};
 use riv_deploy::build::{self, Arch, BuildError};
 use riv_deploy::stack::{DeployError, Deployed};
@@ -8,7 +9,7 @@ use riv_deploy::{Approval, Release, Target};
 use riv_emulator::engine::EngineChoice;
 use riv_infra::names::output;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Why the local stack could not come up.
@@ -114,28 +115,53 @@ pub fn portal_url(api_url: &str) -> String {
 
 /// Starts what is not running yet, then builds, uploads and deploys. Re-running with nothing changed leaves the
 /// stack as it was and is quick.
-pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Result<Up, UpError> {
+pub async fn up(
+    root: &Path,
+    options: &UpOptions,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Up, UpError> {
     let paths = Paths::new(root);
     let mut phases = Vec::new();
+    let backend = options.backend.resolve(&paths, options.image.as_deref())?;
+    // The venv is pip's work (downloads and unpacking), the rest cargo's: on a fresh clone they go side by side
+    // (the venv took 34 s there, the builds about as long).
+    let (launch, built) = match backend {
+        Backend::Host => std::thread::scope(|scope| {
+            let venv = scope.spawn(|| {
+                let t = Instant::now();
+                crate::venv::ensure(&paths, progress).map(|python| (python, t.elapsed()))
+            });
+            let built = build_all(root, options, progress);
+            let venv = venv.join().unwrap_or_else(|_| {
+                Err(LocalError::Command {
+                    what: "creating the LocalStack venv".into(),
+                    detail: "its thread panicked".into(),
+                })
+            });
+            (
+                venv.map(|(python, took)| {
+                    phases.push(("venv".to_string(), took));
+                    Launch::Host { python }
+                }),
+                built,
+            )
+        }),
+        // The container brings its own LocalStack; only the host backend needs the venv.
+        Backend::Container { image } => (
+            Ok(Launch::Container { image }),
+            build_all(root, options, progress),
+        ),
+    };
+    let launch = launch?;
+    let Built {
+        tools,
+        engine,
+        manifest,
+        took,
+    } = built?;
+    phases.extend(took);
     let mut phase =
         |name: &str, started: Instant| phases.push((name.to_string(), started.elapsed()));
-
-    let backend = options.backend.resolve(&paths, options.image.as_deref())?;
-    let t = Instant::now();
-    // The container brings its own LocalStack; only the host backend needs the venv.
-    let launch = match backend {
-        Backend::Host => Launch::Host {
-            python: crate::venv::ensure(&paths, progress)?,
-        },
-        Backend::Container { image } => Launch::Container { image },
-    };
-    phase("venv", t);
-
-    let t = Instant::now();
-    progress("building the Lambda runner and the emulator");
-    let release = build::build_host_release(root, &["riv-lambda-runner", "riv-emulator"])?;
-    let engine = crate::engine::prepare(root, options.engine, progress)?;
-    phase("helpers", t);
 
     let t = Instant::now();
     let dir = paths.stack_dir(options.port);
@@ -160,8 +186,8 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
             }
             let opts = Options {
                 port: options.port,
-                runner: release.join("riv-lambda-runner"),
-                emulator: release.join("riv-emulator"),
+                runner: tools.join("riv-lambda-runner"),
+                emulator: tools.join("riv-emulator"),
                 engine: engine.clone(),
                 launch: launch.clone(),
             };
@@ -169,10 +195,6 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
         }
     };
     phase("start", t);
-
-    let t = Instant::now();
-    let manifest = build::build(root, Arch::X86_64, build::Profile::Local, progress)?;
-    phase("build", t);
 
     let t = Instant::now();
     let target = Target::local(&running.endpoint(), &options.region).await;
@@ -192,6 +214,31 @@ pub async fn up(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Re
         deployed,
         api_url,
         phases,
+    })
+}
+
+/// What `up` compiles before anything starts.
+struct Built {
+    /// Where the runner and the emulator are.
+    tools: PathBuf,
+    engine: EngineSetup,
+    manifest: build::Manifest,
+    took: Vec<(String, Duration)>,
+}
+
+fn build_all(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Result<Built, UpError> {
+    let t = Instant::now();
+    progress("building the Lambda runner and the emulator");
+    let tools = build::build_host_tools(root, &["riv-lambda-runner", "riv-emulator"])?;
+    let engine = crate::engine::prepare(root, options.engine, progress)?;
+    let helpers = t.elapsed();
+    let t = Instant::now();
+    let manifest = build::build(root, Arch::X86_64, build::Profile::Local, progress)?;
+    Ok(Built {
+        tools,
+        engine,
+        manifest,
+        took: vec![("helpers".into(), helpers), ("build".into(), t.elapsed())],
     })
 }
 
