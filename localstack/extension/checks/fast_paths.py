@@ -16,6 +16,7 @@ HOOKS = [
     "riv_dynamodb_keyed_query",
     "riv_states_lambda_clients",
     "riv_states_express_events",
+    "riv_cfn_short_waits",
 ]
 
 DEFINITION = """{
@@ -244,6 +245,30 @@ def check_express_events() -> str | None:
     return None
 
 
+def check_cfn_waits() -> str | None:
+    import inspect
+
+    from localstack.services.cloudformation.resource_provider import ResourceProviderExecutor
+
+    from riv_localstack import fast_paths
+
+    original = inspect.signature(ResourceProviderExecutor.deploy_loop).parameters
+    if list(original)[:4] != ["self", "resource_provider", "resource", "raw_payload"] or original.get(
+            "sleep_time") is None or original["sleep_time"].default != 1:
+        return f"riv_cfn_short_waits: ResourceProviderExecutor.deploy_loop{list(original)} has no sleep_time=1 to shorten"
+    seen = {}
+
+    def recording(self, resource_provider, resource, raw_payload, max_timeout=300, sleep_time=1):
+        seen.update(max_timeout=max_timeout, sleep_time=sleep_time)
+
+    ResourceProviderExecutor.deploy_loop = recording
+    fast_paths.riv_cfn_short_waits()
+    ResourceProviderExecutor.deploy_loop(None, None, {}, {})
+    if seen != {"max_timeout": 300, "sleep_time": fast_paths.RESOURCE_POLL_SECONDS}:
+        return f"riv_cfn_short_waits: deploy_loop called with {seen}"
+    return None
+
+
 def check_transactions() -> str | None:
     from moto.dynamodb import models as dynamodb_models
     from moto.dynamodb.exceptions import TransactionCanceledException
@@ -310,7 +335,7 @@ def check_transactions() -> str | None:
 
 def main() -> int:
     checks = (check_entry_points, check_definitions, check_jsonpaths, check_transactions, check_queries, check_lambda_clients,
-              check_express_events)
+              check_express_events, check_cfn_waits)
     for check in checks:
         problem = check()
         if problem:
