@@ -162,7 +162,12 @@ pub fn build_host_tools(root: &Path, packages: &[&str]) -> Result<PathBuf, Build
     if !cargo.status().map_err(io("running cargo"))?.success() {
         return Err(BuildError::Cargo);
     }
-    Ok(target_dir(root).join("debug"))
+    Ok(host_tools_dir(root))
+}
+
+/// Where [`build_host_tools`] and [`build_local`] put the helpers.
+pub fn host_tools_dir(root: &Path) -> PathBuf {
+    target_dir(root).join(Profile::Local.dir())
 }
 
 /// How the functions are compiled.
@@ -197,6 +202,27 @@ pub fn build(
     profile: Profile,
     progress: &dyn Fn(&str),
 ) -> Result<Manifest, BuildError> {
+    build_with(root, arch, profile, &[], progress)
+}
+
+/// The local stack's build: the bootstrap ([`Profile::Local`]) and the helpers named by `tools` (as
+/// [`build_host_tools`] builds them), in one cargo run so cargo compiles them side by side (the face worker's
+/// C++ alone takes half a minute on a fresh clone).
+pub fn build_local(
+    root: &Path,
+    tools: &[&str],
+    progress: &dyn Fn(&str),
+) -> Result<Manifest, BuildError> {
+    build_with(root, Arch::host(), Profile::Local, tools, progress)
+}
+
+fn build_with(
+    root: &Path,
+    arch: Arch,
+    profile: Profile,
+    tools: &[&str],
+    progress: &dyn Fn(&str),
+) -> Result<Manifest, BuildError> {
     let arch = match profile {
         Profile::Local => Arch::host(),
         Profile::Release | Profile::Debug => arch,
@@ -221,6 +247,9 @@ pub fn build(
         // No --target: a host build shares target/debug with xtask's own dependencies.
         Profile::Local => {
             cargo.args(["--package", "xtask"]);
+            for tool in tools {
+                cargo.args(["--package", tool, "--bin", tool]);
+            }
         }
     }
     if let Some(linker) = arch.linker().filter(|_| profile != Profile::Local) {

@@ -108,8 +108,33 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The face worker's package and binary.
+pub const FACE_WORKER: &str = "riv-face-engine";
+
 /// Gets the real engine ready for `choice`, or says why it cannot be.
 pub fn prepare(
+    root: &Path,
+    choice: EngineChoice,
+    progress: &dyn Fn(&str),
+) -> Result<EngineSetup, LocalError> {
+    let setup = prepare_unbuilt(root, choice, progress)?;
+    if setup.real.is_none() {
+        return Ok(setup);
+    }
+    progress("building the face worker (riv-face-engine)");
+    match riv_deploy::build::build_host_tools(root, &[FACE_WORKER]) {
+        Ok(_) => Ok(setup),
+        Err(e) => without_real(
+            choice,
+            format!("building riv-face-engine failed: {e}"),
+            progress,
+        ),
+    }
+}
+
+/// [`prepare`] up to the face worker, which the caller builds (as `riv_deploy::build::build_host_tools` would,
+/// with its own binaries) where `real.face_engine` says.
+pub fn prepare_unbuilt(
     root: &Path,
     choice: EngineChoice,
     progress: &dyn Fn(&str),
@@ -117,17 +142,31 @@ pub fn prepare(
     if choice == EngineChoice::Deterministic {
         return Ok(EngineSetup::deterministic());
     }
-    match real_parts(root, progress) {
-        Ok(real) => Ok(EngineSetup {
+    match real_prerequisites(root, progress) {
+        Ok(models) => Ok(EngineSetup {
             choice,
-            real: Some(real),
+            real: Some(RealParts {
+                face_engine: riv_deploy::build::host_tools_dir(root).join(FACE_WORKER),
+                models,
+            }),
             missing: None,
         }),
-        Err(why) if choice == EngineChoice::Real => Err(LocalError::Command {
+        Err(why) => without_real(choice, why, progress),
+    }
+}
+
+/// The setup without the real engine, for `why`: refused with `--engine real`, said once with `auto`.
+pub fn without_real(
+    choice: EngineChoice,
+    why: String,
+    progress: &dyn Fn(&str),
+) -> Result<EngineSetup, LocalError> {
+    match choice {
+        EngineChoice::Real => Err(LocalError::Command {
             what: "preparing the real engine (--engine real)".into(),
             detail: why,
         }),
-        Err(why) => {
+        EngineChoice::Auto | EngineChoice::Deterministic => {
             progress(&format!(
                 "the real face engine is not available, so real photos will show no face: {why}"
             ));
@@ -140,7 +179,8 @@ pub fn prepare(
     }
 }
 
-fn real_parts(root: &Path, progress: &dyn Fn(&str)) -> Result<RealParts, String> {
+/// Dlib's Debian packages and models, in place for the face worker; returns the models' directory.
+fn real_prerequisites(root: &Path, progress: &dyn Fn(&str)) -> Result<PathBuf, String> {
     let missing = missing_packages();
     if !missing.is_empty() {
         if !is_root() {
@@ -163,13 +203,7 @@ fn real_parts(root: &Path, progress: &dyn Fn(&str)) -> Result<RealParts, String>
         let python = crate::venv::find_python().map_err(|e| e.to_string())?;
         models::ensure(&dir, &python).map_err(|e| e.to_string())?;
     }
-    progress("building the face worker (riv-face-engine)");
-    let tools = riv_deploy::build::build_host_tools(root, &["riv-face-engine"])
-        .map_err(|e| format!("building riv-face-engine failed: {e}"))?;
-    Ok(RealParts {
-        face_engine: tools.join("riv-face-engine"),
-        models: dir,
-    })
+    Ok(dir)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use crate::engine::EngineSetup;
 use crate::{Backend, BackendChoice, Launch, LocalError, LocalStackRuns, Options, Paths, Running};
-use riv_deploy::build::{self, Arch, BuildError};
+use riv_deploy::build::{self, BuildError};
 use riv_deploy::stack::{DeployError, Deployed};
 use riv_deploy::{Approval, Release, Target};
 use riv_emulator::engine::EngineChoice;
@@ -186,8 +186,8 @@ pub async fn up(
             }
             let opts = Options {
                 port: options.port,
-                runner: tools.join("riv-lambda-runner"),
-                emulator: tools.join("riv-emulator"),
+                runner: tools.join(RUNNER),
+                emulator: tools.join(EMULATOR),
                 engine: engine.clone(),
                 launch: launch.clone(),
             };
@@ -217,6 +217,10 @@ pub async fn up(
     })
 }
 
+/// The Lambda runner's and the emulator's packages and binaries.
+const RUNNER: &str = "riv-lambda-runner";
+const EMULATOR: &str = "riv-emulator";
+
 /// What `up` compiles before anything starts.
 struct Built {
     /// Where the runner and the emulator are.
@@ -228,14 +232,29 @@ struct Built {
 
 fn build_all(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Result<Built, UpError> {
     let t = Instant::now();
-    progress("building the Lambda runner and the emulator");
-    let tools = build::build_host_tools(root, &["riv-lambda-runner", "riv-emulator"])?;
-    let engine = crate::engine::prepare(root, options.engine, progress)?;
+    let mut engine = crate::engine::prepare_unbuilt(root, options.engine, progress)?;
     let helpers = t.elapsed();
     let t = Instant::now();
-    let manifest = build::build(root, Arch::X86_64, build::Profile::Local, progress)?;
+    let mut tools = vec![RUNNER, EMULATOR];
+    if engine.real.is_some() {
+        tools.push(crate::engine::FACE_WORKER);
+    }
+    progress(&format!(
+        "building {} beside the bootstrap",
+        tools.join(", ")
+    ));
+    let manifest = match build::build_local(root, &tools, progress) {
+        Ok(manifest) => manifest,
+        // As `engine::prepare` does: `auto` goes on without a face worker that does not build.
+        Err(e) if engine.real.is_some() => {
+            let why = format!("building riv-face-engine failed: {e}");
+            engine = crate::engine::without_real(options.engine, why, progress)?;
+            build::build_local(root, &[RUNNER, EMULATOR], progress)?
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(Built {
-        tools,
+        tools: build::host_tools_dir(root),
         engine,
         manifest,
         took: vec![("helpers".into(), helpers), ("build".into(), t.elapsed())],
