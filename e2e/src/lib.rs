@@ -290,6 +290,15 @@ impl Stack {
             .ok_or_else(|| format!("stack {} has no output {key}", self.name))
     }
 
+    /// The stack's Rekognition collections (its `Collections` output).
+    pub fn collections(&self) -> Result<Vec<&str>, String> {
+        Ok(self
+            .output(riv_infra::names::output::COLLECTIONS)?
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .collect())
+    }
+
     pub fn function_name(&self, function: &str) -> String {
         format!("{}-{function}", self.name)
     }

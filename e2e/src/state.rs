@@ -97,11 +97,7 @@ impl Stack {
         let rekognition = aws_sdk_rekognition::Client::new(&config);
         let external = riv_domain::collections::external_image_id(user_id);
         let mut faces = Vec::new();
-        for collection in self
-            .output(riv_infra::names::output::COLLECTIONS)?
-            .split(',')
-            .filter(|c| !c.is_empty())
-        {
+        for collection in self.collections()? {
             let mut token = None;
             loop {
                 let out = rekognition
@@ -134,11 +130,7 @@ impl Stack {
         let config = self.sdk_config().await;
         let rekognition = aws_sdk_rekognition::Client::new(&config);
         let mut forgotten = 0;
-        for collection in self
-            .output(riv_infra::names::output::COLLECTIONS)?
-            .split(',')
-            .filter(|c| !c.is_empty())
-        {
+        for collection in self.collections()? {
             let mut ids = std::collections::BTreeSet::new();
             for image in images {
                 let found = rekognition
@@ -321,11 +313,7 @@ impl Stack {
     /// Indexes a face straight into the user's collection under their ExternalImageId, as an attacker with a
     /// leftover face (or a crashed attempt) would leave it: no record.
     pub async fn plant_face(&self, user_id: &str, image: &[u8]) -> Result<String, String> {
-        let collections: Vec<&str> = self
-            .output(riv_infra::names::output::COLLECTIONS)?
-            .split(',')
-            .filter(|c| !c.is_empty())
-            .collect();
+        let collections = self.collections()?;
         let config = riv_domain::config::CollectionConfig {
             prefix: self.name.clone(),
             count: collections.len() as u32,

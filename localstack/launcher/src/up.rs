@@ -9,7 +9,7 @@ use riv_deploy::{Approval, Release, Target};
 use riv_emulator::engine::EngineChoice;
 use riv_infra::names::output;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Why the local stack could not come up.
@@ -153,8 +153,8 @@ pub async fn up(
         ),
     };
     let launch = launch?;
+    let tools = build::host_tools_dir(root);
     let Built {
-        tools,
         engine,
         manifest,
         took,
@@ -223,8 +223,6 @@ const EMULATOR: &str = "riv-emulator";
 
 /// What `up` compiles before anything starts.
 struct Built {
-    /// Where the runner and the emulator are.
-    tools: PathBuf,
     engine: EngineSetup,
     manifest: build::Manifest,
     took: Vec<(String, Duration)>,
@@ -254,7 +252,6 @@ fn build_all(root: &Path, options: &UpOptions, progress: &dyn Fn(&str)) -> Resul
         Err(e) => return Err(e.into()),
     };
     Ok(Built {
-        tools: build::host_tools_dir(root),
         engine,
         manifest,
         took: vec![("helpers".into(), helpers), ("build".into(), t.elapsed())],
