@@ -17,9 +17,7 @@ use sha2::{Digest, Sha256};
 pub const API: &str = id::API;
 pub const API_ROLE: &str = "ApiRole";
 pub const VALIDATOR: &str = "BodyValidator";
-/// Requests per second and burst for the whole stage.
-pub const THROTTLE_RATE: i64 = 50;
-pub const THROTTLE_BURST: i64 = 100;
+pub use crate::names::{THROTTLE_BURST, THROTTLE_RATE};
 /// With `ApiKeyRequired=true`: what one key may send. A fifth of the stage, so one caller cannot use it all.
 pub const KEY_RATE: i64 = 10;
 pub const KEY_BURST: i64 = 20;

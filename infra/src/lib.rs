@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod asl;
+pub mod encryption;
 pub mod flows;
 pub mod functions;
 pub mod iam;
@@ -13,6 +14,7 @@ pub mod names;
 pub mod params;
 pub mod portal;
 pub mod stack;
+pub mod storage;
 
 pub use model::Template;
 

@@ -206,9 +206,15 @@ pub struct Parameter {
     pub default: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_values: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole_if_whole"
+    )]
     pub min_value: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole_if_whole"
+    )]
     pub max_value: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_pattern: Option<String>,
@@ -245,6 +251,16 @@ impl Parameter {
     }
 }
 
+/// `0`, not `0.0`: a bound printed as a float makes linters read the parameter as one, and an integer property
+/// (`ReservedConcurrentExecutions`) then looks mistyped.
+fn whole_if_whole<S: Serializer>(n: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match n {
+        Some(n) if n.fract() == 0.0 && n.abs() < 1e15 => s.serialize_i64(*n as i64),
+        Some(n) => s.serialize_f64(*n),
+        None => s.serialize_none(),
+    }
+}
+
 fn format_number(n: f64) -> String {
     if n.fract() == 0.0 {
         format!("{}", n as i64)
@@ -266,6 +282,8 @@ pub struct Resource {
     pub deletion_policy: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub update_replace_policy: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Expr>,
     pub properties: BTreeMap<String, Expr>,
 }
 
@@ -280,6 +298,7 @@ impl Resource {
             depends_on: Vec::new(),
             deletion_policy: None,
             update_replace_policy: None,
+            metadata: None,
             properties: properties.into_iter().map(|(k, v)| (k.into(), v)).collect(),
         }
     }
@@ -301,6 +320,18 @@ impl Resource {
 
     pub fn depends_on(mut self, name: &str) -> Self {
         self.depends_on.push(name.to_string());
+        self
+    }
+
+    /// Findings of the security scanner (checkov) that do not apply to this resource, each with its reason in
+    /// one sentence, in checkov's own `Metadata: checkov: skip:` form so the scanner and a reader see the same.
+    pub fn scanner_skips(mut self, skips: &[(&str, &str)]) -> Self {
+        let skip = Expr::list(
+            skips
+                .iter()
+                .map(|(id, reason)| obj([("id", *id), ("comment", *reason)])),
+        );
+        self.metadata = Some(obj([("checkov", obj([("skip", skip)]))]));
         self
     }
 
@@ -379,10 +410,15 @@ impl Template {
 
 /// The tag every taggable resource carries, so destroy and cleanup can tell Riv's resources from anyone else's.
 pub fn stack_tags() -> Expr {
-    Expr::list([obj([
+    Expr::list([stack_tag()])
+}
+
+/// The `riv:stack` tag alone, for a resource with more tags.
+pub fn stack_tag() -> Expr {
+    obj([
         ("Key", Expr::from(crate::names::STACK_TAG)),
         ("Value", Expr::r("AWS::StackName")),
-    ])])
+    ])
 }
 
 #[cfg(test)]

@@ -8,9 +8,21 @@ pub const DEFAULT_STACK_NAME: &str = "Riv-Prod";
 /// Collections are resources, so their number has a ceiling the template spells out.
 pub const MAX_COLLECTIONS: u32 = 8;
 pub const LOG_RETENTION_DAYS: i64 = 30;
+/// Requests per second and burst for the whole API stage.
+pub const THROTTLE_RATE: i64 = 50;
+pub const THROTTLE_BURST: i64 = 100;
 /// The tag every taggable resource carries (value: the stack name), so destroy and cleanup can tell Riv's
 /// resources from anyone else's.
 pub const STACK_TAG: &str = "riv:stack";
+/// What a Riv bucket holds (`images` or `access-logs`), so cleanup can say what it found after the stack is gone.
+pub const BUCKET_TAG: &str = "riv:bucket";
+pub const IMAGES: &str = "images";
+pub const ACCESS_LOGS: &str = "access-logs";
+/// Days a key made by a stack waits, after `destroy` or `cleanup` schedules its deletion, before KMS deletes it:
+/// the least KMS allows, as everything it encrypted is gone by then; `aws kms cancel-key-deletion` undoes it.
+pub const KEY_DELETION_WINDOW_DAYS: i32 = 7;
+/// Days the image bucket's access logs are kept.
+pub const ACCESS_LOG_RETENTION_DAYS: i64 = 365;
 
 /// Logical ids of the template's fixed resources and conditions.
 pub mod id {
@@ -26,6 +38,17 @@ pub mod id {
     pub const HAS_LOGIN_FAILURE_ALARM: &str = "HasLoginFailureAlarm";
     pub const LOGIN_FAILURE_ALARM: &str = "LoginFailureAlarm";
     pub const ALARM_TOPIC: &str = "LoginFailureAlarmTopic";
+    pub const ACCESS_LOG_BUCKET: &str = "AccessLogBucket";
+    pub const ACCESS_LOG_BUCKET_POLICY: &str = "AccessLogBucketPolicy";
+    pub const STACK_KEY: &str = "StackKey";
+    pub const STACK_KEY_ALIAS: &str = "StackKeyAlias";
+    pub const STACK_KEY_USE: &str = "StackKeyUse";
+    /// Condition: `KmsKey` is set, so a customer-managed key encrypts the stack's data.
+    pub const USES_CUSTOMER_KEY: &str = "UsesCustomerKey";
+    /// Condition: `KmsKey=create`, so the stack makes that key.
+    pub const CREATES_STACK_KEY: &str = "CreatesStackKey";
+    /// Condition: `FunctionConcurrency` is not 0.
+    pub const RESERVES_CONCURRENCY: &str = "ReservesConcurrency";
 }
 
 /// The stack's parameters.
@@ -52,6 +75,8 @@ pub mod param {
     pub const MAX_FACES_PER_USER: &str = "MaxFacesPerUser";
     pub const API_KEY_REQUIRED: &str = "ApiKeyRequired";
     pub const LOGIN_FAILURE_ALARM: &str = "LoginFailureAlarmThreshold";
+    pub const KMS_KEY: &str = "KmsKey";
+    pub const FUNCTION_CONCURRENCY: &str = "FunctionConcurrency";
 }
 
 /// The stack's outputs, as deploy prints them and the tools read them.
@@ -67,6 +92,8 @@ pub mod output {
     pub const COLLECTIONS: &str = "Collections";
     pub const LOGIN_FAILED_TOPIC: &str = "LoginFailedTopic";
     pub const LOGIN_FAILURE_ALARM_TOPIC: &str = "LoginFailureAlarmTopic";
+    pub const ACCESS_LOG_BUCKET: &str = "AccessLogBucket";
+    pub const KMS_KEY_ARN: &str = "KmsKeyArn";
 
     /// `AuthStateMachineArn` for route `auth`.
     pub fn state_machine_arn(route: &str) -> String {

@@ -18,6 +18,14 @@ fn ranged(description: &str, range: Range) -> Parameter {
     )
 }
 
+/// `KmsKey`: empty, `create`, or a KMS key's ARN.
+pub const KMS_KEY_PATTERN: &str =
+    "^(|create|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+)$";
+
+/// Reserved concurrency of each function: the stage admits `THROTTLE_RATE` requests a second, and a function
+/// call takes up to about a second, so this many instances of any one function serve the whole stage.
+pub const FUNCTION_CONCURRENCY: i64 = crate::names::THROTTLE_RATE;
+
 /// Which template: the production one, or the local stack's, which adds the test hooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -123,6 +131,33 @@ pub fn add(t: &mut Template, flavor: Flavor) {
             0.0,
             0.0,
             100_000.0,
+        ),
+    );
+    p.insert(
+        param::KMS_KEY.into(),
+        Parameter {
+            allowed_pattern: Some(KMS_KEY_PATTERN.into()),
+            ..Parameter::string(
+                "Customer-managed KMS key for the images, the table, the events topic, the logs and the functions' \
+                 settings: empty for the AWS-managed keys, create for a key of the stack's own (rotated yearly), \
+                 or the ARN of a key in this region (its policy must let CloudWatch Logs use it, see README)",
+                Some(""),
+            )
+        },
+    );
+    p.insert(
+        param::FUNCTION_CONCURRENCY.into(),
+        Parameter::number(
+            &format!(
+                "Concurrent executions reserved for each function, so one flow cannot starve the others or the \
+                 account; 0 reserves none (for accounts whose Lambda limit is under {}). The default serves the \
+                 API's whole throttle ({} requests/s) with calls of up to a second",
+                FUNCTION_CONCURRENCY * f::ALL.len() as i64 + 100,
+                crate::names::THROTTLE_RATE
+            ),
+            FUNCTION_CONCURRENCY as f64,
+            0.0,
+            1000.0,
         ),
     );
     let counts: Vec<String> = (1..=MAX_COLLECTIONS).map(|n| n.to_string()).collect();

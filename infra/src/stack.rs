@@ -23,7 +23,9 @@ pub fn template(flavor: Flavor) -> Template {
     );
     crate::params::add(&mut t, flavor);
     conditions(&mut t, flavor);
-    storage(&mut t, flavor);
+    crate::encryption::conditions(&mut t);
+    crate::storage::add(&mut t, flavor);
+    crate::encryption::add(&mut t, flavor);
     collections(&mut t);
     crate::functions::add(&mut t, flavor);
     state_machines(&mut t, flavor);
@@ -82,6 +84,13 @@ fn conditions(t: &mut Template, flavor: Flavor) {
             "0".into(),
         ))),
     );
+    c.insert(
+        id::RESERVES_CONCURRENCY.into(),
+        Expr::Not(Box::new(Expr::equals(
+            Expr::r(param::FUNCTION_CONCURRENCY),
+            "0".into(),
+        ))),
+    );
     if flavor.is_local() {
         c.insert(
             DEPLOY_FAILURE_INJECTED.into(),
@@ -107,159 +116,6 @@ fn conditions(t: &mut Template, flavor: Flavor) {
         };
         c.insert(collection_condition(n), condition);
     }
-}
-
-fn storage(t: &mut Template, flavor: Flavor) {
-    let block_all = obj([
-        ("BlockPublicAcls", Expr::Bool(true)),
-        ("BlockPublicPolicy", Expr::Bool(true)),
-        ("IgnorePublicAcls", Expr::Bool(true)),
-        ("RestrictPublicBuckets", Expr::Bool(true)),
-    ]);
-    let sse = obj([(
-        "ServerSideEncryptionConfiguration",
-        Expr::list([obj([(
-            "ServerSideEncryptionByDefault",
-            obj([("SSEAlgorithm", Expr::from("AES256"))]),
-        )])]),
-    )]);
-    let lifecycle = obj([(
-        "Rules",
-        Expr::list([
-            obj([
-                ("Id", Expr::from("AbortIncompleteUploads")),
-                ("Status", Expr::from("Enabled")),
-                (
-                    "AbortIncompleteMultipartUpload",
-                    obj([("DaysAfterInitiation", Expr::Int(7))]),
-                ),
-            ]),
-            // What a flow did not take (an abandoned upload, a crash between steps) goes after a day, every
-            // version of it: the bucket is versioned, so an expired upload would otherwise linger as an old version.
-            obj([
-                ("Id", Expr::from("ExpireUploads")),
-                ("Status", Expr::from("Enabled")),
-                ("Prefix", Expr::from(riv_domain::uploads::PREFIX)),
-                (
-                    "ExpirationInDays",
-                    Expr::Int(riv_domain::uploads::EXPIRE_AFTER_DAYS),
-                ),
-                (
-                    "NoncurrentVersionExpiration",
-                    obj([(
-                        "NoncurrentDays",
-                        Expr::Int(riv_domain::uploads::EXPIRE_AFTER_DAYS),
-                    )]),
-                ),
-            ]),
-        ]),
-    )]);
-    t.add(
-        id::IMAGE_BUCKET,
-        Resource::new(
-            "AWS::S3::Bucket",
-            [
-                ("BucketEncryption", sse),
-                (
-                    "VersioningConfiguration",
-                    obj([("Status", Expr::from("Enabled"))]),
-                ),
-                ("PublicAccessBlockConfiguration", block_all),
-                (
-                    "OwnershipControls",
-                    obj([(
-                        "Rules",
-                        Expr::list([obj([("ObjectOwnership", "BucketOwnerEnforced")])]),
-                    )]),
-                ),
-                ("LifecycleConfiguration", lifecycle),
-                // The portal PUTs large photos straight to presigned URLs, from the API's origin.
-                ("CorsConfiguration", crate::portal::upload_cors(flavor)),
-                ("Tags", stack_tags()),
-            ],
-        )
-        // Face images outlive the stack on purpose: `cargo xtask destroy` empties and removes the bucket.
-        .retained(),
-    );
-    let tls_only = obj([
-        ("Sid", Expr::from("DenyInsecureTransport")),
-        ("Effect", Expr::from("Deny")),
-        ("Principal", Expr::from("*")),
-        ("Action", Expr::from("s3:*")),
-        (
-            "Resource",
-            Expr::list([
-                Expr::att(id::IMAGE_BUCKET, "Arn"),
-                Expr::sub("${ImageBucket.Arn}/*"),
-            ]),
-        ),
-        (
-            "Condition",
-            obj([("Bool", obj([("aws:SecureTransport", "false")]))]),
-        ),
-    ]);
-    t.add(
-        id::IMAGE_BUCKET_POLICY,
-        Resource::new(
-            "AWS::S3::BucketPolicy",
-            [
-                ("Bucket", Expr::r(id::IMAGE_BUCKET)),
-                (
-                    "PolicyDocument",
-                    obj([
-                        ("Version", Expr::from("2012-10-17")),
-                        ("Statement", Expr::list([tls_only])),
-                    ]),
-                ),
-            ],
-        ),
-    );
-    let key = |name: &str, kind: &str| obj([("AttributeName", name), ("KeyType", kind)]);
-    let attr = |name: &str| obj([("AttributeName", name), ("AttributeType", "S")]);
-    use riv_domain::names::table as tbl;
-    t.add(
-        id::FACE_TABLE,
-        Resource::new(
-            "AWS::DynamoDB::Table",
-            [
-                ("BillingMode", Expr::from("PAY_PER_REQUEST")),
-                (
-                    "KeySchema",
-                    Expr::list([key(tbl::PK, "HASH"), key(tbl::SK, "RANGE")]),
-                ),
-                (
-                    "AttributeDefinitions",
-                    Expr::list([attr(tbl::PK), attr(tbl::SK)]),
-                ),
-                (
-                    "PointInTimeRecoverySpecification",
-                    obj([("PointInTimeRecoveryEnabled", Expr::Bool(true))]),
-                ),
-                ("SSESpecification", obj([("SSEEnabled", Expr::Bool(true))])),
-                // Finished attempt records expire on their own; live rows never carry the attribute.
-                (
-                    "TimeToLiveSpecification",
-                    obj([
-                        ("AttributeName", Expr::from(tbl::PURGE_AT)),
-                        ("Enabled", Expr::Bool(true)),
-                    ]),
-                ),
-                ("Tags", stack_tags()),
-            ],
-        )
-        // Destroy removes users with the stack; a replacement must never drop them silently.
-        .deleted_with_stack(true),
-    );
-    t.add(
-        id::TOPIC,
-        Resource::new(
-            "AWS::SNS::Topic",
-            [
-                ("KmsMasterKeyId", Expr::from("alias/aws/sns")),
-                ("Tags", stack_tags()),
-            ],
-        ),
-    );
 }
 
 fn collections(t: &mut Template) {
@@ -299,6 +155,7 @@ fn state_machines(t: &mut Template, flavor: Flavor) {
                     Expr::sub(&states_log_group("${AWS::StackName}")),
                 ),
                 ("RetentionInDays", Expr::Int(LOG_RETENTION_DAYS)),
+                ("KmsKeyId", crate::encryption::key_or_default()),
                 ("Tags", stack_tags()),
             ],
         )
@@ -378,12 +235,19 @@ fn state_machines(t: &mut Template, flavor: Flavor) {
 }
 
 /// Optional: an alarm on failed authentications. It publishes to a topic of its own: CloudWatch cannot use the
-/// AWS-managed SNS key that encrypts the events topic, and an alarm's message holds no UserId or image.
+/// AWS-managed SNS key that encrypts the events topic, so that topic is encrypted only with a customer key
+/// (whose policy lets CloudWatch use it); an alarm's message holds no UserId or image.
 fn alarm(t: &mut Template) {
     t.add(
         id::ALARM_TOPIC,
-        Resource::new("AWS::SNS::Topic", [("Tags", stack_tags())])
-            .when(id::HAS_LOGIN_FAILURE_ALARM),
+        Resource::new(
+            "AWS::SNS::Topic",
+            [
+                ("KmsMasterKeyId", crate::encryption::key_or_default()),
+                ("Tags", stack_tags()),
+            ],
+        )
+        .when(id::HAS_LOGIN_FAILURE_ALARM),
     );
     t.add(
         id::LOGIN_FAILURE_ALARM,
@@ -442,6 +306,19 @@ fn outputs(t: &mut Template) {
         output::IMAGE_BUCKET,
         "Bucket of face and ID card images (retained on stack delete)",
         Expr::r(id::IMAGE_BUCKET),
+    );
+    t.output(
+        output::ACCESS_LOG_BUCKET,
+        "Bucket of the image bucket's S3 access logs (retained on stack delete)",
+        Expr::r(id::ACCESS_LOG_BUCKET),
+    );
+    t.outputs.insert(
+        output::KMS_KEY_ARN.into(),
+        crate::model::Output {
+            description: "Customer-managed KMS key of the stack's data (when KmsKey is set)".into(),
+            value: crate::encryption::key_arn(),
+            condition: Some(id::USES_CUSTOMER_KEY.into()),
+        },
     );
     t.output(
         output::FACE_TABLE,
