@@ -29,6 +29,12 @@ through Velocity), its ``gatewayresponse.header.*`` parameters, and the model's 
 ``riv_states_execution_input_limit``: Step Functions refuses an execution input over 262,144 bytes of UTF-8 (the
 ``SensitiveData`` shape of StartExecution/StartSyncExecution's ``input``) with a ValidationException, before
 anything runs. LocalStack 4.14 starts the execution anyway, so a request too big for AWS succeeded locally.
+
+``riv_logs_kms_keys``: CloudWatch Logs encrypts a log group with a customer key named at creation or later with
+AssociateKmsKey. LocalStack 4.14's CloudFormation provider for AWS::Logs::LogGroup drops ``KmsKeyId``, and its
+Logs service (moto) has no AssociateKmsKey, so a stack deployed with ``KmsKey`` set had its log groups unencrypted
+and nothing could say otherwise. AssociateKmsKey and DisassociateKmsKey now set the group's key (DescribeLogGroups
+reports it, as on AWS), and the CloudFormation provider applies ``KmsKeyId`` once it has made the group.
 """
 
 import json
@@ -277,3 +283,34 @@ def riv_states_execution_input_limit():
         return fn(self, context, *args, **kwargs)
 
     LOG.info("riv: Step Functions refuses execution input over %d bytes", MAX_EXECUTION_INPUT_BYTES)
+
+
+@hooks.on_infra_start()
+def riv_logs_kms_keys():
+    from localstack.services.cloudformation.resource_provider import OperationStatus
+    from localstack.services.logs.resource_providers.aws_logs_loggroup import LogsLogGroupProvider
+    from localstack.utils.patch import patch
+    from moto.logs.exceptions import ResourceNotFoundException
+    from moto.logs.responses import LogsResponse
+
+    def set_key(response, key):
+        group = response.logs_backend.groups.get(response._get_param("logGroupName"))
+        if group is None:
+            raise ResourceNotFoundException()
+        group.kms_key_id = key
+        return ""
+
+    LogsResponse.associate_kms_key = lambda self: set_key(self, self._get_param("kmsKeyId"))
+    LogsResponse.disassociate_kms_key = lambda self: set_key(self, None)
+
+    @patch(LogsLogGroupProvider.create)
+    def _create(fn, self, request):
+        event = fn(self, request)
+        model = event.resource_model or {}
+        if event.status == OperationStatus.SUCCESS and model.get("KmsKeyId"):
+            request.aws_client_factory.logs.associate_kms_key(
+                logGroupName=model["LogGroupName"], kmsKeyId=model["KmsKeyId"]
+            )
+        return event
+
+    LOG.info("riv: log groups take a customer key (AssociateKmsKey, AWS::Logs::LogGroup KmsKeyId)")

@@ -432,6 +432,10 @@ pub fn localstack_env(options: &Options, emulator_port: u16, dir: &Path) -> Vec<
         ("API_ENDPOINT", "http://127.0.0.1:9/v1".into()),
         ("ANALYTICS_API", "http://127.0.0.1:9/v1".into()),
         ("LAMBDA_KEEPALIVE_MS", "600000".into()),
+        // Every function reserves concurrency (`FunctionConcurrency`), and one LocalStack account holds the
+        // local stack, the bench's and the e2e suite's variants at once: AWS's default 1,000 would refuse the
+        // fourth stack, so the local account gets room for all of them.
+        ("LAMBDA_LIMITS_CONCURRENT_EXECUTIONS", "100000".into()),
     ];
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }

@@ -57,3 +57,8 @@ fn step_functions_refuses_an_input_over_256_kib() {
 fn definitions_jsonpaths_and_transactions_take_the_fast_paths() {
     check("fast_paths.py");
 }
+
+#[test]
+fn a_log_group_takes_a_customer_key() {
+    check("logs_kms_keys.py");
+}

@@ -13,8 +13,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 /// The checks' state: what was compared and what differed.
 pub(super) struct Checks<'a> {
-    target: &'a Target,
-    deployed: &'a Deployed,
+    pub(super) target: &'a Target,
+    pub(super) deployed: &'a Deployed,
     pub checked: usize,
     pub differences: Vec<Difference>,
 }
@@ -29,7 +29,7 @@ impl<'a> Checks<'a> {
         }
     }
 
-    fn compare(
+    pub(super) fn compare(
         &mut self,
         resource: &str,
         property: &str,
@@ -49,7 +49,7 @@ impl<'a> Checks<'a> {
         }
     }
 
-    fn expected(&self, properties: &Value, pointer: &str) -> Option<Value> {
+    pub(super) fn expected(&self, properties: &Value, pointer: &str) -> Option<Value> {
         self.deployed.resolve(properties.pointer(pointer)?)
     }
 

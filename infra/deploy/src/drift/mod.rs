@@ -2,7 +2,8 @@
 //! own DetectStackDrift is asked where the endpoint has it; Riv's checks always run, on AWS and on the local
 //! stack alike, for the properties a verification system's safety rests on: the image bucket's encryption,
 //! versioning, public-access block, TLS-only policy and lifecycle; the table's PITR and encryption; each
-//! function's code, environment and role; the state machines' definitions; the API stage's throttling.
+//! function's code, environment and role; the state machines' definitions; the API stage's throttling; and
+//! the customer key, access logging and reserved concurrency (`guards`).
 //! Every difference carries the fix that puts the template's value back, which deploy applies.
 
 pub mod resolve;
@@ -10,6 +11,7 @@ pub mod resolve;
 mod checks;
 mod cloudformation;
 mod compare;
+mod guards;
 mod repair;
 
 use crate::stack::{aws, DeployError};
@@ -84,6 +86,23 @@ pub enum Fix {
         rate: f64,
         burst: i64,
     },
+    BucketLogging {
+        bucket: String,
+        target_bucket: String,
+        prefix: String,
+    },
+    LogGroupKey {
+        group: String,
+        key: String,
+    },
+    FunctionKey {
+        function: String,
+        key: String,
+    },
+    FunctionConcurrency {
+        function: String,
+        reserved: i32,
+    },
 }
 
 /// What CloudFormation's own drift detection said.
@@ -152,10 +171,21 @@ pub async fn check(
         };
         let properties = &resource["Properties"];
         match resource["Type"].as_str().unwrap_or_default() {
-            "AWS::S3::Bucket" => checks.bucket(logical, physical, properties).await?,
+            "AWS::S3::Bucket" => {
+                checks.bucket(logical, physical, properties).await?;
+                checks
+                    .bucket_key_and_logging(logical, physical, properties)
+                    .await?
+            }
+            "AWS::Logs::LogGroup" => checks.log_group(logical, physical, properties).await?,
             "AWS::S3::BucketPolicy" => checks.bucket_policy(logical, properties).await?,
             "AWS::DynamoDB::Table" => checks.table(logical, physical, properties).await?,
-            "AWS::Lambda::Function" => checks.function(logical, physical, properties).await?,
+            "AWS::Lambda::Function" => {
+                checks.function(logical, physical, properties).await?;
+                checks
+                    .function_key_and_concurrency(logical, physical, properties)
+                    .await?
+            }
             "AWS::StepFunctions::StateMachine" => {
                 checks.state_machine(logical, physical, properties).await?
             }

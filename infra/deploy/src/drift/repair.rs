@@ -27,6 +27,16 @@ pub(super) fn describe_fix(fix: &Fix) -> String {
         } => {
             format!("throttling {rate}/s burst {burst} on {api}/{stage}")
         }
+        Fix::BucketLogging {
+            bucket,
+            target_bucket,
+            prefix,
+        } => format!("access logging of {bucket} to s3://{target_bucket}/{prefix}"),
+        Fix::LogGroupKey { group, .. } => format!("the customer key on log group {group}"),
+        Fix::FunctionKey { function, .. } => format!("the customer key on {function}'s settings"),
+        Fix::FunctionConcurrency { function, reserved } => {
+            format!("{reserved} reserved executions for {function}")
+        }
     }
 }
 
@@ -62,6 +72,58 @@ pub(super) async fn apply(target: &Target, fix: &Fix) -> Result<(), DeployError>
                 .map(|_| ())
                 .map_err(aws(&format!("s3 PutBucketEncryption {bucket}")))
         }
+        Fix::BucketLogging {
+            bucket,
+            target_bucket,
+            prefix,
+        } => {
+            let enabled = s3::LoggingEnabled::builder()
+                .target_bucket(target_bucket)
+                .target_prefix(prefix)
+                .build()
+                .map_err(|e| DeployError::Other(e.to_string()))?;
+            let status = s3::BucketLoggingStatus::builder()
+                .logging_enabled(enabled)
+                .build();
+            target
+                .s3
+                .put_bucket_logging()
+                .bucket(bucket)
+                .bucket_logging_status(status)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws(&format!("s3 PutBucketLogging {bucket}")))
+        }
+        Fix::LogGroupKey { group, key } => target
+            .logs
+            .associate_kms_key()
+            .log_group_name(group)
+            .kms_key_id(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws(&format!("logs AssociateKmsKey {group}"))),
+        Fix::FunctionKey { function, key } => target
+            .lambda
+            .update_function_configuration()
+            .function_name(function)
+            .kms_key_arn(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws(&format!(
+                "lambda UpdateFunctionConfiguration {function}"
+            ))),
+        Fix::FunctionConcurrency { function, reserved } => target
+            .lambda
+            .put_function_concurrency()
+            .function_name(function)
+            .reserved_concurrent_executions(*reserved)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws(&format!("lambda PutFunctionConcurrency {function}"))),
         Fix::PublicAccessBlock { bucket } => {
             let all = s3::PublicAccessBlockConfiguration::builder()
                 .block_public_acls(true)

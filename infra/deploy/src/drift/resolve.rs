@@ -128,6 +128,8 @@ impl Deployed {
                 Some(format!("arn:aws:lambda:{region}:{account}:function:{id}"))
             }
             ("AWS::IAM::Role", "Arn") => Some(format!("arn:aws:iam::{account}:role/{id}")),
+            // A key's physical id is its key id.
+            ("AWS::KMS::Key", "Arn") => Some(format!("arn:aws:kms:{region}:{account}:key/{id}")),
             ("AWS::S3::Bucket", "Arn") => Some(format!("arn:aws:s3:::{id}")),
             ("AWS::Logs::LogGroup", "Arn") => {
                 Some(format!("arn:aws:logs:{region}:{account}:log-group:{id}:*"))
