@@ -10,6 +10,7 @@ pub fn every() -> Vec<(&'static str, Scenario)> {
     all.extend(crate::abuse::all());
     all.extend(crate::malformed::all());
     all.extend(crate::faults::all());
+    all.extend(crate::encryption::all());
     all.extend(crate::uploads::all());
     all.extend(crate::portal::all());
     all.extend(crate::real_photos::all());

@@ -11,6 +11,7 @@ use std::sync::{Mutex, OnceLock};
 pub mod abuse;
 pub mod bench;
 pub mod catalog;
+pub mod encryption;
 pub mod engine_bench;
 pub mod events;
 pub mod faults;

@@ -215,12 +215,13 @@ pub fn destroy(args: &DestroyArgs, out: Output) -> Result<()> {
         Output::Text
             if !report.stack_existed
                 && report.buckets.is_empty()
-                && report.collections_deleted.is_empty() =>
+                && report.collections_deleted.is_empty()
+                && report.keys_scheduled.is_empty() =>
         {
             println!("{} did not exist in {}: nothing to do", w.stack, w.region)
         }
         Output::Text => println!(
-            "destroyed {}{}: {} object versions, buckets {:?}, collections {:?}",
+            "destroyed {}{}: {} object versions, buckets {:?}, collections {:?}{}",
             w.stack,
             if report.stack_existed {
                 ""
@@ -229,7 +230,16 @@ pub fn destroy(args: &DestroyArgs, out: Output) -> Result<()> {
             },
             report.objects_deleted,
             report.buckets,
-            report.collections_deleted
+            report.collections_deleted,
+            if report.keys_scheduled.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", KMS keys scheduled for deletion in {} days {:?}",
+                    riv_infra::names::KEY_DELETION_WINDOW_DAYS,
+                    report.keys_scheduled
+                )
+            }
         ),
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! `cargo xtask cleanup` and `reconcile` against the local stack (one LocalStack for both).
 //!
-//! Cleanup: a stack deleted by CloudFormation alone leaves its image bucket (retained by design); with a
+//! Cleanup: a stack deleted by CloudFormation alone leaves its image bucket, access-log bucket and KMS key
+//! (retained by design; the key is scheduled for deletion, not deleted); with a
 //! collection and a log group it also left, cleanup lists them on `--dry-run` without touching them, refuses to
 //! delete without `--yes` when nobody can confirm, removes them with `--yes`, and never touches an untagged
 //! bucket or a Riv bucket of another region.
@@ -98,12 +99,16 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
     let target = Target::local(&endpoint, REGION).await;
     let manifest = riv_deploy::build::Manifest::load(&workspace_root())
         .expect("target/lambda/manifest.json: run cargo xtask build --release");
-    let deployed = stack_local::deploy(&target, STACK, &manifest, &BTreeMap::new(), &|m| {
+    // With a key of its own: CloudFormation retains it with the buckets it encrypts.
+    let params = BTreeMap::from([("KmsKey".to_string(), "create".to_string())]);
+    let deployed = stack_local::deploy(&target, STACK, &manifest, &params, &|m| {
         eprintln!("==> {m}")
     })
     .await
     .unwrap();
     let image_bucket = deployed.outputs[riv_infra::names::output::IMAGE_BUCKET].clone();
+    let log_bucket = deployed.outputs[riv_infra::names::output::ACCESS_LOG_BUCKET].clone();
+    let key = deployed.outputs[riv_infra::names::output::KMS_KEY_ARN].clone();
     for body in ["v1", "v2"] {
         target
             .s3
@@ -120,6 +125,7 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
         .await
         .unwrap();
     assert!(bucket_exists(&target, &image_bucket).await);
+    assert!(bucket_exists(&target, &log_bucket).await);
     // What a failed collection delete and a late Lambda log write leave.
     let collection = format!("{STACK}-7");
     target
@@ -159,6 +165,8 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
     let listed = leftover_names(&stdout);
     for expected in [
         ("ImageBucket", image_bucket.as_str()),
+        ("AccessLogBucket", log_bucket.as_str()),
+        ("Key", key.as_str()),
         ("Collection", collection.as_str()),
         ("LogGroup", log_group.as_str()),
     ] {
@@ -202,6 +210,21 @@ async fn cleanup_lists_then_removes_what_a_deleted_stack_left_and_nothing_else()
     let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert!(report["deleted"].as_u64() >= Some(3), "{report}");
     assert!(!bucket_exists(&target, &image_bucket).await);
+    assert!(!bucket_exists(&target, &log_bucket).await);
+    let key_state = target
+        .kms
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .and_then(|m| m.key_state().cloned());
+    assert_eq!(
+        key_state,
+        Some(aws_sdk_kms::types::KeyState::PendingDeletion),
+        "the stack's key is scheduled for deletion"
+    );
     assert!(target
         .rekognition
         .describe_collection()

@@ -6,7 +6,7 @@ use crate::Target;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use futures::stream::{self, StreamExt};
-use riv_infra::names::STACK_TAG;
+use riv_infra::names::{BUCKET_TAG, STACK_TAG};
 
 /// Keys a DeleteObjects request takes at most.
 pub const BATCH: usize = 1000;
@@ -19,13 +19,25 @@ pub async fn bucket_stack_tag(
     target: &Target,
     bucket: &str,
 ) -> Result<Option<String>, DeployError> {
+    Ok(bucket_riv_tags(target, bucket).await?.0)
+}
+
+/// A bucket's `riv:stack` and `riv:bucket` tags (the stack it belongs to, what it holds).
+pub async fn bucket_riv_tags(
+    target: &Target,
+    bucket: &str,
+) -> Result<(Option<String>, Option<String>), DeployError> {
     match target.s3.get_bucket_tagging().bucket(bucket).send().await {
-        Ok(tags) => Ok(tags
-            .tag_set()
-            .iter()
-            .find(|t| t.key() == STACK_TAG)
-            .map(|t| t.value().to_string())),
-        Err(e) if matches!(e.code(), Some("NoSuchTagSet" | "NoSuchBucket")) => Ok(None),
+        Ok(tags) => {
+            let tag = |key: &str| {
+                tags.tag_set()
+                    .iter()
+                    .find(|t| t.key() == key)
+                    .map(|t| t.value().to_string())
+            };
+            Ok((tag(STACK_TAG), tag(BUCKET_TAG)))
+        }
+        Err(e) if matches!(e.code(), Some("NoSuchTagSet" | "NoSuchBucket")) => Ok((None, None)),
         Err(e) => Err(aws(&format!("s3 GetBucketTagging {bucket}"))(e)),
     }
 }
@@ -35,7 +47,7 @@ pub async fn bucket_stack_tag(
 pub async fn empty_bucket(
     target: &Target,
     bucket: &str,
-    progress: &dyn Fn(usize),
+    progress: &(dyn Fn(usize) + Sync),
 ) -> Result<usize, DeployError> {
     let mut deleted = 0;
     loop {
@@ -47,6 +59,31 @@ pub async fn empty_bucket(
         deleted += delete_batched(target, bucket, ids, &|n| progress(before + n)).await?;
     }
     abort_uploads(target, bucket).await?;
+    Ok(deleted)
+}
+
+/// Deletes a bucket, emptying it first; returns the versions deleted. A bucket that fills again before it goes
+/// (S3 delivers access logs minutes after the requests they record) is emptied again, a few times; one that is
+/// gone already counts as deleted.
+pub async fn empty_and_delete_bucket(
+    target: &Target,
+    bucket: &str,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<usize, DeployError> {
+    const ATTEMPTS: u32 = 5;
+    let mut deleted = 0;
+    for attempt in 1..=ATTEMPTS {
+        let before = deleted;
+        deleted += empty_bucket(target, bucket, &|n| progress(before + n)).await?;
+        match target.s3.delete_bucket().bucket(bucket).send().await {
+            Ok(_) => return Ok(deleted),
+            Err(e) if e.code() == Some("NoSuchBucket") => return Ok(deleted),
+            Err(e) if e.code() == Some("BucketNotEmpty") && attempt < ATTEMPTS => {
+                tokio::time::sleep(std::time::Duration::from_secs(u64::from(attempt))).await;
+            }
+            Err(e) => return Err(aws(&format!("s3 DeleteBucket {bucket}"))(e)),
+        }
+    }
     Ok(deleted)
 }
 

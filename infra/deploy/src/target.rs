@@ -26,6 +26,7 @@ pub struct Target {
     pub lambda: aws_sdk_lambda::Client,
     pub sfn: aws_sdk_sfn::Client,
     pub apigateway: aws_sdk_apigateway::Client,
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl Target {
@@ -74,6 +75,7 @@ impl Target {
             lambda: aws_sdk_lambda::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
             apigateway: aws_sdk_apigateway::Client::new(&config),
+            kms: aws_sdk_kms::Client::new(&config),
             config,
         }
     }

@@ -1,12 +1,14 @@
-//! Taking a stack down completely: its image bucket is retained by CloudFormation on purpose, so destroy empties
-//! it (every version, delete marker and unfinished upload, in batches of 1,000 sent concurrently), deletes the
-//! stack, then deletes the bucket and any collection left. Only buckets tagged with the stack's name are touched.
+//! Taking a stack down completely: its image bucket, access-log bucket and KMS key are retained by CloudFormation
+//! on purpose, so destroy empties the image bucket (every version, delete marker and unfinished upload, in
+//! batches of 1,000 sent concurrently), deletes the stack, then deletes the image bucket, the access-log bucket
+//! (last, as S3 logs the emptying into it) and any collection left, and schedules the stack's key for deletion.
+//! Only buckets and keys tagged with the stack's name are touched.
 
-use crate::buckets::{bucket_stack_tag, empty_bucket};
+use crate::buckets::{bucket_stack_tag, empty_and_delete_bucket, empty_bucket};
 use crate::cleanup::inventory;
 use crate::stack::{gone_is_fine, stack_outputs, DeployError};
 use crate::Target;
-use riv_infra::names::{output, STACK_TAG};
+use riv_infra::names::{output, ACCESS_LOGS, KEY_DELETION_WINDOW_DAYS, STACK_TAG};
 use std::collections::BTreeMap;
 
 /// What destroy found and removed.
@@ -15,8 +17,10 @@ pub struct Destroyed {
     pub stack_existed: bool,
     /// The first of `buckets` (what earlier versions reported).
     pub bucket: Option<String>,
-    /// Every image bucket removed: the stack's, and any it retained before (found by tag).
+    /// Every bucket removed: the stack's image and access-log buckets, and any it retained before (found by tag).
     pub buckets: Vec<String>,
+    /// The stack's own KMS keys (`KmsKey=create`), scheduled for deletion.
+    pub keys_scheduled: Vec<String>,
     pub objects_deleted: usize,
     pub collections_deleted: Vec<String>,
     /// A bucket named by the stack but not tagged as its own, left alone.
@@ -50,7 +54,7 @@ async fn describe(target: &Target, stack: &str) -> Result<Option<Described>, Dep
 pub async fn destroy(
     target: &Target,
     stack: &str,
-    progress: &dyn Fn(&str),
+    progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Destroyed, DeployError> {
     let mut report = Destroyed::default();
     let mut buckets: Vec<String> = Vec::new();
@@ -63,7 +67,10 @@ pub async fn destroy(
             });
         }
         report.stack_existed = true;
-        if let Some(bucket) = found.outputs.get(output::IMAGE_BUCKET) {
+        for name in [output::IMAGE_BUCKET, output::ACCESS_LOG_BUCKET] {
+            let Some(bucket) = found.outputs.get(name) else {
+                continue;
+            };
             if bucket_stack_tag(target, bucket).await?.as_deref() == Some(stack) {
                 buckets.push(bucket.clone());
             } else {
@@ -84,19 +91,34 @@ pub async fn destroy(
                 .map(str::to_string),
         );
     }
+    let mut access_logs = Vec::new();
     for bucket in inventory::tagged_buckets(target).await? {
-        if bucket.stack_tag.as_deref() == Some(stack) && !buckets.contains(&bucket.name) {
+        if bucket.stack_tag.as_deref() != Some(stack) {
+            continue;
+        }
+        if bucket.holds.as_deref() == Some(ACCESS_LOGS) {
+            access_logs.push(bucket.name.clone());
+        }
+        if !buckets.contains(&bucket.name) {
             buckets.push(bucket.name);
         }
     }
+    // The access-log buckets go last: S3 logs the image bucket's emptying into them.
+    buckets.sort_by_key(|b| access_logs.contains(b));
     for collection in inventory::collections(target).await? {
         if collection.stack_tag.as_deref() == Some(stack) && !collections.contains(&collection.name)
         {
             collections.push(collection.name);
         }
     }
+    let keys: Vec<String> = crate::cleanup::keys::tagged_keys(target)
+        .await?
+        .into_iter()
+        .filter(|k| k.stack_tag.as_deref() == Some(stack))
+        .map(|k| k.name)
+        .collect();
     if described.is_none() {
-        if buckets.is_empty() && collections.is_empty() {
+        if buckets.is_empty() && collections.is_empty() && keys.is_empty() {
             progress(&format!(
                 "stack {stack} does not exist in {}: nothing to destroy",
                 target.region
@@ -104,9 +126,10 @@ pub async fn destroy(
             return Ok(report);
         }
         progress(&format!(
-            "stack {stack} is gone, but it left {} bucket(s) and {} collection(s) tagged {STACK_TAG}={stack}: removing them",
+            "stack {stack} is gone, but it left {} bucket(s), {} collection(s) and {} key(s) tagged {STACK_TAG}={stack}: removing them",
             buckets.len(),
-            collections.len()
+            collections.len(),
+            keys.len()
         ));
     }
 
@@ -133,13 +156,13 @@ pub async fn destroy(
         }
     }
     for bucket in &emptied {
-        let result = target.s3.delete_bucket().bucket(bucket).send().await;
-        match gone_is_fine(result, "NoSuchBucket", &format!("deleting bucket {bucket}")) {
-            Ok(()) => {
+        match empty_and_delete_bucket(target, bucket, &|_| {}).await {
+            Ok(n) => {
+                report.objects_deleted += n;
                 progress(&format!("bucket {bucket} is gone"));
                 report.buckets.push(bucket.clone());
             }
-            Err(e) => failures.push(e.to_string()),
+            Err(e) => failures.push(format!("deleting bucket {bucket}: {e}")),
         }
     }
     report.bucket = report.buckets.first().cloned();
@@ -155,6 +178,26 @@ pub async fn destroy(
             Ok(()) => report.collections_deleted.push(collection.clone()),
             Err(e) => failures.push(e.to_string()),
         }
+    }
+    // Last, and only once the data it encrypted is gone: a key that cannot decrypt a bucket left behind would
+    // lose those images for good.
+    if failures.is_empty() {
+        for key in &keys {
+            match crate::cleanup::keys::schedule_deletion(target, key).await {
+                Ok(()) => {
+                    progress(&format!(
+                        "key {key} is scheduled for deletion in {KEY_DELETION_WINDOW_DAYS} days"
+                    ));
+                    report.keys_scheduled.push(key.clone());
+                }
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+    } else if !keys.is_empty() {
+        progress(&format!(
+            "keeping {} key(s) until the rest is gone: run destroy again",
+            keys.len()
+        ));
     }
     if failures.is_empty() {
         Ok(report)

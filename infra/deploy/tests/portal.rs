@@ -29,6 +29,7 @@ fn target(s3: &[&Rule]) -> Target {
         lambda: aws_sdk_lambda::Client::new(&aws_config::SdkConfig::builder().build()),
         sfn: aws_sdk_sfn::Client::new(&aws_config::SdkConfig::builder().build()),
         apigateway: aws_sdk_apigateway::Client::new(&aws_config::SdkConfig::builder().build()),
+        kms: aws_sdk_kms::Client::new(&aws_config::SdkConfig::builder().build()),
     }
 }
 

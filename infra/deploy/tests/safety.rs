@@ -41,6 +41,14 @@ fn target(cloudformation: &[&Rule], s3: &[&Rule], sts: &[&Rule], rekognition: &[
         rekognition: mock_client!(aws_sdk_rekognition, RuleMode::MatchAny, rekognition),
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, none),
         logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, none),
+        // The account holds no key: destroy's search for the stack's own finds nothing to schedule.
+        kms: mock_client!(
+            aws_sdk_kms,
+            RuleMode::MatchAny,
+            &[&mock!(aws_sdk_kms::Client::list_keys).then_output(|| {
+                aws_sdk_kms::operation::list_keys::ListKeysOutput::builder().build()
+            })]
+        ),
         // Never called here: plain clients, which would fail for want of credentials if they were.
         lambda: aws_sdk_lambda::Client::new(&aws_config::SdkConfig::builder().build()),
         sfn: aws_sdk_sfn::Client::new(&aws_config::SdkConfig::builder().build()),
@@ -227,11 +235,15 @@ async fn a_second_destroy_removes_the_bucket_a_failed_delete_left() {
         .then_output(|| ListObjectVersionsOutput::builder().build());
     let uploads = mock!(aws_sdk_s3::Client::list_multipart_uploads)
         .then_output(|| ListMultipartUploadsOutput::builder().build());
-    // A write that raced the emptying: S3 refuses the delete (and the SDK does not retry a 409).
+    // A write that raced the emptying (S3 refuses the delete, and the SDK does not retry a 409): destroy empties
+    // the bucket again. Then a refusal it cannot fix (a policy being changed): the first destroy fails, the
+    // second finishes.
     let not_empty = "<Error><Code>BucketNotEmpty</Code><Message>The bucket you tried to delete is not empty</Message></Error>";
+    let denied = "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
     let delete_bucket = mock!(aws_sdk_s3::Client::delete_bucket)
         .sequence()
         .http_status(409, Some(not_empty.into()))
+        .http_status(403, Some(denied.into()))
         .output(|| aws_sdk_s3::operation::delete_bucket::DeleteBucketOutput::builder().build())
         .build();
     let collections = mock!(aws_sdk_rekognition::Client::list_collections)
@@ -262,6 +274,11 @@ async fn a_second_destroy_removes_the_bucket_a_failed_delete_left() {
         "{err:?}"
     );
     assert!(err.to_string().contains("Run destroy again"), "{err}");
+    assert_eq!(
+        delete_bucket.num_calls(),
+        2,
+        "emptied again after BucketNotEmpty"
+    );
     assert_eq!(delete_stack.num_calls(), 1);
     assert_eq!(delete_collection.num_calls(), 1);
 
@@ -270,6 +287,6 @@ async fn a_second_destroy_removes_the_bucket_a_failed_delete_left() {
         .expect("the second destroy finishes");
     assert!(!second.stack_existed);
     assert_eq!(second.buckets, [IMAGES]);
-    assert_eq!(delete_bucket.num_calls(), 2);
+    assert_eq!(delete_bucket.num_calls(), 3);
     assert_eq!(delete_stack.num_calls(), 1, "the stack is deleted once");
 }

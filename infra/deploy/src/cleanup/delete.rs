@@ -1,7 +1,7 @@
 //! Deleting the leftovers `cleanup` chose, one at a time; one that is gone already counts as deleted.
 
 use super::plan::{Kind, Leftover};
-use crate::buckets::{delete_versions, empty_bucket, version_ids};
+use crate::buckets::{delete_versions, empty_and_delete_bucket, version_ids};
 use crate::stack::{aws, gone_is_fine, DeployError};
 use crate::Target;
 
@@ -11,23 +11,23 @@ const NOT_FOUND: &str = "ResourceNotFoundException";
 pub async fn delete(
     target: &Target,
     leftover: &Leftover,
-    progress: &dyn Fn(&str),
+    progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(), DeployError> {
     let name = leftover.name.as_str();
     match leftover.kind {
-        Kind::ImageBucket => {
+        Kind::ImageBucket | Kind::AccessLogBucket => {
             match target.s3.head_bucket().bucket(name).send().await {
                 Ok(_) => {}
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(()),
                 Err(e) => return Err(aws(&format!("s3 HeadBucket {name}"))(e)),
             }
-            empty_bucket(target, name, &|n| {
+            empty_and_delete_bucket(target, name, &|n| {
                 progress(&format!("  {name}: {n} versions deleted"))
             })
-            .await?;
-            let result = target.s3.delete_bucket().bucket(name).send().await;
-            gone_is_fine(result, "NoSuchBucket", "deleting a leftover bucket")
+            .await
+            .map(|_| ())
         }
+        Kind::Key => crate::cleanup::keys::schedule_deletion(target, name).await,
         Kind::Collection => {
             let result = target
                 .rekognition

@@ -1,9 +1,9 @@
-//! Reading one region for `cleanup`: stacks, Riv-tagged buckets, collections and log groups, and the artifact
+//! Reading one region for `cleanup`: stacks, Riv-tagged buckets, collections, log groups and keys, and the artifact
 //! bucket's objects, into an [`Inventory`] that [`plan`](super::plan::plan) judges. Buckets of other regions are
 //! skipped (ListBuckets is global).
 
 use super::plan::{ArtifactObject, Found, Inventory, Kind, Leftover, LiveStack};
-use crate::buckets::{bucket_stack_tag, for_each_version};
+use crate::buckets::{bucket_riv_tags, for_each_version};
 use crate::stack::{aws, in_progress, stack_outputs, DeployError};
 use crate::Target;
 use aws_sdk_cloudformation::types::StackStatus;
@@ -16,7 +16,7 @@ pub async fn survey(target: &Target) -> Result<(i64, Vec<Leftover>), DeployError
     let inventory = inventory(target).await?;
     let mut leftovers = super::plan::plan(&inventory);
     for leftover in &mut leftovers {
-        if leftover.kind == Kind::ImageBucket {
+        if matches!(leftover.kind, Kind::ImageBucket | Kind::AccessLogBucket) {
             let (items, bytes) = bucket_size(target, &leftover.name).await?;
             (leftover.items, leftover.bytes) = (Some(items), Some(bytes));
         }
@@ -39,6 +39,7 @@ async fn inventory(target: &Target) -> Result<Inventory, DeployError> {
         buckets: tagged_buckets(target).await?,
         collections: collections(target).await?,
         log_groups: log_groups(target).await?,
+        keys: crate::cleanup::keys::tagged_keys(target).await?,
         artifact_bucket: artifacts.is_some().then_some(artifact_bucket.name),
         artifacts: artifacts.unwrap_or_default(),
     })
@@ -103,12 +104,13 @@ pub(crate) async fn tagged_buckets(target: &Target) -> Result<Vec<Found>, Deploy
             continue;
         }
         // A bucket whose tags cannot be read is not provably Riv's: cleanup leaves it alone.
-        let Ok(Some(stack)) = bucket_stack_tag(target, name).await else {
+        let Ok((Some(stack), holds)) = bucket_riv_tags(target, name).await else {
             continue;
         };
         found.push(Found {
             name: name.to_string(),
             stack_tag: Some(stack),
+            holds,
             bytes: None,
             items: None,
             created: b.creation_date().map(|d| d.secs()),
@@ -213,6 +215,7 @@ pub(crate) async fn collections(target: &Target) -> Result<Vec<Found>, DeployErr
             bytes: None,
             items: described.face_count().map(|n| n.max(0) as u64),
             created: described.creation_timestamp().map(|d| d.secs()),
+            holds: None,
         });
     }
     Ok(found)
@@ -255,6 +258,7 @@ async fn log_groups(target: &Target) -> Result<Vec<Found>, DeployError> {
                     bytes: g.stored_bytes().map(|b| b.max(0) as u64),
                     items: None,
                     created: g.creation_time().map(|ms| ms / 1000),
+                    holds: None,
                 });
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod delete;
 pub mod inventory;
+pub mod keys;
 pub mod plan;
 
 pub use plan::{human_age, human_bytes, Kind, Leftover, RIV_REGIONS};

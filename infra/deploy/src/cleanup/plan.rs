@@ -1,12 +1,12 @@
-//! What old Riv stacks left behind, decided from an inventory of one region without calling AWS: image buckets
-//! the stack retained on delete, collections, function and template artifacts no live stack references, and log
+//! What old Riv stacks left behind, decided from an inventory of one region without calling AWS: image and
+//! access-log buckets the stack retained on delete, its KMS key (retained with them), collections, function and template artifacts no live stack references, and log
 //! groups (Lambda recreates a function's group when a late invocation logs after the stack is gone).
 //!
 //! The rules are conservative: only resources tagged `riv:stack` (or named exactly as Riv names them) are
 //! candidates, nothing of a stack that is still changing is touched, and artifacts younger than a grace period
 //! are kept because a deploy may be about to reference them.
 
-use riv_infra::names::{output, LogGroupName};
+use riv_infra::names::{output, LogGroupName, ACCESS_LOGS};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,18 +14,24 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Kind {
     ImageBucket,
+    /// After the image buckets: S3 logs their emptying into it.
+    AccessLogBucket,
     Collection,
     Artifact,
     LogGroup,
+    /// Last: scheduled for deletion once what it encrypted is gone.
+    Key,
 }
 
 impl Kind {
     pub fn label(self) -> &'static str {
         match self {
             Kind::ImageBucket => "image bucket",
+            Kind::AccessLogBucket => "access-log bucket",
             Kind::Collection => "collection",
             Kind::Artifact => "artifact",
             Kind::LogGroup => "log group",
+            Kind::Key => "KMS key",
         }
     }
 }
@@ -56,11 +62,14 @@ pub struct LiveStack {
     pub changing: bool,
 }
 
-/// A bucket, collection or log group with its `riv:stack` tag, if any.
+/// A bucket, collection, log group or KMS key with its `riv:stack` tag, if any.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Found {
+    /// Bucket name, collection id, log group name, or a key's ARN.
     pub name: String,
     pub stack_tag: Option<String>,
+    /// A bucket's `riv:bucket` tag: what it holds (`images` or `access-logs`); untagged buckets hold images.
+    pub holds: Option<String>,
     pub bytes: Option<u64>,
     pub items: Option<u64>,
     pub created: Option<i64>,
@@ -84,6 +93,8 @@ pub struct Inventory {
     pub buckets: Vec<Found>,
     pub collections: Vec<Found>,
     pub log_groups: Vec<Found>,
+    /// Customer-managed keys tagged `riv:stack`, not already pending deletion.
+    pub keys: Vec<Found>,
     pub artifact_bucket: Option<String>,
     pub artifacts: Vec<ArtifactObject>,
 }
@@ -125,15 +136,33 @@ pub fn plan(inv: &Inventory) -> Vec<Leftover> {
         created: found.created,
         why,
     };
-    for (kind, output, found) in [
-        (Kind::ImageBucket, output::IMAGE_BUCKET, &inv.buckets),
-        (Kind::Collection, output::COLLECTIONS, &inv.collections),
-    ] {
-        for f in found {
-            let Some(stack) = &f.stack_tag else { continue };
-            if let Err(why) = owned(stack, output, &f.name) {
-                out.push(leftover(kind, f, stack, why));
-            }
+    for f in &inv.buckets {
+        let Some(stack) = &f.stack_tag else { continue };
+        let (kind, output) = match f.holds.as_deref() {
+            Some(ACCESS_LOGS) => (Kind::AccessLogBucket, output::ACCESS_LOG_BUCKET),
+            _ => (Kind::ImageBucket, output::IMAGE_BUCKET),
+        };
+        if let Err(why) = owned(stack, output, &f.name) {
+            out.push(leftover(kind, f, stack, why));
+        }
+    }
+    for f in &inv.collections {
+        let Some(stack) = &f.stack_tag else { continue };
+        if let Err(why) = owned(stack, output::COLLECTIONS, &f.name) {
+            out.push(leftover(Kind::Collection, f, stack, why));
+        }
+    }
+    // A key goes only with its stack: a live stack's bucket may still hold objects encrypted with a key it no
+    // longer names (KmsKey changed), and they would become unreadable.
+    for k in &inv.keys {
+        let Some(stack) = &k.stack_tag else { continue };
+        if !inv.stacks.contains_key(stack) {
+            out.push(leftover(
+                Kind::Key,
+                k,
+                stack,
+                format!("stack {stack} no longer exists"),
+            ));
         }
     }
     // A log group's name is anyone's to choose (`/aws/lambda/payments-rollback` reads like stack `payments`'s
@@ -328,6 +357,43 @@ mod tests {
         assert_eq!(plan[0].why, "stack Riv-Gone no longer exists");
         assert_eq!(plan[1].why, "stack Riv-Prod no longer uses it");
         assert_eq!(plan[2].kind, Kind::Collection);
+    }
+
+    #[test]
+    fn access_log_buckets_and_keys_go_with_their_stack() {
+        let mut inv = inventory();
+        let logs = |name: &str, stack: &str| Found {
+            holds: Some(ACCESS_LOGS.into()),
+            ..found(name, Some(stack))
+        };
+        inv.stacks
+            .get_mut("Riv-Prod")
+            .unwrap()
+            .outputs
+            .insert("AccessLogBucket".into(), "prod-logs".into());
+        inv.buckets = vec![
+            logs("prod-logs", "Riv-Prod"),
+            logs("gone-logs", "Riv-Gone"),
+            // Named as the stack's image bucket: an access-log bucket is judged by its own output.
+            logs("prod-images-2", "Riv-Prod"),
+        ];
+        inv.keys = vec![
+            found("arn:aws:kms:eu-west-1:1:key/gone", Some("Riv-Gone")),
+            found("arn:aws:kms:eu-west-1:1:key/old-prod", Some("Riv-Prod")),
+            found("arn:aws:kms:eu-west-1:1:key/untagged", None),
+        ];
+        let plan = plan(&inv);
+        assert_eq!(
+            names(&plan),
+            [
+                "gone-logs",
+                "prod-images-2",
+                "arn:aws:kms:eu-west-1:1:key/gone"
+            ]
+        );
+        assert_eq!(plan[0].kind, Kind::AccessLogBucket);
+        assert_eq!(plan[2].kind, Kind::Key);
+        assert_eq!(plan[2].why, "stack Riv-Gone no longer exists");
     }
 
     #[test]
