@@ -341,6 +341,8 @@ pub fn start(
     )?;
 
     let localstack_log = dir.join("localstack.log");
+    std::fs::create_dir_all(tmp_dir(&dir))
+        .map_err(io("creating LocalStack's temporary directory"))?;
     let env = localstack_env(options, emulator_port, &dir);
     let launched = match &options.launch {
         Launch::Host { python } => {
@@ -410,6 +412,11 @@ pub fn start(
     Ok(running)
 }
 
+/// LocalStack's temporary directory (function code it unzips, among others), removed by [`stop`].
+fn tmp_dir(dir: &Path) -> PathBuf {
+    dir.join("tmp")
+}
+
 /// LocalStack's environment: host mode, offline, our providers and executor (see localstack/extension).
 pub fn localstack_env(options: &Options, emulator_port: u16, dir: &Path) -> Vec<(String, String)> {
     let pairs = [
@@ -436,6 +443,9 @@ pub fn localstack_env(options: &Options, emulator_port: u16, dir: &Path) -> Vec<
         // local stack, the bench's and the e2e suite's variants at once: AWS's default 1,000 would refuse the
         // fourth stack, so the local account gets room for all of them.
         ("LAMBDA_LIMITS_CONCURRENT_EXECUTIONS", "100000".into()),
+        // LocalStack unzips every function version's code under the temporary directory and leaves it when the
+        // process stops: in /tmp that grew by gigabytes a day. Here it goes with `local down`.
+        ("TMPDIR", tmp_dir(dir).display().to_string()),
     ];
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
@@ -503,6 +513,12 @@ pub fn stop(dir: &Path) -> Result<Stopped, LocalError> {
         }
     }
     std::fs::remove_file(Running::state_file(dir)).map_err(io("removing the state file"))?;
+    match std::fs::remove_dir_all(tmp_dir(dir)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(io("removing LocalStack's temporary directory")(e))
+        }
+        _ => {}
+    }
     Ok(stopped)
 }
 
