@@ -23,6 +23,7 @@ macro_rules! scenarios {
 }
 
 scenarios!(
+    a_customer_key_encrypts_the_stack_and_destroy_removes_it,
     register_stores_face_image_and_record,
     register_rejects_every_quality_failure,
     register_refuses_a_face_registered_to_another_user,
