@@ -128,8 +128,17 @@ fn config() -> Result<&'static Config, String> {
         .map_err(Clone::clone)
 }
 
-/// The stack under test, started on first use (on a free port, so runs never collide) and stopped at exit.
+/// The stack under test, started on first use (on a free port, so runs never collide) and stopped at exit; a
+/// stack that cannot start fails the scenario asking for it (see [`try_stack`] for the error instead).
 pub fn stack() -> &'static Stack {
+    match try_stack() {
+        Ok(stack) => stack,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// [`stack`], or why it is not available (no Docker daemon, a busy port, no Python 3.13 …).
+pub fn try_stack() -> Result<&'static Stack, String> {
     static STACK: OnceLock<Result<Stack, String>> = OnceLock::new();
     let result = STACK.get_or_init(|| {
         // Its own thread and runtime: the tests' runtimes come and go, the stack stays.
@@ -137,10 +146,9 @@ pub fn stack() -> &'static Stack {
             .join()
             .unwrap_or_else(|_| Err("starting the stack panicked".into()))
     });
-    match result {
-        Ok(stack) => stack,
-        Err(e) => panic!("the local stack is not available: {e}"),
-    }
+    result
+        .as_ref()
+        .map_err(|e| format!("the local stack is not available: {e}"))
 }
 
 /// An error with every cause under it, as one line.

@@ -11,6 +11,7 @@ pub mod drift;
 pub mod fleet;
 pub mod pipeline;
 pub mod portal;
+pub mod preflight;
 pub mod reconcile;
 pub mod regions;
 pub mod stack;

@@ -25,8 +25,8 @@ pub enum LocalError {
     NoPython,
     #[error("{what} failed: {detail}")]
     Command { what: String, detail: String },
-    #[error("port {port} on 127.0.0.1 is in use by another program: stop it or pick another with --port")]
-    PortBusy { port: u16 },
+    #[error("port {port} on 127.0.0.1 is in use by {holder}: stop it or pick another with --port")]
+    PortBusy { port: u16, holder: String },
     #[error("a local stack already runs on port {port} ({what}): use it, or run `cargo xtask local down --port {port}` first")]
     AlreadyRunning { port: u16, what: String },
     #[error("LocalStack did not become healthy within {seconds}s: see {log}")]
@@ -303,7 +303,7 @@ pub fn start(
         stop(&dir)?;
     }
     if !http::port_free(options.port) {
-        return Err(LocalError::PortBusy { port: options.port });
+        return Err(http::port_busy(options.port));
     }
     let _ = std::fs::remove_dir_all(dir.join("data"));
     std::fs::create_dir_all(dir.join("data")).map_err(io("creating the data directory"))?;

@@ -122,6 +122,11 @@ pub async fn up(
 ) -> Result<Up, UpError> {
     let paths = Paths::new(root);
     let mut phases = Vec::new();
+    // Before any build: a port another program holds is a seconds-long answer, not a minutes-long one.
+    let ours = Running::load(&paths.stack_dir(options.port)).is_some_and(|r| r.is_alive());
+    if !ours && !crate::http::port_free(options.port) {
+        return Err(crate::http::port_busy(options.port).into());
+    }
     let backend = options.backend.resolve(&paths, options.image.as_deref())?;
     // The venv is pip's work (downloads and unpacking), the rest cargo's: on a fresh clone they go side by side
     // (the venv took 34 s there, the builds about as long).
