@@ -6,6 +6,7 @@ use crate::output::{self, Output};
 use anyhow::{bail, Result};
 use riv_deploy::cleanup::{self, human_age, human_bytes, Leftover};
 use riv_deploy::cleanup::{delete, inventory};
+use riv_deploy::preflight::Needs;
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -98,7 +99,7 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
         };
         let mut targets = Vec::new();
         let mut now = 0;
-        for region in regions(args).await? {
+        for (n, region) in regions(args).await?.into_iter().enumerate() {
             output::step(format!("looking in {region}"));
             let target = target_in(
                 &region,
@@ -106,6 +107,15 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
                 args.endpoint_url.as_deref(),
             )
             .await;
+            // Credentials and the endpoint once (they are the same everywhere), each region's name always.
+            let target = if n == 0 {
+                crate::deploy::checked(target, Needs::AnyRegion).await?
+            } else {
+                if args.endpoint_url.is_none() {
+                    riv_deploy::preflight::check_region(&region, Needs::AnyRegion)?;
+                }
+                target
+            };
             match inventory::survey(&target).await {
                 Ok((judged_at, leftovers)) => {
                     now = judged_at;
@@ -128,7 +138,10 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
                 args.yes,
             )?;
         if act {
+            let task = output::Task::start("deleting the leftovers");
+            task.total(report.leftovers.len() as u64, "leftovers");
             for l in &report.leftovers {
+                task.inc();
                 let Some(target) = targets.iter().find(|t| t.region == l.region) else {
                     continue;
                 };
@@ -138,7 +151,11 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
                     l.name,
                     l.region
                 ));
-                match delete::delete(target, l, &|m| output::step(m)).await {
+                let progress = |m: &str| match m.strip_prefix("  ") {
+                    Some(count) if task.is_live() => task.note(count),
+                    _ => output::step(m),
+                };
+                match delete::delete(target, l, &progress).await {
                     Ok(()) => report.deleted += 1,
                     Err(e) => {
                         output::step(format!("  could not delete {}: {e}", l.name));

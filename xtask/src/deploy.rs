@@ -4,6 +4,7 @@
 use crate::output::{self, Output};
 use anyhow::{anyhow, bail, Result};
 use riv_deploy::build::Arch;
+use riv_deploy::preflight::Needs;
 use riv_deploy::{changeset, stack, teardown, Approval, Release, Target};
 use riv_infra::stack::Flavor;
 use std::collections::BTreeMap;
@@ -49,16 +50,65 @@ pub struct DestroyArgs {
     yes: bool,
 }
 
-pub async fn target(w: &Where) -> Target {
-    target_in(&w.region, w.profile.as_deref(), w.endpoint_url.as_deref()).await
+/// The stack's region, checked: see [`checked`].
+pub async fn target(w: &Where, needs: Needs) -> Result<Target> {
+    checked(
+        target_in(&w.region, w.profile.as_deref(), w.endpoint_url.as_deref()).await,
+        needs,
+    )
+    .await
 }
 
-/// Clients for a region; LocalStack takes any credentials, so users need not invent some for it.
+/// What deploying `template` needs of a region: AnalyzeID unless its `IdExtraction` says detect-text.
+pub fn stack_needs(template: &riv_infra::Template) -> Needs {
+    let analyze_id = template
+        .parameters
+        .get(riv_infra::names::param::ID_EXTRACTION)
+        .and_then(|p| p.default.as_deref())
+        != Some("detect-text");
+    Needs::Stack { analyze_id }
+}
+
+/// Whether `url` is on this machine (LocalStack's usual place).
+pub fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
+}
+
+/// Clients for a region, unchecked. LocalStack on this machine takes any credentials, so without any of the
+/// user's own it gets LocalStack's test credentials, and says so; anywhere else the standard chain decides.
 pub async fn target_in(region: &str, profile: Option<&str>, endpoint_url: Option<&str>) -> Target {
-    let local = endpoint_url.is_some_and(|u| u.contains("127.0.0.1") || u.contains("localhost"));
-    let creds =
-        (local && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()).then_some(("test", "test"));
-    Target::new(region, profile, endpoint_url, creds).await
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let own = profile.is_some()
+        || std::env::var_os("AWS_ACCESS_KEY_ID").is_some()
+        || std::env::var_os("AWS_PROFILE").is_some();
+    let local = endpoint_url.filter(|u| is_loopback(u) && !own);
+    if let Some(url) = local {
+        SAID.call_once(|| {
+            output::step(format!(
+                "no AWS credentials given: using LocalStack's test credentials for {url}"
+            ))
+        });
+    }
+    Target::new(
+        region,
+        profile,
+        endpoint_url,
+        local.map(|_| ("test", "test")),
+    )
+    .await
+}
+
+/// Preflight, in seconds, before anything slow: the region exists and offers what `needs` asks, credentials
+/// resolve, and the endpoint answers and accepts them. Each failure is one line naming the fix.
+pub async fn checked(target: Target, needs: Needs) -> Result<Target> {
+    riv_deploy::preflight::check(&target, needs).await?;
+    Ok(target)
 }
 
 pub fn confirm(question: &str, yes: bool) -> Result<bool> {
@@ -89,11 +139,7 @@ fn print_outputs(out: Output, outputs: &std::collections::BTreeMap<String, Strin
 
 /// Test hooks (fault injection, an endpoint override) only ever go to a LocalStack on this machine.
 fn flavor(w: &Where) -> Flavor {
-    let local = w
-        .endpoint_url
-        .as_deref()
-        .is_some_and(|u| u.contains("127.0.0.1") || u.contains("localhost"));
-    if local {
+    if w.endpoint_url.as_deref().is_some_and(is_loopback) {
         Flavor::Local
     } else {
         Flavor::Aws
@@ -124,13 +170,16 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
     } else {
         Arch::X86_64
     };
+    let runtime = tokio::runtime::Runtime::new()?;
+    // Before compiling: a missing credential or a wrong region should cost seconds, not a build.
+    let t = runtime.block_on(target(w, stack_needs(&template)))?;
+    let compiling = output::Task::start("compiling the functions (release)");
     let manifest =
         riv_deploy::build::build(&root, arch, riv_deploy::build::Profile::Release, &|m| {
             output::step(m)
         })?;
-    let runtime = tokio::runtime::Runtime::new()?;
+    drop(compiling);
     runtime.block_on(async {
-        let t = target(w).await;
         output::step(format!("deploying {} to {}", w.stack, w.region));
         // Checked above and baked in as defaults; passed as values too, so they win over the code's.
         let parameters: BTreeMap<String, String> = args
@@ -144,9 +193,11 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
             manifest: &manifest,
             parameters: &parameters,
         };
+        // The stack's events as a bar of resources done, from the moment the change set runs.
+        let applying: std::sync::Mutex<Option<output::Task>> = std::sync::Mutex::new(None);
         let ask = |plan: &changeset::Plan| -> std::io::Result<bool> {
             print_plan(plan);
-            confirm(
+            let yes = confirm(
                 &format!(
                     "execute these {} changes on {} in {}?",
                     plan.changes.len(),
@@ -155,7 +206,23 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
                 ),
                 args.yes,
             )
-            .map_err(std::io::Error::other)
+            .map_err(std::io::Error::other)?;
+            if yes {
+                let task = output::Task::start(format!("applying the change set to {}", w.stack));
+                task.total(plan.changes.len() as u64, "resources");
+                if let Ok(mut applying) = applying.lock() {
+                    *applying = Some(task);
+                }
+            }
+            Ok(yes)
+        };
+        let on_event = |e: &changeset::StackEvent| {
+            if e.completes() {
+                if let Some(task) = applying.lock().ok().as_ref().and_then(|a| a.as_ref()) {
+                    task.inc();
+                }
+            }
+            output::detail(e);
         };
         let deployed = riv_deploy::deploy(
             &t,
@@ -163,9 +230,13 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
             &release,
             Approval::Ask(&ask),
             &|m| output::step(m),
-            &|line| eprintln!("    {line}"),
+            &on_event,
         )
-        .await?;
+        .await;
+        if let Ok(mut applying) = applying.lock() {
+            applying.take();
+        }
+        let deployed = deployed?;
         let what = if deployed.changed {
             format!("{} is {}", deployed.stack, deployed.status)
         } else {
@@ -179,7 +250,7 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
 pub fn outputs(w: &Where, out: Output) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let t = target(w).await;
+        let t = target(w, Needs::AnyRegion).await?;
         let outputs = stack::outputs(&t, &w.stack).await.map_err(|e| {
             anyhow!(
                 "{e}: is {} deployed in {}? (`cargo xtask deploy --region {}`)",
@@ -206,8 +277,14 @@ pub fn destroy(args: &DestroyArgs, out: Output) -> Result<()> {
     }
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(async {
-        let t = target(w).await;
-        teardown::destroy(&t, &w.stack, &|m| output::step(m)).await
+        let t = target(w, Needs::AnyRegion).await?;
+        let task = output::Task::start(format!("destroying {}", w.stack));
+        // Counters (indented) move the spinner along; milestones print above it.
+        let progress = |m: &str| match m.strip_prefix("  ") {
+            Some(count) if task.is_live() => task.note(count),
+            _ => output::step(m),
+        };
+        Ok::<_, anyhow::Error>(teardown::destroy(&t, &w.stack, &progress).await?)
     })?;
     output::done("destroy", started);
     match out {

@@ -27,9 +27,15 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
     let scenarios = if args.canary_panic {
         vec![riv_e2e::runner::panicking_canary()]
     } else {
-        riv_e2e::configure(config(args)?).map_err(anyhow::Error::msg)?;
+        let config = config(args)?;
+        // Said before anything starts: without a daemon the container backend cannot run at all.
+        let container = config.backend == riv_launcher::BackendChoice::Container;
+        if container && config.endpoint.is_none() && !riv_launcher::container::daemon_answers() {
+            return Err(riv_launcher::LocalError::NoDocker.into());
+        }
+        riv_e2e::configure(config).map_err(anyhow::Error::msg)?;
         output::step("bringing up the stack under test");
-        let stack = riv_e2e::stack();
+        let stack = riv_e2e::try_stack().map_err(anyhow::Error::msg)?;
         output::step(format!("API {}", stack.api_url));
         riv_e2e::catalog::all()
             .into_iter()
@@ -37,14 +43,18 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
             .collect()
     };
     let runtime = tokio::runtime::Runtime::new()?;
+    let task = output::Task::start("end-to-end scenarios");
+    task.total(scenarios.len() as u64, "scenarios");
     let results = runtime.block_on(riv_e2e::runner::run(scenarios, args.jobs, &|r| {
-        eprintln!(
-            "    {:<4} {} ({} ms)",
+        task.inc();
+        output::detail(format!(
+            "{:<4} {} ({} ms)",
             if r.ok { "ok" } else { "FAIL" },
             r.scenario,
             r.ms
-        )
+        ))
     }));
+    drop(task);
     let failed: Vec<_> = results.iter().filter(|r| !r.ok).collect();
     match out {
         Output::Json => println!("{}", serde_json::to_string(&results)?),

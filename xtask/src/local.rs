@@ -10,13 +10,25 @@ use std::time::Instant;
 pub enum Command {
     /// Start LocalStack and the emulator (if not running), build the functions and deploy the stack; prints
     /// the API URL. Re-running with nothing changed is quick and leaves the stack as it was.
+    #[command(
+        after_long_help = "Examples:\n  cargo xtask local up                           # 127.0.0.1:4566, host backend\n  cargo xtask local up --port 4599 --param KmsKey=create\n  cargo xtask --output json local up --backend container"
+    )]
     Up(UpArgs),
     /// Stop the LocalStack process (or container) and the emulator of this workspace's local stack (its data goes
     /// with them).
+    #[command(
+        after_long_help = "Examples:\n  cargo xtask local down\n  cargo xtask local down --port 4599\n  cargo xtask --output json local down"
+    )]
     Down(PortArg),
     /// Say whether the local stack runs, and which services LocalStack reports.
+    #[command(
+        after_long_help = "Examples:\n  cargo xtask local status\n  cargo xtask local status --port 4599\n  cargo xtask --output json local status"
+    )]
     Status(PortArg),
     /// Print the end of LocalStack's log (or the emulator's).
+    #[command(
+        after_long_help = "Examples:\n  cargo xtask local logs\n  cargo xtask local logs --port 4599\n  cargo xtask --output json local logs"
+    )]
     Logs(LogsArgs),
 }
 

@@ -54,7 +54,7 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let (region, stack) = (&args.at.region, &args.at.stack);
-        let target = target(&args.at).await;
+        let target = target(&args.at, riv_deploy::preflight::Needs::AnyRegion).await?;
         output::step(format!("reading stack {stack} in {region}"));
         let data = StackData::of(&target, stack).await?;
         output::step(format!(

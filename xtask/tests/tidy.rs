@@ -134,6 +134,47 @@ fn lambda_code_neither_panics_nor_prints() {
     );
 }
 
+/// What `cargo xtask` runs (its commands, the launcher, deploy, the template): an expected condition (no daemon,
+/// a busy port, no credentials, a stack in the wrong state) is an error with its fix, never a panic. A call that
+/// cannot fail says why on its line or the line above, starting `// impossible:`.
+#[test]
+fn command_code_returns_errors_instead_of_panicking() {
+    let mut offenders = Vec::new();
+    for dir in [
+        "xtask/src",
+        "localstack/launcher/src",
+        "infra/deploy/src",
+        "infra/src",
+    ] {
+        let mut code = Vec::new();
+        files(&root().join(dir), "rs", &mut code);
+        for path in code {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let lines: Vec<&str> = shipped(&text).lines().collect();
+            for (n, line) in lines.iter().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                let argued = line.contains("// impossible:")
+                    || n > 0 && lines[n - 1].trim_start().starts_with("// impossible:");
+                for banned in [
+                    ".unwrap()",
+                    ".expect(",
+                    "panic!(",
+                    "unreachable!(",
+                    "todo!(",
+                ] {
+                    if code.contains(banned) && !argued {
+                        offenders.push(format!("{}:{}: {}", rel(&path), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "return an error that names the fix, or argue `// impossible: why` above it: {offenders:#?}"
+    );
+}
+
 #[test]
 fn one_bootstrap_serves_every_function() {
     // One binary, one link and one artifact: a bin per function would link the AWS SDK eight times.

@@ -1,6 +1,6 @@
 //! `fleet deploy`: the canary alone, then the rest at once, one live line per region and a summary table.
 
-use super::{build, flavor, load, target, template, DeployArgs};
+use super::{checked_build, flavor, load, target, template, DeployArgs};
 use crate::output::{self, Output};
 use anyhow::{anyhow, bail, Result};
 use futures::StreamExt;
@@ -89,7 +89,7 @@ async fn deploy_one(
     board: &Board,
 ) -> Result<riv_deploy::stack::Deployed> {
     let template = template(entry, endpoint_url)?;
-    let target = target(entry, endpoint_url).await;
+    let target = target(entry, endpoint_url, crate::deploy::stack_needs(&template)).await?;
     let release = Release {
         template: &template,
         manifest,
@@ -169,7 +169,7 @@ pub fn run(args: &DeployArgs, out: Output) -> Result<()> {
     )? {
         bail!("nothing was deployed");
     }
-    let manifest = build(&args.arch)?;
+    let manifest = checked_build(&fleet, &args.fleet, &args.arch)?;
     let endpoint = args.fleet.endpoint_url.as_deref();
     let board = Board::new(&order);
     let stop = AtomicBool::new(false);

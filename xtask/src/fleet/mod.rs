@@ -14,6 +14,7 @@ use futures::StreamExt;
 use riv_deploy::build::{Arch, Manifest};
 use riv_deploy::fleet::plan::{plan_entry, RegionPlan};
 use riv_deploy::fleet::{Entry, Fleet};
+use riv_deploy::preflight::Needs;
 use riv_deploy::{Release, Target};
 use riv_infra::stack::Flavor;
 use std::path::PathBuf;
@@ -24,20 +25,35 @@ pub enum Command {
     /// What a deploy would do in every region of the fleet file: builds once, uploads and creates a change set
     /// per region (concurrently), prints region, stack, action (create / update / no change) and changes by kind
     /// with replacements flagged, then deletes the change sets. Executes nothing.
+    #[command(
+        after_long_help = "Examples:\n  cargo xtask fleet plan                         # exit 0: nothing would change; 3: something would\n  cargo xtask fleet plan --endpoint-url http://127.0.0.1:4566\n  cargo xtask --output json fleet plan --fleet riv.fleet.yaml"
+    )]
     Plan(PlanArgs),
     /// Deploy every stack of the fleet file: the canary (the first entry, or --canary) first, then, if it
     /// succeeded, the others concurrently. One live line per region, a summary table at the end; a region's
     /// failure does not stop the others (unless --fail-fast). Exits non-zero when any region failed; run it again
     /// once fixed, and it converges.
+    #[command(
+        after_long_help = "Examples:\n  cargo xtask fleet deploy                       # asks once, canary first\n  cargo xtask fleet deploy --yes --endpoint-url http://127.0.0.1:4566\n  cargo xtask --output json fleet deploy --yes"
+    )]
     Deploy(DeployArgs),
     /// Per region: stack status, the Riv version deployed (version, commit, template hash), parameters that
     /// differ from the file, and the API URL; regions of the file without a stack, and Riv stacks in those
     /// regions that the file does not list.
+    #[command(
+        after_long_help = "Examples:\n  cargo xtask fleet status\n  cargo xtask fleet status --endpoint-url http://127.0.0.1:4566\n  cargo xtask --output json fleet status"
+    )]
     Status(FleetArgs),
-    /// Compare every stack of the file with its template (see `cargo xtask drift`); exits non-zero on drift.
+    /// Compare every stack of the file with its template (see `cargo xtask drift`); exits 3 on drift.
+    #[command(
+        after_long_help = "Examples:\n  cargo xtask fleet drift                        # exit 3 when a stack drifted\n  cargo xtask fleet drift --endpoint-url http://127.0.0.1:4566\n  cargo xtask --output json fleet drift"
+    )]
     Drift(FleetArgs),
     /// Destroy every stack of the file (each emptied and deleted as `cargo xtask destroy` does), after one
     /// confirmation that lists them all.
+    #[command(
+        after_long_help = "Examples:\n  cargo xtask fleet destroy                      # lists every stack, asks once\n  cargo xtask fleet destroy --yes --endpoint-url http://127.0.0.1:4566\n  cargo xtask --output json fleet destroy --yes"
+    )]
     Destroy(DestroyArgs),
 }
 
@@ -126,6 +142,31 @@ fn load(args: &FleetArgs) -> Result<Fleet> {
     Ok(fleet)
 }
 
+/// Preflight of every entry (its region, its credentials or role, its endpoint; see
+/// [`crate::deploy::checked`]), then the one build every region deploys: a wrong region or an expired role costs
+/// seconds, not a build.
+fn checked_build(fleet: &Fleet, args: &FleetArgs, arch: &str) -> Result<Manifest> {
+    let endpoint = args.endpoint_url.as_deref();
+    let checked = each(fleet, args.concurrency, |entry| async move {
+        let template = template(&entry, endpoint)?;
+        let needs = crate::deploy::stack_needs(&template);
+        target(&entry, endpoint, needs).await.map(|_| ())
+    })?;
+    let failed: Vec<String> = checked
+        .iter()
+        .filter_map(|(entry, r)| r.as_ref().err().map(|e| format!("  {}: {e}", entry.region)))
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} regions failed preflight; nothing was built or changed:\n{}",
+            failed.len(),
+            checked.len(),
+            failed.join("\n")
+        );
+    }
+    build(arch)
+}
+
 fn build(arch: &str) -> Result<Manifest> {
     let arch = if arch == "arm64" {
         Arch::Arm64
@@ -154,13 +195,15 @@ fn template(entry: &Entry, endpoint_url: Option<&str>) -> Result<riv_infra::Temp
     Ok(template)
 }
 
-async fn target(entry: &Entry, endpoint_url: Option<&str>) -> Target {
+/// The entry's region with its role assumed, after preflight (see [`crate::deploy::checked`]).
+async fn target(entry: &Entry, endpoint_url: Option<&str>, needs: Needs) -> Result<Target> {
     let target =
         crate::deploy::target_in(&entry.region, entry.profile.as_deref(), endpoint_url).await;
-    match &entry.role {
+    let target = match &entry.role {
         Some(role) => target.assuming(role).await,
         None => target,
-    }
+    };
+    crate::deploy::checked(target, needs).await
 }
 
 /// Runs `work` on every entry, `concurrency` at once, keeping the file's order in the results.
@@ -191,7 +234,7 @@ async fn plan_one(
     endpoint_url: Option<&str>,
 ) -> Result<RegionPlan> {
     let template = template(entry, endpoint_url)?;
-    let target = target(entry, endpoint_url).await;
+    let target = target(entry, endpoint_url, crate::deploy::stack_needs(&template)).await?;
     let release = Release {
         template: &template,
         manifest,
@@ -205,7 +248,7 @@ async fn plan_one(
 fn plan(args: &PlanArgs, out: Output) -> Result<()> {
     let started = Instant::now();
     let fleet = load(&args.fleet)?;
-    let manifest = build(&args.arch)?;
+    let manifest = checked_build(&fleet, &args.fleet, &args.arch)?;
     let endpoint = args.fleet.endpoint_url.as_deref();
     let results = each(&fleet, args.fleet.concurrency, |entry| {
         let manifest = &manifest;
@@ -234,6 +277,20 @@ fn plan(args: &PlanArgs, out: Output) -> Result<()> {
     output::done("fleet plan (nothing executed)", started);
     if failed > 0 {
         bail!("{failed} of {} regions could not be planned", results.len());
+    }
+    let changing = results
+        .iter()
+        .filter(|(_, r)| {
+            r.as_ref()
+                .is_ok_and(|p| p.action != riv_deploy::fleet::plan::Action::NoChange)
+        })
+        .count();
+    if changing > 0 {
+        return Err(output::ChangesFound(format!(
+            "{changing} of {} stacks would change: `cargo xtask fleet deploy` applies the plan",
+            results.len()
+        ))
+        .into());
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use riv_deploy::drift::Report;
 use riv_deploy::fleet::status::{self, RegionStatus};
 use riv_deploy::fleet::Entry;
+use riv_deploy::preflight::Needs;
 use std::time::Instant;
 
 pub fn status(args: &FleetArgs, out: Output) -> Result<()> {
@@ -18,7 +19,7 @@ pub fn status(args: &FleetArgs, out: Output) -> Result<()> {
     let commit = commit.as_str();
     let results = each(&fleet, args.concurrency, |entry| async move {
         let template = template(&entry, endpoint)?;
-        let target = target(&entry, endpoint).await;
+        let target = target(&entry, endpoint, Needs::AnyRegion).await?;
         let mut status = status::region(&target, &entry, &template, commit).await?;
         status.api_url = api_url(&status.outputs, endpoint);
         Ok::<RegionStatus, anyhow::Error>(status)
@@ -34,8 +35,8 @@ pub fn status(args: &FleetArgs, out: Output) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     for entry in visited {
         let found = runtime.block_on(async {
-            let target = target(entry, endpoint).await;
-            status::riv_stacks(&target).await
+            let target = target(entry, endpoint, Needs::AnyRegion).await?;
+            Ok::<_, anyhow::Error>(status::riv_stacks(&target).await?)
         })?;
         for (stack, state) in found {
             let listed = fleet
@@ -118,7 +119,7 @@ pub fn drift(args: &FleetArgs, out: Output) -> Result<()> {
     let endpoint = args.endpoint_url.as_deref();
     let results = each(&fleet, args.concurrency, |entry| async move {
         let template = template(&entry, endpoint)?;
-        let target = target(&entry, endpoint).await;
+        let target = target(&entry, endpoint, Needs::AnyRegion).await?;
         output::step(format!(
             "{}: comparing {} with its template",
             entry.region, entry.stack
@@ -138,9 +139,9 @@ pub fn drift(args: &FleetArgs, out: Output) -> Result<()> {
 pub fn drift_one(w: &crate::deploy::Where, out: Output) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(async {
-        let target = crate::deploy::target(w).await;
+        let target = crate::deploy::target(w, Needs::AnyRegion).await?;
         let template = riv_infra::stack::template(flavor(w.endpoint_url.as_deref()));
-        riv_deploy::drift::check(&target, &w.stack, &template, true).await
+        Ok::<_, anyhow::Error>(riv_deploy::drift::check(&target, &w.stack, &template, true).await?)
     })?;
     print_drift(&[Ok(&report)], out)
 }
@@ -148,8 +149,9 @@ pub fn drift_one(w: &crate::deploy::Where, out: Output) -> Result<()> {
 fn print_drift(reports: &[Result<&Report, (&Entry, &anyhow::Error)>], out: Output) -> Result<()> {
     let drifted = reports
         .iter()
-        .filter(|r| r.as_ref().map_or(true, |r| r.drifted()))
+        .filter(|r| r.as_ref().is_ok_and(|r| r.drifted()))
         .count();
+    let unchecked = reports.iter().filter(|r| r.is_err()).count();
     match out {
         Output::Json => {
             let rows: Vec<serde_json::Value> = reports
@@ -203,11 +205,18 @@ fn print_drift(reports: &[Result<&Report, (&Entry, &anyhow::Error)>], out: Outpu
             }
         }
     }
-    if drifted > 0 {
+    if unchecked > 0 {
         bail!(
-            "{drifted} stack(s) drifted from their template or could not be checked: `cargo xtask deploy` (or \
-             `fleet deploy`) puts the template's values back"
+            "{unchecked} of {} stack(s) could not be checked (the lines above say why)",
+            reports.len()
         );
+    }
+    if drifted > 0 {
+        return Err(crate::output::ChangesFound(format!(
+            "{drifted} stack(s) drifted from their template: `cargo xtask deploy` (or `fleet deploy`) puts the \
+             template's values back"
+        ))
+        .into());
     }
     Ok(())
 }
@@ -228,12 +237,14 @@ pub fn destroy(args: &DestroyArgs, out: Output) -> Result<()> {
     }
     let endpoint = args.fleet.endpoint_url.as_deref();
     let results = each(&fleet, args.fleet.concurrency, |entry| async move {
-        let target = target(&entry, endpoint).await;
+        let target = target(&entry, endpoint, Needs::AnyRegion).await?;
         let region = entry.region.clone();
-        riv_deploy::teardown::destroy(&target, &entry.stack, &|m| {
-            output::step(format!("{region}: {m}"))
-        })
-        .await
+        Ok::<_, anyhow::Error>(
+            riv_deploy::teardown::destroy(&target, &entry.stack, &|m| {
+                output::step(format!("{region}: {m}"))
+            })
+            .await?,
+        )
     })?;
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
     match out {

@@ -14,6 +14,16 @@ fn xtask_json(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (bool, serde_json::Value, String) {
+    let (code, document, stderr) = xtask_json_code(endpoint, args, env);
+    (code == Some(0), document, stderr)
+}
+
+/// [`xtask_json`] with the exit code (3: changes found).
+fn xtask_json_code(
+    endpoint: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, serde_json::Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["--output", "json"])
         .args(args)
@@ -30,7 +40,13 @@ fn xtask_json(
         serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("one JSON document from {args:?}: {e}: {stderr}"))
     };
-    (out.status.success(), document, stderr)
+    (out.status.code(), document, stderr)
+}
+
+/// `fleet plan`: its exit code (0 nothing would change, 3 something would), rows and stderr.
+fn plan(endpoint: &str, file: &std::path::Path) -> (Option<i32>, serde_json::Value, String) {
+    let file = file.to_str().expect("a UTF-8 path");
+    xtask_json_code(endpoint, &["fleet", "plan", "--fleet", file], &[])
 }
 
 /// A fleet command's rows by region (`fleet plan`, `deploy`, `drift` answer one row per region).
@@ -175,8 +191,8 @@ async fn the_fleet_plans_deploys_converges_reports_drift_and_destroys() {
     };
     write(["", "", ""]);
 
-    let (ok, rows, stderr) = fleet(&endpoint, "plan", &file, &[]);
-    assert!(ok, "{stderr}");
+    let (code, rows, stderr) = plan(&endpoint, &file);
+    assert_eq!(code, Some(3), "a plan with changes exits 3: {stderr}");
     let rows = by_region(&rows);
     for region in REGIONS {
         assert_eq!(
@@ -226,15 +242,15 @@ async fn the_fleet_plans_deploys_converges_reports_drift_and_destroys() {
         assert_eq!(status, 400, "{region} does not serve its API: {answer}");
     }
 
-    let (ok, rows, stderr) = fleet(&endpoint, "plan", &file, &[]);
-    assert!(ok, "{stderr}");
+    let (code, rows, stderr) = plan(&endpoint, &file);
+    assert_eq!(code, Some(0), "a plan without changes exits 0: {stderr}");
     for (region, row) in by_region(&rows) {
         assert_eq!(row["action"], "no-change", "{region}: {row}");
     }
 
     write(["    parameters:\n      MaxPose: 30\n", "", ""]);
-    let (ok, rows, stderr) = fleet(&endpoint, "plan", &file, &[]);
-    assert!(ok, "{stderr}");
+    let (code, rows, stderr) = plan(&endpoint, &file);
+    assert_eq!(code, Some(3), "{stderr}");
     let rows = by_region(&rows);
     assert_eq!(rows[REGIONS[0]]["action"], "update", "{}", rows[REGIONS[0]]);
     assert_eq!(
@@ -327,8 +343,8 @@ async fn the_fleet_plans_deploys_converges_reports_drift_and_destroys() {
     for (region, row) in by_region(&rows) {
         assert_ne!(row["result"], "FAILED", "{region}: {row}");
     }
-    let (ok, rows, stderr) = fleet(&endpoint, "plan", &file, &[]);
-    assert!(ok, "{stderr}");
+    let (code, rows, stderr) = plan(&endpoint, &file);
+    assert_eq!(code, Some(0), "{stderr}");
     for (region, row) in by_region(&rows) {
         assert_eq!(row["action"], "no-change", "{region}: {row}");
     }
@@ -401,8 +417,12 @@ async fn the_fleet_plans_deploys_converges_reports_drift_and_destroys() {
         .expect("throttle changed");
 
     let args = ["drift", "--region", region, "--stack", &name];
-    let (ok, rows, stderr) = xtask_json(&endpoint, &args, &[]);
-    assert!(!ok, "drift must exit non-zero on drift: {stderr}");
+    let (code, rows, stderr) = xtask_json_code(&endpoint, &args, &[]);
+    assert_eq!(
+        code,
+        Some(3),
+        "drift exits 3 (changes found) on drift: {stderr}"
+    );
     let found = differences(&rows[0]);
     for (resource, property, expected, actual) in [
         (
@@ -438,8 +458,9 @@ async fn the_fleet_plans_deploys_converges_reports_drift_and_destroys() {
         "the stage's throttle not reported: {found:?}"
     );
     assert_eq!(found.len(), 3, "only what was changed: {found:?}");
-    let (ok, rows, _) = fleet(&endpoint, "drift", &file, &[]);
-    assert!(!ok);
+    let file_arg = file.to_str().expect("a UTF-8 path");
+    let (code, rows, _) = xtask_json_code(&endpoint, &["fleet", "drift", "--fleet", file_arg], &[]);
+    assert_eq!(code, Some(3));
     let rows = by_region(&rows);
     assert_eq!(differences(&rows[region]).len(), 3, "{}", rows[region]);
     for other in &REGIONS[1..] {
