@@ -172,7 +172,12 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new()?;
     // Before compiling: a missing credential or a wrong region should cost seconds, not a build.
-    let t = runtime.block_on(target(w, stack_needs(&template)))?;
+    let t = runtime.block_on(async {
+        let t = target(w, stack_needs(&template)).await?;
+        let status = stack::status(&t, &w.stack).await?;
+        stack::refuse_if_changing(&w.stack, status.as_ref())?;
+        Ok::<_, anyhow::Error>(t)
+    })?;
     let compiling = output::Task::start("compiling the functions (release)");
     let manifest =
         riv_deploy::build::build(&root, arch, riv_deploy::build::Profile::Release, &|m| {

@@ -36,6 +36,7 @@ pub async fn plan(
     stamp: &crate::stamp::Stamp,
 ) -> Result<Option<Plan>, DeployError> {
     let status = crate::stack::status(target, stack).await?;
+    crate::stack::refuse_if_changing(stack, status.as_ref())?;
     if status == Some(StackStatus::RollbackComplete) {
         // AWS leaves a failed first create in ROLLBACK_COMPLETE, which can only be deleted before trying again.
         // LocalStack also ends a failed update there without rolling it back, and cannot update it after: the

@@ -140,6 +140,21 @@ pub(crate) async fn describe(
     }
 }
 
+/// A stack mid-change cannot take another change (or a delete): the error names who to wait for.
+pub fn refuse_if_changing(stack: &str, status: Option<&StackStatus>) -> Result<(), DeployError> {
+    match status {
+        Some(s) if in_progress(s) && *s != StackStatus::ReviewInProgress => {
+            Err(DeployError::Other(format!(
+            "stack {stack} is {}: another deploy or delete is running on it; wait until it settles \
+             (`cargo xtask outputs` succeeds then), or stop an update with `aws cloudformation \
+             cancel-update-stack --stack-name {stack}`",
+            s.as_str()
+        )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// How often to ask CloudFormation for progress: LocalStack answers in milliseconds, AWS in seconds.
 pub fn poll_interval(target: &Target) -> Duration {
     if target.endpoint.is_some() {
@@ -297,5 +312,32 @@ where
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some(missing) => Ok(()),
         Err(e) => Err(aws(action)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stack_mid_change_refuses_another_naming_the_way_out() {
+        let busy = refuse_if_changing("Riv-Prod", Some(&StackStatus::UpdateInProgress));
+        let message = busy.expect_err("an update in progress refuses").to_string();
+        assert!(
+            message.contains("UPDATE_IN_PROGRESS") && message.contains("cancel-update-stack"),
+            "{message}"
+        );
+        assert!(refuse_if_changing("Riv-Prod", Some(&StackStatus::DeleteInProgress)).is_err());
+        for settled in [
+            None,
+            Some(StackStatus::UpdateComplete),
+            Some(StackStatus::ReviewInProgress),
+            Some(StackStatus::RollbackComplete),
+        ] {
+            assert!(
+                refuse_if_changing("Riv-Prod", settled.as_ref()).is_ok(),
+                "{settled:?}"
+            );
+        }
     }
 }
