@@ -141,8 +141,8 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
             let task = output::Task::start("deleting the leftovers");
             task.total(report.leftovers.len() as u64, "leftovers");
             for l in &report.leftovers {
-                task.inc();
                 let Some(target) = targets.iter().find(|t| t.region == l.region) else {
+                    task.inc();
                     continue;
                 };
                 output::step(format!(
@@ -151,10 +151,7 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
                     l.name,
                     l.region
                 ));
-                let progress = |m: &str| match m.strip_prefix("  ") {
-                    Some(count) if task.is_live() => task.note(count),
-                    _ => output::step(m),
-                };
+                let progress = |m: &str| task.progress(m);
                 match delete::delete(target, l, &progress).await {
                     Ok(()) => report.deleted += 1,
                     Err(e) => {
@@ -162,6 +159,8 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
                         report.failed.push((l.name.clone(), e.to_string()));
                     }
                 }
+                // Counted once its delete has ended, whichever way.
+                task.inc();
             }
         }
         output::done(&format!("cleanup ({} deleted)", report.deleted), started);

@@ -179,10 +179,12 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
         Ok::<_, anyhow::Error>(t)
     })?;
     let compiling = output::Task::start("compiling the functions (release)");
+    let phases = output::Phases::within(&compiling);
     let manifest =
         riv_deploy::build::build(&root, arch, riv_deploy::build::Profile::Release, &|m| {
-            output::step(m)
+            phases.line(m)
         })?;
+    drop(phases);
     drop(compiling);
     runtime.block_on(async {
         output::step(format!("deploying {} to {}", w.stack, w.region));
@@ -198,9 +200,11 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
             manifest: &manifest,
             parameters: &parameters,
         };
-        // The stack's events as a bar of resources done, from the moment the change set runs.
-        let applying: std::sync::Mutex<Option<output::Task>> = std::sync::Mutex::new(None);
+        // Uploading, creating the change set and applying it, each a spinner or bar at a terminal; applying
+        // lasts until the next line after the stack settles (publishing the portal).
+        let phases = output::Phases::new();
         let ask = |plan: &changeset::Plan| -> std::io::Result<bool> {
+            phases.end();
             print_plan(plan);
             let yes = confirm(
                 &format!(
@@ -212,35 +216,25 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
                 args.yes,
             )
             .map_err(std::io::Error::other)?;
-            if yes {
-                let task = output::Task::start(format!("applying the change set to {}", w.stack));
-                task.total(plan.changes.len() as u64, "resources");
-                if let Ok(mut applying) = applying.lock() {
-                    *applying = Some(task);
-                }
-            }
+            phases.next_total(plan.changes.len() as u64, "resources");
             Ok(yes)
         };
         let on_event = |e: &changeset::StackEvent| {
-            if e.completes() {
-                if let Some(task) = applying.lock().ok().as_ref().and_then(|a| a.as_ref()) {
-                    task.inc();
-                }
-            }
             output::detail(e);
+            if e.completes() {
+                phases.inc();
+            }
         };
         let deployed = riv_deploy::deploy(
             &t,
             &w.stack,
             &release,
             Approval::Ask(&ask),
-            &|m| output::step(m),
+            &|m| phases.line(m),
             &on_event,
         )
         .await;
-        if let Ok(mut applying) = applying.lock() {
-            applying.take();
-        }
+        phases.end();
         let deployed = deployed?;
         let what = if deployed.changed {
             format!("{} is {}", deployed.stack, deployed.status)
@@ -284,11 +278,7 @@ pub fn destroy(args: &DestroyArgs, out: Output) -> Result<()> {
     let report = runtime.block_on(async {
         let t = target(w, Needs::AnyRegion).await?;
         let task = output::Task::start(format!("destroying {}", w.stack));
-        // Counters (indented) move the spinner along; milestones print above it.
-        let progress = |m: &str| match m.strip_prefix("  ") {
-            Some(count) if task.is_live() => task.note(count),
-            _ => output::step(m),
-        };
+        let progress = |m: &str| task.progress(m);
         Ok::<_, anyhow::Error>(teardown::destroy(&t, &w.stack, &progress).await?)
     })?;
     output::done("destroy", started);

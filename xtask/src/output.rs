@@ -99,8 +99,13 @@ impl Task {
         }
     }
 
+    /// One more done; a total that proves short (CloudFormation reports a replaced resource twice, created and
+    /// deleted) grows rather than overflow the bar.
     pub fn inc(&self) {
         if let Some(bar) = &self.bar {
+            if bar.length().is_some_and(|len| bar.position() >= len) {
+                bar.inc_length(1);
+            }
             bar.inc(1);
         }
     }
@@ -108,6 +113,16 @@ impl Task {
     /// Whether a bar or spinner shows this task (else plain lines do).
     pub fn is_live(&self) -> bool {
         self.bar.is_some()
+    }
+
+    /// Takes a riv-deploy progress line: an indented counter (`  3/40 versions deleted`) moves the spinner along
+    /// (a detail line when plain); any other line prints as a step.
+    pub fn progress(&self, line: &str) {
+        match line.strip_prefix("  ") {
+            Some(count) if self.is_live() => self.note(count),
+            Some(count) => detail(count),
+            None => step(line),
+        }
     }
 
     /// What the work is doing now (shown beside the spinner; plain output prints nothing for it).
@@ -127,6 +142,73 @@ impl Drop for Task {
             }
         }
         done(&self.what, self.started);
+    }
+}
+
+/// Turns riv-deploy's progress lines into tasks: a line ending in `…` announces work that lasts until the next
+/// line (uploading, creating the change set), shown as a spinner at a terminal; other lines print as steps.
+/// Within a `parent` task already on screen (compiling), an announced piece of work only changes its note.
+pub struct Phases<'a> {
+    parent: Option<&'a Task>,
+    current: Mutex<Option<Task>>,
+    /// The bar's total for the next announced work, when it is known beforehand.
+    next_total: Mutex<Option<(u64, &'static str)>>,
+}
+
+impl<'a> Phases<'a> {
+    pub fn new() -> Phases<'static> {
+        Phases {
+            parent: None,
+            current: Mutex::new(None),
+            next_total: Mutex::new(None),
+        }
+    }
+
+    pub fn within(parent: &'a Task) -> Phases<'a> {
+        Phases {
+            parent: Some(parent),
+            current: Mutex::new(None),
+            next_total: Mutex::new(None),
+        }
+    }
+
+    pub fn line(&self, message: &str) {
+        self.end();
+        match (message.strip_suffix('…'), self.parent) {
+            (Some(work), Some(parent)) if parent.is_live() => parent.note(work),
+            (Some(work), None) => {
+                let task = Task::start(work);
+                if let Some((total, unit)) = self.next_total.lock().ok().and_then(|mut n| n.take())
+                {
+                    task.total(total, unit);
+                }
+                if let Ok(mut current) = self.current.lock() {
+                    *current = Some(task);
+                }
+            }
+            _ => step(message),
+        }
+    }
+
+    /// The next announced work is a bar of `total` `unit`s (moved on by [`Phases::inc`]).
+    pub fn next_total(&self, total: u64, unit: &'static str) {
+        if let Ok(mut next) = self.next_total.lock() {
+            *next = Some((total, unit));
+        }
+    }
+
+    /// One more done in the announced work, if any.
+    pub fn inc(&self) {
+        if let Some(task) = self.current.lock().ok().as_ref().and_then(|c| c.as_ref()) {
+            task.inc();
+        }
+    }
+
+    /// Ends the announced work now (before a prompt, or when the next thing is not a line).
+    pub fn end(&self) {
+        if let Ok(mut current) = self.current.lock() {
+            current.take();
+        }
     }
 }
 

@@ -253,6 +253,11 @@ pub async fn upload_artifacts(
     match present {
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+            progress(&format!(
+                "uploading the bootstrap of {} functions ({} KiB)…",
+                manifest.functions.len(),
+                artifact.size / 1024
+            ));
             let body = aws_sdk_s3::primitives::ByteStream::from_path(&artifact.zip)
                 .await
                 .map_err(|e| DeployError::Read {
@@ -269,11 +274,6 @@ pub async fn upload_artifacts(
                 .send()
                 .await
                 .map_err(aws("uploading an artifact"))?;
-            progress(&format!(
-                "uploaded the bootstrap of {} functions ({} KiB)",
-                manifest.functions.len(),
-                artifact.size / 1024
-            ));
         }
         Err(e) => return Err(aws(&format!("s3 HeadObject {key}"))(e)),
     }

@@ -42,21 +42,44 @@ pub async fn bucket_riv_tags(
     }
 }
 
+/// How far emptying a bucket has got: versions and delete markers deleted, of those found so far (a listing
+/// that comes back with more, written meanwhile, raises `found`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Emptying {
+    pub deleted: usize,
+    pub found: usize,
+}
+
+impl std::fmt::Display for Emptying {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{} versions deleted", self.deleted, self.found)
+    }
+}
+
 /// Deletes every object version, delete marker and incomplete multipart upload; returns how many versions and
 /// markers went. Repeats the listing until it comes back empty, so writes racing the delete are caught too.
 pub async fn empty_bucket(
     target: &Target,
     bucket: &str,
-    progress: &(dyn Fn(usize) + Sync),
+    progress: &(dyn Fn(Emptying) + Sync),
 ) -> Result<usize, DeployError> {
     let mut deleted = 0;
+    let mut found = 0;
     loop {
         let ids = version_ids(target, bucket, None).await?;
         if ids.is_empty() {
             break;
         }
+        found += ids.len();
         let before = deleted;
-        deleted += delete_batched(target, bucket, ids, &|n| progress(before + n)).await?;
+        progress(Emptying { deleted, found });
+        deleted += delete_batched(target, bucket, ids, &|n| {
+            progress(Emptying {
+                deleted: before + n,
+                found,
+            })
+        })
+        .await?;
     }
     abort_uploads(target, bucket).await?;
     Ok(deleted)
@@ -68,13 +91,19 @@ pub async fn empty_bucket(
 pub async fn empty_and_delete_bucket(
     target: &Target,
     bucket: &str,
-    progress: &(dyn Fn(usize) + Sync),
+    progress: &(dyn Fn(Emptying) + Sync),
 ) -> Result<usize, DeployError> {
     const ATTEMPTS: u32 = 5;
     let mut deleted = 0;
     for attempt in 1..=ATTEMPTS {
         let before = deleted;
-        deleted += empty_bucket(target, bucket, &|n| progress(before + n)).await?;
+        deleted += empty_bucket(target, bucket, &|e| {
+            progress(Emptying {
+                deleted: before + e.deleted,
+                found: before + e.found,
+            })
+        })
+        .await?;
         match target.s3.delete_bucket().bucket(bucket).send().await {
             Ok(_) => return Ok(deleted),
             Err(e) if e.code() == Some("NoSuchBucket") => return Ok(deleted),

@@ -273,7 +273,10 @@ fn build_with(
     let zip = target_dir(root).join("lambda").join("bootstrap.zip");
     let bootstrap = match packaged(&binary, &zip) {
         Some(artifact) => artifact,
-        None => package(&binary, &zip)?,
+        None => {
+            progress("zipping the bootstrap…");
+            package(&binary, &zip)?
+        }
     };
     progress(&format!(
         "bootstrap: {} KiB, sha256 {}",

@@ -193,6 +193,19 @@ pub async fn execute(
     on_event: &dyn Fn(&StackEvent),
 ) -> Result<Deployed, DeployError> {
     let started = aws_sdk_cloudformation::primitives::DateTime::from(std::time::SystemTime::now());
+    // Events already there are not this execution's, even within the second of slack the clock check allows (a
+    // deploy right after another, as tests do, would otherwise replay the last one's end).
+    let mut seen: HashSet<String> = target
+        .cloudformation
+        .describe_stack_events()
+        .stack_name(&plan.stack)
+        .send()
+        .await
+        .map_err(aws("cloudformation DescribeStackEvents"))?
+        .stack_events()
+        .iter()
+        .filter_map(|e| e.event_id().map(str::to_string))
+        .collect();
     target
         .cloudformation
         .execute_change_set()
@@ -201,7 +214,6 @@ pub async fn execute(
         .send()
         .await
         .map_err(aws("cloudformation ExecuteChangeSet"))?;
-    let mut seen = HashSet::new();
     let mut first_failure: Option<String> = None;
     loop {
         tokio::time::sleep(crate::stack::poll_interval(target)).await;

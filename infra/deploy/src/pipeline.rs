@@ -55,11 +55,13 @@ pub async fn plan(
         .map_err(|e| DeployError::Other(format!("rendering the template: {e}")))?;
     let stamp = Stamp::new(&yaml, release.manifest.commit.as_deref());
     let url = artifacts::upload_template(target, &bucket, stack_name, &yaml).await?;
+    progress(&format!("{stack_name}: creating the change set…"));
     let plan = changeset::plan(target, stack_name, &url, &params, &stamp).await?;
     Ok(Planned { bucket, plan })
 }
 
-/// Uploads, plans, asks, executes. `progress` gets one line per step, `on_event` one per stack event.
+/// Uploads, plans, asks, executes. `progress` gets one line per step, `on_event` one per stack event; a line
+/// ending in `…` announces work that lasts until the next line or the question to `Approval::Ask`.
 pub async fn deploy(
     target: &Target,
     stack_name: &str,
@@ -99,7 +101,7 @@ pub async fn deploy(
         }
     }
     progress(&format!(
-        "{stack_name}: applying {} resource changes",
+        "{stack_name}: applying {} resource changes…",
         plan.changes.len()
     ));
     let deployed = changeset::execute(target, &plan, on_event).await?;

@@ -137,11 +137,7 @@ pub async fn destroy(
     let mut emptied = Vec::new();
     for bucket in &buckets {
         progress(&format!("emptying {bucket} (all versions)"));
-        match empty_bucket(target, bucket, &|n| {
-            progress(&format!("  {n} versions deleted"))
-        })
-        .await
-        {
+        match empty_bucket(target, bucket, &|e| progress(&format!("  {e}"))).await {
             Ok(n) => {
                 report.objects_deleted += n;
                 emptied.push(bucket.clone());

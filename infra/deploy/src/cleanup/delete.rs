@@ -21,11 +21,9 @@ pub async fn delete(
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(()),
                 Err(e) => return Err(aws(&format!("s3 HeadBucket {name}"))(e)),
             }
-            empty_and_delete_bucket(target, name, &|n| {
-                progress(&format!("  {name}: {n} versions deleted"))
-            })
-            .await
-            .map(|_| ())
+            empty_and_delete_bucket(target, name, &|e| progress(&format!("  {name}: {e}")))
+                .await
+                .map(|_| ())
         }
         Kind::Key => crate::cleanup::keys::schedule_deletion(target, name).await,
         Kind::Collection => {
