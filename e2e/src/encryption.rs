@@ -5,6 +5,7 @@
 use crate::scenarios::{body, Outcome, Scenario};
 use crate::{b64, ensure, photo_bytes, unique, variant, Case};
 use aws_sdk_kms::types::KeyState;
+use riv_infra::encryption::key_id;
 use riv_infra::names::output;
 
 pub fn all() -> Vec<(&'static str, Scenario)> {
@@ -16,11 +17,6 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
 
 fn failed(what: &str, e: &dyn std::error::Error) -> String {
     format!("{what}: {}", crate::chain(e))
-}
-
-/// `arn:…:key/<id>` and `<id>` name the same key.
-fn key_id(key: &str) -> &str {
-    key.rsplit_once("key/").map_or(key, |(_, id)| id)
 }
 
 async fn customer_key() -> Outcome {

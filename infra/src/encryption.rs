@@ -18,6 +18,12 @@ const KEY_USE: [&str; 4] = [
     "kms:DescribeKey",
 ];
 
+/// A key's id, from its ARN (`arn:…:key/<id>`) or the id itself: services answer with either, and both name
+/// the same key.
+pub fn key_id(key: &str) -> &str {
+    key.rsplit_once("key/").map_or(key, |(_, id)| id)
+}
+
 /// The roles that read or write data the key encrypts: every function's, Step Functions' (it publishes to the
 /// topic) and the portal's (API Gateway reads the portal's files from the image bucket).
 pub fn key_users(flavor: Flavor) -> Vec<String> {
@@ -215,4 +221,16 @@ fn log_group_arn(name: &str) -> Expr {
     Expr::sub(&format!(
         "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{name}"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_key_arn_and_its_id_name_the_same_key() {
+        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        let arn = format!("arn:aws:kms:eu-west-1:111122223333:key/{id}");
+        assert_eq!(super::key_id(&arn), id);
+        assert_eq!(super::key_id(id), id);
+        assert_eq!(super::key_id("alias/riv/Riv-Prod"), "alias/riv/Riv-Prod");
+    }
 }

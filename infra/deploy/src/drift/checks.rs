@@ -11,6 +11,31 @@ use crate::Target;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use serde_json::Value;
 use std::collections::BTreeMap;
+/// Where a bucket's template puts its default encryption.
+pub(super) const BY_DEFAULT: &str =
+    "/BucketEncryption/ServerSideEncryptionConfiguration/0/ServerSideEncryptionByDefault";
+
+/// A bucket's default encryption as S3 reports it: its algorithm and KMS key, `None` when it has none.
+pub(super) async fn default_encryption(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<Option<(String, Option<String>)>, DeployError> {
+    match s3.get_bucket_encryption().bucket(bucket).send().await {
+        Ok(out) => Ok(out
+            .server_side_encryption_configuration()
+            .and_then(|c| c.rules().first())
+            .and_then(|r| r.apply_server_side_encryption_by_default())
+            .map(|d| {
+                (
+                    d.sse_algorithm().as_str().to_string(),
+                    d.kms_master_key_id().map(str::to_string),
+                )
+            })),
+        Err(e) if e.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => Ok(None),
+        Err(e) => Err(aws(&format!("s3 GetBucketEncryption {bucket}"))(e)),
+    }
+}
+
 /// The checks' state: what was compared and what differed.
 pub(super) struct Checks<'a> {
     pub(super) target: &'a Target,
@@ -60,26 +85,15 @@ impl<'a> Checks<'a> {
         props: &Value,
     ) -> Result<(), DeployError> {
         let s3 = &self.target.s3;
-        let by_default =
-            "/BucketEncryption/ServerSideEncryptionConfiguration/0/ServerSideEncryptionByDefault";
-        if let Some(expected) = self.expected(props, by_default) {
+        if let Some(expected) = self.expected(props, BY_DEFAULT) {
             let algorithm = expected["SSEAlgorithm"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
             let kms_key = expected["KMSMasterKeyID"].as_str().map(str::to_string);
-            let actual = match s3.get_bucket_encryption().bucket(bucket).send().await {
-                Ok(out) => out
-                    .server_side_encryption_configuration()
-                    .and_then(|c| c.rules().first())
-                    .and_then(|r| r.apply_server_side_encryption_by_default())
-                    .map(|d| d.sse_algorithm().as_str().to_string())
-                    .unwrap_or_else(|| "(none)".into()),
-                Err(e) if e.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => {
-                    "(none)".into()
-                }
-                Err(e) => return Err(aws(&format!("s3 GetBucketEncryption {bucket}"))(e)),
-            };
+            let actual = default_encryption(s3, bucket)
+                .await?
+                .map_or_else(|| "(none)".into(), |(algorithm, _)| algorithm);
             let fix = Fix::BucketEncryption {
                 bucket: bucket.into(),
                 algorithm: algorithm.clone(),

@@ -3,17 +3,12 @@
 //! LocalStack's CloudFormation leaves most of them out, so on the local stack these checks are also what puts
 //! them in place (deploy repairs what they find).
 
-use super::checks::Checks;
+use super::checks::{default_encryption, Checks, BY_DEFAULT};
 use super::resolve::scalar;
 use super::Fix;
 use crate::stack::{aws, DeployError};
-use aws_sdk_s3::error::ProvideErrorMetadata;
+use riv_infra::encryption::key_id;
 use serde_json::Value;
-
-/// Key ids and ARNs name the same key: compare by the id after `key/`.
-fn key_id(key: &str) -> &str {
-    key.rsplit_once("key/").map_or(key, |(_, id)| id)
-}
 
 impl Checks<'_> {
     /// The image bucket's customer key (when the template names one) and its access logging.
@@ -24,25 +19,14 @@ impl Checks<'_> {
         props: &Value,
     ) -> Result<(), DeployError> {
         let s3 = &self.target.s3;
-        let by_default =
-            "/BucketEncryption/ServerSideEncryptionConfiguration/0/ServerSideEncryptionByDefault";
         let expected_key = self
-            .expected(props, by_default)
+            .expected(props, BY_DEFAULT)
             .and_then(|d| d["KMSMasterKeyID"].as_str().map(str::to_string));
         if let Some(expected) = expected_key {
-            let actual = match s3.get_bucket_encryption().bucket(bucket).send().await {
-                Ok(out) => out
-                    .server_side_encryption_configuration()
-                    .and_then(|c| c.rules().first())
-                    .and_then(|r| r.apply_server_side_encryption_by_default())
-                    .and_then(|d| d.kms_master_key_id())
-                    .map(|k| key_id(k).to_string())
-                    .unwrap_or_else(|| "(none)".into()),
-                Err(e) if e.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => {
-                    "(none)".into()
-                }
-                Err(e) => return Err(aws(&format!("s3 GetBucketEncryption {bucket}"))(e)),
-            };
+            let actual = default_encryption(s3, bucket)
+                .await?
+                .and_then(|(_, key)| key)
+                .map_or_else(|| "(none)".into(), |k| key_id(&k).to_string());
             let fix = Fix::BucketEncryption {
                 bucket: bucket.into(),
                 algorithm: "aws:kms".into(),
