@@ -180,10 +180,14 @@ pub fn deploy(args: &DeployArgs, out: Output) -> Result<()> {
     })?;
     let compiling = output::Task::start("compiling the functions (release)");
     let phases = output::Phases::within(&compiling);
-    let manifest =
-        riv_deploy::build::build(&root, arch, riv_deploy::build::Profile::Release, &|m| {
-            phases.line(m)
-        })?;
+    let build = if compiling.is_live() {
+        riv_deploy::build::build_quietly
+    } else {
+        riv_deploy::build::build
+    };
+    let manifest = build(&root, arch, riv_deploy::build::Profile::Release, &|m| {
+        phases.line(m)
+    })?;
     drop(phases);
     drop(compiling);
     runtime.block_on(async {

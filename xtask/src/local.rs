@@ -135,9 +135,11 @@ fn up(paths: &Paths, args: UpArgs, out: Output) -> Result<()> {
         image: args.backend.image,
     };
     let runtime = tokio::runtime::Runtime::new()?;
+    let phases = output::Phases::new();
     let up = runtime
-        .block_on(stack_local::up(&paths.root, &options, &|m| output::step(m)))
+        .block_on(stack_local::up(&paths.root, &options, &|m| phases.line(m)))
         .map_err(|e| anyhow!(e))?;
+    drop(phases);
     for (phase, took) in &up.phases {
         eprintln!("    {phase:<8} {:>6.1}s", took.as_secs_f64());
     }

@@ -146,7 +146,8 @@ impl Drop for Task {
 }
 
 /// Turns riv-deploy's progress lines into tasks: a line ending in `…` announces work that lasts until the next
-/// line (uploading, creating the change set), shown as a spinner at a terminal; other lines print as steps.
+/// line (uploading, creating the change set), shown as a spinner at a terminal; an indented line is a detail of
+/// the work under way; other lines print as steps.
 /// Within a `parent` task already on screen (compiling), an announced piece of work only changes its note.
 pub struct Phases<'a> {
     parent: Option<&'a Task>,
@@ -173,6 +174,14 @@ impl<'a> Phases<'a> {
     }
 
     pub fn line(&self, message: &str) {
+        if let Some(detail) = message.strip_prefix("  ") {
+            // A detail of the work under way: beside the parent's spinner, or an indented line.
+            match self.parent {
+                Some(parent) if parent.is_live() => parent.note(detail.trim_start()),
+                _ => self::detail(detail.trim_start()),
+            }
+            return;
+        }
         self.end();
         match (message.strip_suffix('…'), self.parent) {
             (Some(work), Some(parent)) if parent.is_live() => parent.note(work),

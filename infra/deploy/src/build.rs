@@ -202,7 +202,27 @@ pub fn build(
     profile: Profile,
     progress: &dyn Fn(&str),
 ) -> Result<Manifest, BuildError> {
-    build_with(root, arch, profile, &[], progress)
+    build_with(root, arch, profile, &[], CargoOutput::Shown, progress)
+}
+
+/// [`build`] for a caller that shows its own progress (a spinner at a terminal): cargo prints only warnings and
+/// errors, not its own progress bar drawn over the caller's.
+pub fn build_quietly(
+    root: &Path,
+    arch: Arch,
+    profile: Profile,
+    progress: &dyn Fn(&str),
+) -> Result<Manifest, BuildError> {
+    build_with(root, arch, profile, &[], CargoOutput::Quiet, progress)
+}
+
+/// What cargo prints while it builds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CargoOutput {
+    /// Its status lines and progress bar, as a person running cargo sees them.
+    Shown,
+    /// Warnings and errors only (`--quiet`).
+    Quiet,
 }
 
 /// The local stack's build: the bootstrap ([`Profile::Local`]) and the helpers named by `tools` (as
@@ -213,7 +233,14 @@ pub fn build_local(
     tools: &[&str],
     progress: &dyn Fn(&str),
 ) -> Result<Manifest, BuildError> {
-    build_with(root, Arch::host(), Profile::Local, tools, progress)
+    build_with(
+        root,
+        Arch::host(),
+        Profile::Local,
+        tools,
+        CargoOutput::Shown,
+        progress,
+    )
 }
 
 fn build_with(
@@ -221,6 +248,7 @@ fn build_with(
     arch: Arch,
     profile: Profile,
     tools: &[&str],
+    output: CargoOutput,
     progress: &dyn Fn(&str),
 ) -> Result<Manifest, BuildError> {
     let arch = match profile {
@@ -237,6 +265,9 @@ fn build_with(
     cargo
         .current_dir(root)
         .args(["build", "--package", "riv-lambda", "--bin", BINARY]);
+    if output == CargoOutput::Quiet {
+        cargo.arg("--quiet");
+    }
     match profile {
         Profile::Release => {
             cargo.args(["--release", "--target", arch.triple()]);

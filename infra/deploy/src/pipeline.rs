@@ -128,13 +128,25 @@ async fn repair_drift(
             return Ok(());
         }
     };
+    if report.differences.is_empty() {
+        return Ok(());
+    }
+    // After a change set, a difference is either a change made out of band that the template did not touch, or
+    // a property the engine did not apply (LocalStack leaves out several): put back either way.
+    progress(&format!(
+        "{stack_name}: {} properties differ from the template; putting them back",
+        report.differences.len()
+    ));
     for d in &report.differences {
         progress(&format!(
-            "{stack_name} drifted: {} {} is {:?}, the template says {:?}",
+            "  {} {} is {:?}, the template says {:?}",
             d.resource, d.property, d.actual, d.expected
         ));
     }
-    crate::drift::repair(target, &report.differences, progress).await?;
+    crate::drift::repair(target, &report.differences, &|m| {
+        progress(&format!("  {m}"))
+    })
+    .await?;
     Ok(())
 }
 
