@@ -27,9 +27,10 @@ pub struct Destroyed {
     pub skipped_bucket: Option<String>,
 }
 
-/// A stack as destroy sees it: its `riv:stack` tag and its outputs.
+/// A stack as destroy sees it: its `riv:stack` tag, its status and its outputs.
 struct Described {
     tag: Option<String>,
+    status: Option<aws_sdk_cloudformation::types::StackStatus>,
     outputs: BTreeMap<String, String>,
 }
 
@@ -37,6 +38,7 @@ async fn describe(target: &Target, stack: &str) -> Result<Option<Described>, Dep
     Ok(crate::stack::describe(target, stack)
         .await?
         .map(|s| Described {
+            status: s.stack_status().cloned(),
             tag: s
                 .tags()
                 .iter()
@@ -66,6 +68,9 @@ pub async fn destroy(
                 stack: stack.into(),
             });
         }
+        // Refused before anything is emptied: CloudFormation will not delete a stack that is mid-change, and
+        // destroy must not leave a running stack without its images.
+        crate::stack::refuse_if_changing(stack, found.status.as_ref())?;
         report.stack_existed = true;
         for name in [output::IMAGE_BUCKET, output::ACCESS_LOG_BUCKET] {
             let Some(bucket) = found.outputs.get(name) else {

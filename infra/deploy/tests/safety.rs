@@ -143,9 +143,13 @@ async fn an_unversioned_artifact_bucket_of_ours_is_not_used() {
 }
 
 fn stack(tags: &[(&str, &str)]) -> DescribeStacksOutput {
+    stack_in(StackStatus::CreateComplete, tags)
+}
+
+fn stack_in(status: StackStatus, tags: &[(&str, &str)]) -> DescribeStacksOutput {
     let mut s = Stack::builder()
         .stack_name(STACK)
-        .stack_status(StackStatus::CreateComplete)
+        .stack_status(status)
         .outputs(
             Output::builder()
                 .output_key(output::IMAGE_BUCKET)
@@ -188,6 +192,25 @@ async fn destroy_refuses_a_stack_riv_did_not_deploy() {
         .unwrap_err();
     assert!(matches!(err, DeployError::NotRiv { .. }), "{err:?}");
     assert!(err.to_string().contains(STACK_TAG), "{err}");
+    assert_eq!(delete.num_calls(), 0, "the stack was deleted");
+    assert_eq!(empty.num_calls(), 0, "a bucket was emptied");
+}
+
+#[tokio::test]
+async fn destroy_refuses_a_stack_mid_change_before_emptying_anything() {
+    let describe = mock!(aws_sdk_cloudformation::Client::describe_stacks)
+        .then_output(|| stack_in(StackStatus::UpdateInProgress, &[(STACK_TAG, STACK)]));
+    let delete = mock!(aws_sdk_cloudformation::Client::delete_stack).then_output(|| {
+        aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput::builder().build()
+    });
+    let empty = mock!(aws_sdk_s3::Client::list_object_versions)
+        .then_output(|| ListObjectVersionsOutput::builder().build());
+    let t = target(&[&describe, &delete], &[&empty], &[], &[]);
+    let err = riv_deploy::teardown::destroy(&t, STACK, &|_| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("UPDATE_IN_PROGRESS"), "{err}");
+    assert!(err.to_string().contains("wait until it settles"), "{err}");
     assert_eq!(delete.num_calls(), 0, "the stack was deleted");
     assert_eq!(empty.num_calls(), 0, "a bucket was emptied");
 }
