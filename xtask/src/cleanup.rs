@@ -151,7 +151,8 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
                     l.name,
                     l.region
                 ));
-                let progress = |m: &str| task.progress(m);
+                let phases = output::Phases::within(&task);
+        let progress = |m: &str| phases.line(m);
                 match delete::delete(target, l, &progress).await {
                     Ok(()) => report.deleted += 1,
                     Err(e) => {

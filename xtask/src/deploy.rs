@@ -282,7 +282,8 @@ pub fn destroy(args: &DestroyArgs, out: Output) -> Result<()> {
     let report = runtime.block_on(async {
         let t = target(w, Needs::AnyRegion).await?;
         let task = output::Task::start(format!("destroying {}", w.stack));
-        let progress = |m: &str| task.progress(m);
+        let phases = output::Phases::within(&task);
+        let progress = |m: &str| phases.line(m);
         Ok::<_, anyhow::Error>(teardown::destroy(&t, &w.stack, &progress).await?)
     })?;
     output::done("destroy", started);

@@ -115,16 +115,6 @@ impl Task {
         self.bar.is_some()
     }
 
-    /// Takes a riv-deploy progress line: an indented counter (`  3/40 versions deleted`) moves the spinner along
-    /// (a detail line when plain); any other line prints as a step.
-    pub fn progress(&self, line: &str) {
-        match line.strip_prefix("  ") {
-            Some(count) if self.is_live() => self.note(count),
-            Some(count) => detail(count),
-            None => step(line),
-        }
-    }
-
     /// What the work is doing now (shown beside the spinner; plain output prints nothing for it).
     pub fn note(&self, message: impl std::fmt::Display) {
         if let Some(bar) = &self.bar {
