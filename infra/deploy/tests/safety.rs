@@ -177,10 +177,10 @@ fn gone() -> DescribeStacksError {
     )
 }
 
-#[tokio::test]
-async fn destroy_refuses_a_stack_riv_did_not_deploy() {
+/// Destroy of the stack `described` must fail before deleting the stack or emptying a bucket; returns its error.
+async fn refused_destroy(described: DescribeStacksOutput) -> DeployError {
     let describe = mock!(aws_sdk_cloudformation::Client::describe_stacks)
-        .then_output(|| stack(&[("team", "payments")]));
+        .then_output(move || described.clone());
     let delete = mock!(aws_sdk_cloudformation::Client::delete_stack).then_output(|| {
         aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput::builder().build()
     });
@@ -190,29 +190,27 @@ async fn destroy_refuses_a_stack_riv_did_not_deploy() {
     let err = riv_deploy::teardown::destroy(&t, STACK, &|_| {})
         .await
         .unwrap_err();
-    assert!(matches!(err, DeployError::NotRiv { .. }), "{err:?}");
-    assert!(err.to_string().contains(STACK_TAG), "{err}");
     assert_eq!(delete.num_calls(), 0, "the stack was deleted");
     assert_eq!(empty.num_calls(), 0, "a bucket was emptied");
+    err
+}
+
+#[tokio::test]
+async fn destroy_refuses_a_stack_riv_did_not_deploy() {
+    let err = refused_destroy(stack(&[("team", "payments")])).await;
+    assert!(matches!(err, DeployError::NotRiv { .. }), "{err:?}");
+    assert!(err.to_string().contains(STACK_TAG), "{err}");
 }
 
 #[tokio::test]
 async fn destroy_refuses_a_stack_mid_change_before_emptying_anything() {
-    let describe = mock!(aws_sdk_cloudformation::Client::describe_stacks)
-        .then_output(|| stack_in(StackStatus::UpdateInProgress, &[(STACK_TAG, STACK)]));
-    let delete = mock!(aws_sdk_cloudformation::Client::delete_stack).then_output(|| {
-        aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput::builder().build()
-    });
-    let empty = mock!(aws_sdk_s3::Client::list_object_versions)
-        .then_output(|| ListObjectVersionsOutput::builder().build());
-    let t = target(&[&describe, &delete], &[&empty], &[], &[]);
-    let err = riv_deploy::teardown::destroy(&t, STACK, &|_| {})
-        .await
-        .unwrap_err();
+    let err = refused_destroy(stack_in(
+        StackStatus::UpdateInProgress,
+        &[(STACK_TAG, STACK)],
+    ))
+    .await;
     assert!(err.to_string().contains("UPDATE_IN_PROGRESS"), "{err}");
     assert!(err.to_string().contains("wait until it settles"), "{err}");
-    assert_eq!(delete.num_calls(), 0, "the stack was deleted");
-    assert_eq!(empty.num_calls(), 0, "a bucket was emptied");
 }
 
 #[tokio::test]
