@@ -152,7 +152,7 @@ pub fn run(args: &Args, out: Output) -> Result<()> {
                     l.region
                 ));
                 let phases = output::Phases::within(&task);
-        let progress = |m: &str| phases.line(m);
+                let progress = |m: &str| phases.line(m);
                 match delete::delete(target, l, &progress).await {
                     Ok(()) => report.deleted += 1,
                     Err(e) => {
